@@ -1,0 +1,180 @@
+package copier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/afero"
+)
+
+// TempPrefix starts the name of every temporary file pcopy creates. A copy
+// is written under such a name in its destination directory and renamed to
+// its final name only when complete, so a final name never holds a partial
+// file.
+const TempPrefix = ".pcopy-"
+
+// chunkSize is how much of a file is copied between progress reports and
+// cancellation checks. The kernel moves each chunk in one copy_file_range
+// when both ends are plain files.
+const chunkSize = 8 << 20
+
+// modeBits are the parts of a mode that chmod sets.
+const modeBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+
+func joinRel(root, rel string) string {
+	if rel == "" {
+		return root
+	}
+	return filepath.Join(root, filepath.FromSlash(rel))
+}
+
+// checkRel refuses a job path that could reach outside the roots: absolute,
+// with "." or ".." or empty components, or with a NUL byte. The coordinator
+// never sends one; a worker checks anyway.
+func checkRel(rel string) error {
+	if rel == "" {
+		return nil
+	}
+	if strings.HasPrefix(rel, "/") || strings.IndexByte(rel, 0) >= 0 || filepath.IsAbs(rel) {
+		return fmt.Errorf("%w: unsafe job path %q", ErrProtocol, rel)
+	}
+	for _, part := range strings.Split(rel, "/") {
+		if part == "" || part == "." || part == ".." || strings.ContainsRune(part, filepath.Separator) {
+			return fmt.Errorf("%w: unsafe job path %q", ErrProtocol, rel)
+		}
+	}
+	return nil
+}
+
+// createTemp creates a new, empty, private file in dir under a fresh
+// temporary name.
+func createTemp(fsys afero.Fs, dir string) (afero.File, string, error) {
+	for range 100 {
+		name := filepath.Join(dir, fmt.Sprintf("%s%016x.tmp", TempPrefix, rand.Uint64()))
+		f, err := fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, name, err
+	}
+	return nil, "", fmt.Errorf("create temporary file in %s: too many name collisions", dir)
+}
+
+// copyFile copies one regular file: data into a temporary file next to dst,
+// then mode and times, then a rename over dst. On any failure the temporary
+// file is removed and dst is untouched. progress is called with the bytes
+// done so far after each chunk.
+func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst string, progress func(int64)) (n int64, err error) {
+	in, err := fsys.Open(src)
+	if err != nil {
+		return 0, fmt.Errorf("open source: %w", unwrapPath(err))
+	}
+	defer in.Close()
+
+	out, tmp, err := createTemp(fsys, filepath.Dir(dst))
+	if err != nil {
+		return 0, fmt.Errorf("create in destination: %w", unwrapPath(err))
+	}
+	closed, renamed := false, false
+	defer func() {
+		if !closed {
+			out.Close()
+		}
+		if !renamed {
+			fsys.Remove(tmp)
+		}
+	}()
+
+	n, err = copyData(ctx, out, in, progress)
+	if err != nil {
+		return n, err
+	}
+	mode := fs.FileMode(job.Mode) & modeBits
+	if f, ok := out.(interface{ Chmod(fs.FileMode) error }); ok {
+		err = f.Chmod(mode) // fchmod: no second path lookup
+	} else {
+		err = fsys.Chmod(tmp, mode)
+	}
+	if err != nil {
+		return n, fmt.Errorf("set mode: %w", unwrapPath(err))
+	}
+	closed = true
+	if err := out.Close(); err != nil {
+		return n, fmt.Errorf("write destination: %w", unwrapPath(err))
+	}
+	if err := fsys.Chtimes(tmp, time.Unix(0, job.Atime), time.Unix(0, job.Mtime)); err != nil {
+		return n, fmt.Errorf("set times: %w", unwrapPath(err))
+	}
+	if err := fsys.Rename(tmp, dst); err != nil {
+		return n, fmt.Errorf("rename into place: %w", unwrapPath(err))
+	}
+	renamed = true
+	return n, nil
+}
+
+// copyData copies in to out in chunks, checking for cancellation and
+// reporting progress between them. io.CopyN keeps the kernel fast path:
+// *os.File.ReadFrom sees through the io.LimitedReader it wraps in.
+func copyData(ctx context.Context, out io.Writer, in io.Reader, progress func(int64)) (int64, error) {
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		n, err := io.CopyN(out, in, chunkSize)
+		total += n
+		if n > 0 && progress != nil {
+			progress(total)
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, fmt.Errorf("copy data: %w", unwrapPath(err))
+		}
+	}
+}
+
+// copySymlink recreates the symlink src at dst with the same target and
+// times, through a temporary name and a rename like files.
+func copySymlink(fsys afero.Fs, job *Job, src, dst string) error {
+	reader, ok1 := fsys.(afero.LinkReader)
+	linker, ok2 := fsys.(afero.Linker)
+	if !ok1 || !ok2 {
+		return errors.New("symlinks are not supported by this filesystem")
+	}
+	target, err := reader.ReadlinkIfPossible(src)
+	if err != nil {
+		return fmt.Errorf("read link: %w", unwrapPath(err))
+	}
+	var tmp string
+	for range 100 {
+		tmp = filepath.Join(filepath.Dir(dst), fmt.Sprintf("%s%016x.tmp", TempPrefix, rand.Uint64()))
+		err = linker.SymlinkIfPossible(target, tmp)
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("create link: %w", unwrapPath(err))
+	}
+	if _, isOS := fsys.(*afero.OsFs); isOS {
+		if err := lchtimes(tmp, time.Unix(0, job.Atime), time.Unix(0, job.Mtime)); err != nil {
+			fsys.Remove(tmp)
+			return fmt.Errorf("set link times: %w", unwrapPath(err))
+		}
+	}
+	if err := fsys.Rename(tmp, dst); err != nil {
+		fsys.Remove(tmp)
+		return fmt.Errorf("rename into place: %w", unwrapPath(err))
+	}
+	return nil
+}

@@ -1,0 +1,62 @@
+package copier
+
+import (
+	"fmt"
+	"io/fs"
+	"time"
+)
+
+// dirState follows one directory from the moment the walk enters it until
+// everything in it is copied. Only then are its mode and times set: setting
+// the mtime earlier would be undone by the entries renamed into it, and a
+// read-only mode would stop them being written.
+type dirState struct {
+	rel    string
+	parent *dirState
+	mode   fs.FileMode
+	mtime  time.Time
+	atime  time.Time
+
+	pending  int  // entries started but not finished: tasks out, subdirectories open
+	walked   bool // every entry has been listed
+	failed   bool // could not be created; no metadata to set
+	finished bool
+}
+
+// maybeFinishDir sets d's metadata once it is complete, then tells its
+// parent, which may complete in turn.
+func (c *coordinator) maybeFinishDir(d *dirState) {
+	for d != nil && d.walked && d.pending == 0 && !d.finished {
+		d.finished = true
+		if !d.failed {
+			if err := c.finishDir(d); err != nil {
+				c.fail(d.rel, err)
+			} else {
+				c.sum.Dirs++
+			}
+		}
+		d = d.parent
+		if d != nil {
+			d.pending--
+		}
+	}
+}
+
+func (c *coordinator) finishDir(d *dirState) error {
+	name := joinRel(c.plan.dstRoot, d.rel)
+	if err := c.fs.Chmod(name, d.mode&modeBits); err != nil {
+		return fmt.Errorf("set directory mode: %w", unwrapPath(err))
+	}
+	if err := c.fs.Chtimes(name, d.atime, d.mtime); err != nil {
+		return fmt.Errorf("set directory times: %w", unwrapPath(err))
+	}
+	return nil
+}
+
+// taskDone records that a task's entry is finished, successfully or not.
+func (c *coordinator) taskDone(t *task) {
+	if t.dir != nil {
+		t.dir.pending--
+		c.maybeFinishDir(t.dir)
+	}
+}

@@ -1,0 +1,500 @@
+package copier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/afero"
+)
+
+// Flow control. A worker holds at most maxQueued batches (one in hand, one
+// waiting), so the walk never runs more than workers*maxQueued*maxBatchJobs
+// entries ahead of the copying and the coordinator's memory stays flat
+// however large the tree.
+const (
+	maxBatchJobs  = 32
+	maxBatchBytes = 8 << 20 // a file this large travels alone
+	maxQueued     = 2
+
+	// maxAttempts is how many workers may die while copying one job
+	// before the job is reported as failed instead of retried.
+	maxAttempts = 3
+	// maxStartFailures is how many workers in a row may die before saying
+	// hello before pcopy gives up: they cannot start at all.
+	maxStartFailures = 3
+	// termGrace is how long workers get to clean up after SIGTERM before
+	// they are killed.
+	termGrace = 2 * time.Second
+)
+
+// task is a job as the coordinator tracks it.
+type task struct {
+	job      Job
+	dir      *dirState // containing directory; nil for a single-file copy
+	batch    *batchState
+	done     int64 // bytes the holding worker reported so far
+	attempts int   // workers that died while copying it
+}
+
+type batchState struct {
+	tasks     []*task
+	remaining int
+}
+
+type workerState struct {
+	id      int
+	pid     int
+	proc    WorkerProcess
+	conn    *conn
+	batches []*batchState // outstanding, oldest first; a worker works in order
+	tasks   map[uint64]*task
+	greeted bool   // its hello arrived
+	fatal   string // the reason it gave for stopping, if any
+	broken  bool   // a write to it failed: dispatch nothing more
+	closing bool   // its queue is closed: it should now exit cleanly
+	ended   bool   // its output ended and it was waited for
+}
+
+func (w *workerState) String() string {
+	if w.pid == 0 {
+		return fmt.Sprintf("worker %d", w.id)
+	}
+	return fmt.Sprintf("worker %d (pid %d)", w.id, w.pid)
+}
+
+func (w *workerState) usable() bool { return !w.broken && !w.closing && !w.ended }
+
+type event struct {
+	w   *workerState
+	msg any
+	err error
+}
+
+type coordinator struct {
+	fs    afero.Fs
+	plan  *plan
+	spawn Spawner
+	rep   Reporter
+	sum   Summary
+
+	// walk
+	stack    []*frame
+	walkDone bool
+	nextID   uint64
+
+	retry         []*task // to dispatch before walking further
+	out           int     // tasks held by workers
+	workers       []*workerState
+	lastWorkerID  int
+	startFailures int
+	stopping      bool
+	events        chan event
+	quit          chan struct{}
+}
+
+// Copy copies opts.Src to opts.Dst (see plan for the rule) and returns what
+// it did. The error is a *RefusedError when the request was refused before
+// anything was written, wraps ErrIncomplete when some entries failed (listed
+// in Summary.Errors) and the rest were copied, and wraps ctx.Err() when the
+// copy was interrupted.
+func Copy(ctx context.Context, opts Options) (Summary, error) {
+	start := time.Now()
+	fsys := opts.Fs
+	if fsys == nil {
+		fsys = afero.NewOsFs()
+	}
+	p, err := makePlan(fsys, opts.Src, opts.Dst)
+	if err != nil {
+		return Summary{}, err
+	}
+	c := &coordinator{
+		fs:     fsys,
+		plan:   p,
+		spawn:  opts.Spawn,
+		rep:    opts.Reporter,
+		events: make(chan event, 64),
+		quit:   make(chan struct{}),
+	}
+	if c.spawn == nil {
+		c.spawn = InProcess(fsys)
+	}
+	if c.rep == nil {
+		c.rep = nopReporter{}
+	}
+	if opts.CountTotals && opts.Reporter != nil {
+		countCtx, stopCount := context.WithCancel(ctx)
+		defer stopCount()
+		go countTotals(countCtx, fsys, p, opts.Reporter)
+	}
+	err = c.run(ctx, max(opts.Workers, 1))
+	c.sum.Duration = time.Since(start)
+	if err == nil && len(c.sum.Errors) > 0 {
+		err = fmt.Errorf("%d failed: %w", len(c.sum.Errors), ErrIncomplete)
+	}
+	return c.sum, err
+}
+
+func (c *coordinator) run(ctx context.Context, workers int) error {
+	defer close(c.quit)
+	for range workers {
+		if err := c.startWorker(); err != nil {
+			c.abort()
+			return err
+		}
+	}
+	if err := c.startWalk(); err != nil {
+		c.abort()
+		return err
+	}
+	for {
+		c.dispatch()
+		if c.walkDone && len(c.retry) == 0 && c.out == 0 {
+			break
+		}
+		select {
+		case ev := <-c.events:
+			if err := c.handle(ev); err != nil {
+				c.abort()
+				return err
+			}
+		case <-ctx.Done():
+			c.abort()
+			return fmt.Errorf("interrupted: %w", context.Cause(ctx))
+		}
+	}
+	return c.closeWorkers(ctx)
+}
+
+func (c *coordinator) startWorker() error {
+	c.lastWorkerID++
+	proc, err := c.spawn(c.lastWorkerID)
+	if err != nil {
+		return err
+	}
+	w := &workerState{id: c.lastWorkerID, proc: proc, tasks: make(map[uint64]*task),
+		conn: newConn(proc.Stdout(), proc.Stdin())}
+	c.workers = append(c.workers, w)
+	go c.readLoop(w)
+	err = w.conn.writeHello(hello{Version: protocolVersion, Worker: uint64(w.id),
+		SrcRoot: c.plan.srcRoot, DstRoot: c.plan.dstRoot})
+	if err == nil {
+		err = w.conn.flush()
+	}
+	if err != nil {
+		w.broken = true // its reader reports the death
+	}
+	return nil
+}
+
+// readLoop forwards w's messages to the coordinator until its output ends.
+func (c *coordinator) readLoop(w *workerState) {
+	for {
+		m, err := w.conn.read()
+		select {
+		case c.events <- event{w: w, msg: m, err: err}:
+		case <-c.quit:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// dispatch hands out batches while some worker has room and there is work.
+func (c *coordinator) dispatch() {
+	for {
+		w := c.pickWorker()
+		if w == nil {
+			return
+		}
+		b := c.fillBatch()
+		if b == nil {
+			return
+		}
+		c.send(w, b)
+	}
+}
+
+// pickWorker returns the usable worker with the fewest batches queued, if
+// it has room for another.
+func (c *coordinator) pickWorker() *workerState {
+	var best *workerState
+	for _, w := range c.workers {
+		if w.usable() && len(w.batches) < maxQueued && (best == nil || len(w.batches) < len(best.batches)) {
+			best = w
+		}
+	}
+	return best
+}
+
+func (c *coordinator) fillBatch() *batchState {
+	var b batchState
+	var size int64
+	for len(b.tasks) < maxBatchJobs && size < maxBatchBytes {
+		var t *task
+		if len(c.retry) > 0 {
+			t, c.retry = c.retry[0], c.retry[1:]
+		} else if !c.walkDone {
+			t = c.nextTask()
+		}
+		if t == nil {
+			break
+		}
+		t.batch = &b
+		b.tasks = append(b.tasks, t)
+		size += t.job.Size
+	}
+	if len(b.tasks) == 0 {
+		return nil
+	}
+	b.remaining = len(b.tasks)
+	return &b
+}
+
+func (c *coordinator) send(w *workerState, b *batchState) {
+	jobs := make([]Job, len(b.tasks))
+	for i, t := range b.tasks {
+		jobs[i] = t.job
+		w.tasks[t.job.ID] = t
+	}
+	w.batches = append(w.batches, b)
+	c.out += len(b.tasks)
+	err := w.conn.writeBatch(jobs)
+	if err == nil {
+		err = w.conn.flush()
+	}
+	if err != nil {
+		// The worker is gone; its reader reports the end, and its tasks,
+		// these included, are requeued then.
+		w.broken = true
+	}
+}
+
+func (c *coordinator) handle(ev event) error {
+	w := ev.w
+	if ev.err != nil {
+		return c.workerEnded(w, ev.err)
+	}
+	switch m := ev.msg.(type) {
+	case hello:
+		if w.greeted {
+			return c.misbehaved(w, "second hello")
+		}
+		w.greeted, w.pid = true, int(m.Pid)
+		c.startFailures = 0
+	case progressMsg:
+		t := w.tasks[m.ID]
+		if t == nil {
+			return c.misbehaved(w, fmt.Sprintf("progress for unknown job %d", m.ID))
+		}
+		c.rep.Bytes(m.Bytes - t.done)
+		t.done = m.Bytes
+	case result:
+		t := w.tasks[m.ID]
+		if t == nil {
+			return c.misbehaved(w, fmt.Sprintf("result for unknown job %d", m.ID))
+		}
+		c.finishTask(w, t, m)
+	case fatal:
+		w.fatal = m.Err
+	default:
+		return c.misbehaved(w, fmt.Sprintf("unexpected %T", m))
+	}
+	return nil
+}
+
+// misbehaved stops a worker that broke the protocol; its work is requeued
+// when its output ends, like any other worker death.
+func (c *coordinator) misbehaved(w *workerState, what string) error {
+	if w.fatal == "" {
+		w.fatal = "protocol error: " + what
+	}
+	w.broken = true
+	w.proc.Kill()
+	return nil
+}
+
+func (c *coordinator) finishTask(w *workerState, t *task, r result) {
+	w.untrack(t)
+	c.out--
+	var err error
+	if r.Err == "" {
+		c.rep.Bytes(r.Bytes - t.done)
+		c.sum.Bytes += r.Bytes
+		if t.job.Kind == KindSymlink {
+			c.sum.Symlinks++
+		} else {
+			c.sum.Files++
+		}
+	} else {
+		c.rep.Bytes(-t.done) // a failed copy leaves nothing behind
+		err = errors.New(r.Err)
+		c.fail(t.job.Rel, err)
+	}
+	c.rep.FileDone(t.job.Rel, err)
+	c.taskDone(t)
+}
+
+func (w *workerState) untrack(t *task) {
+	delete(w.tasks, t.job.ID)
+	t.batch.remaining--
+	if t.batch.remaining == 0 {
+		for i, b := range w.batches {
+			if b == t.batch {
+				w.batches = append(w.batches[:i], w.batches[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// workerEnded handles the end of a worker's output: the expected end after
+// its queue was closed, or a death, whose jobs go back in the queue.
+func (c *coordinator) workerEnded(w *workerState, err error) error {
+	if w.ended {
+		return nil
+	}
+	expected := w.closing && len(w.tasks) == 0
+	if !expected || err != io.EOF {
+		w.proc.Kill() // make sure it is gone before it is waited for
+	}
+	waitErr := w.proc.Wait()
+	w.ended = true
+	if expected || c.stopping {
+		return nil // nothing of its is lost
+	}
+
+	reason := w.fatal
+	if reason == "" && waitErr != nil {
+		reason = waitErr.Error()
+	}
+	if reason == "" && err != io.EOF {
+		reason = err.Error()
+	}
+	if reason == "" {
+		reason = "exited early"
+	}
+	if !w.greeted {
+		c.startFailures++
+		if c.startFailures >= maxStartFailures {
+			return fmt.Errorf("workers cannot start: %s died: %s", w, reason)
+		}
+	}
+	requeued := c.requeue(w, reason)
+	c.warn(fmt.Sprintf("%s died (%s); %d jobs requeued; starting a replacement", w, reason, requeued))
+	return c.startWorker()
+}
+
+// requeue takes back a dead worker's jobs. The job it had in hand (the
+// first unfinished one of its oldest batch: workers go in order) may be
+// what killed it; after maxAttempts such deaths it is failed, not retried.
+func (c *coordinator) requeue(w *workerState, reason string) int {
+	var again []*task
+	suspect := true
+	for _, b := range w.batches {
+		for _, t := range b.tasks {
+			if w.tasks[t.job.ID] != t {
+				continue // already finished
+			}
+			c.rep.Bytes(-t.done)
+			t.done = 0
+			c.out--
+			if suspect {
+				suspect = false
+				t.attempts++
+				if t.attempts >= maxAttempts {
+					err := fmt.Errorf("a worker died each of the %d times it copied this (last: %s)", t.attempts, reason)
+					c.fail(t.job.Rel, err)
+					c.rep.FileDone(t.job.Rel, err)
+					c.taskDone(t)
+					continue
+				}
+			}
+			again = append(again, t)
+		}
+	}
+	w.batches, w.tasks = nil, nil
+	c.retry = append(again, c.retry...)
+	return len(again)
+}
+
+// closeWorkers closes every worker's queue and waits for them to exit.
+func (c *coordinator) closeWorkers(ctx context.Context) error {
+	for _, w := range c.workers {
+		if !w.ended {
+			w.closing = true
+			w.proc.Stdin().Close()
+		}
+	}
+	for c.live() > 0 {
+		select {
+		case ev := <-c.events:
+			if err := c.handle(ev); err != nil {
+				c.abort()
+				return err
+			}
+		case <-ctx.Done():
+			c.abort()
+			return fmt.Errorf("interrupted: %w", context.Cause(ctx))
+		}
+	}
+	return nil
+}
+
+func (c *coordinator) live() int {
+	n := 0
+	for _, w := range c.workers {
+		if !w.ended {
+			n++
+		}
+	}
+	return n
+}
+
+// abort stops every worker: SIGTERM first, so each removes the temporary
+// file of the job in hand, then SIGKILL for any still there after
+// termGrace.
+func (c *coordinator) abort() {
+	c.stopping = true
+	for _, w := range c.workers {
+		if !w.ended {
+			w.proc.Terminate()
+		}
+	}
+	grace := time.NewTimer(termGrace)
+	defer grace.Stop()
+	for c.live() > 0 {
+		select {
+		case ev := <-c.events:
+			if ev.err != nil {
+				c.workerEnded(ev.w, ev.err)
+			}
+		case <-grace.C:
+			for _, w := range c.workers {
+				if !w.ended {
+					w.proc.Kill()
+				}
+			}
+		}
+	}
+}
+
+func (c *coordinator) fail(rel string, err error) {
+	c.sum.Errors = append(c.sum.Errors, &FileError{Path: rel, Err: err})
+}
+
+func (c *coordinator) warn(msg string) {
+	c.sum.Warnings = append(c.sum.Warnings, msg)
+	c.rep.Warn(msg)
+}
+
+type nopReporter struct{}
+
+func (nopReporter) Totals(files, bytes int64, final bool) {}
+func (nopReporter) Bytes(n int64)                         {}
+func (nopReporter) FileDone(rel string, err error)        {}
+func (nopReporter) Warn(msg string)                       {}

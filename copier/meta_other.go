@@ -1,0 +1,14 @@
+//go:build !linux
+
+package copier
+
+import (
+	"os"
+	"time"
+)
+
+// atimeOf returns fi's mtime: access times are kept on Linux only for now.
+func atimeOf(fi os.FileInfo) time.Time { return fi.ModTime() }
+
+// lchtimes is a no-op where setting a symlink's own times is not wired up.
+func lchtimes(name string, atime, mtime time.Time) error { return nil }

@@ -1,0 +1,113 @@
+package copier
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/spf13/afero"
+)
+
+// Options configure one copy.
+type Options struct {
+	// Src and Dst are the paths given by the user (see Plan for the rule).
+	Src, Dst string
+
+	// Fs is the filesystem the coordinator walks and writes. Nil means the
+	// operating system's. Workers started by Spawn must see the same files.
+	Fs afero.Fs
+
+	// Workers is the number of workers; 0 means one.
+	Workers int
+
+	// Spawn starts worker number id. Nil means in-process workers on Fs
+	// (see InProcess); the pcopy command passes Exec, which re-executes
+	// the binary.
+	Spawn Spawner
+
+	// Reporter, if set, is told about progress as it happens.
+	Reporter Reporter
+
+	// CountTotals walks the source a second time, alongside the copy, to
+	// tell the Reporter the tree's total size early. Meant for a progress
+	// bar; it costs an extra stat of every entry.
+	CountTotals bool
+}
+
+// Reporter receives progress events from the coordinator. Methods are called
+// from the coordinator's goroutine, except Totals, which the counting walk
+// calls from its own; implementations must be safe for that.
+type Reporter interface {
+	// Totals reports what the counting walk has found so far; final is
+	// true on its last call.
+	Totals(files, bytes int64, final bool)
+	// Bytes reports n more bytes copied (n may be negative when a dead
+	// worker's partial work is taken back).
+	Bytes(n int64)
+	// FileDone reports a file or symlink finished (err nil) or failed.
+	FileDone(rel string, err error)
+	// Warn reports something the user should know that is not a failure.
+	Warn(msg string)
+}
+
+// Summary is the outcome of a copy.
+type Summary struct {
+	Files    int64 // regular files copied
+	Symlinks int64 // symlinks copied
+	Dirs     int64 // directories created or updated
+	Bytes    int64 // bytes of file content copied
+	Duration time.Duration
+	Errors   []*FileError // what could not be copied, in the order found
+	Warnings []string
+}
+
+// FileError is one entry that could not be copied.
+type FileError struct {
+	Path string // slash-separated, relative to SRC ("" for SRC itself)
+	Err  error
+}
+
+func (e *FileError) Error() string {
+	p := e.Path
+	if p == "" {
+		p = "."
+	}
+	return DisplayPath(p) + ": " + e.Err.Error()
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// ErrIncomplete is returned (wrapped) by Copy when some entries failed and
+// everything else was copied; Summary.Errors lists the failures.
+var ErrIncomplete = errors.New("some entries could not be copied")
+
+// RefusedError is a request pcopy will not carry out (missing SRC, DST inside
+// SRC, ...). Nothing has been written when it is returned.
+type RefusedError struct {
+	Msg  string
+	Hint string
+}
+
+func (e *RefusedError) Error() string { return e.Msg }
+
+func refused(hint, format string, args ...any) error {
+	return &RefusedError{Msg: fmt.Sprintf(format, args...), Hint: hint}
+}
+
+// DisplayPath returns p as is when it prints safely on one line, and as a
+// Go-quoted string when it holds control characters (a newline in a file
+// name must not split an error message) or invalid UTF-8.
+func DisplayPath(p string) string {
+	if !utf8.ValidString(p) {
+		return strconv.Quote(p)
+	}
+	for _, r := range p {
+		if !unicode.IsPrint(r) && r != ' ' {
+			return strconv.Quote(p)
+		}
+	}
+	return p
+}

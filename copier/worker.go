@@ -1,0 +1,156 @@
+package copier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/afero"
+)
+
+// flushEvery bounds how long finished results and progress wait in the
+// worker's buffer before they are sent, so the coordinator's view (and the
+// progress bar) stays current while a batch holds a slow file.
+const flushEvery = 100 * time.Millisecond
+
+// ServeWorker runs the worker side of the protocol on r and w against fsys:
+// it answers the coordinator's hello, then copies each batch of jobs it
+// receives and reports a result per job, in order. It returns nil when r
+// ends cleanly (the coordinator closed the queue), ctx.Err() when ctx is
+// cancelled (the job in hand is abandoned and its temporary file removed),
+// or the protocol error that stopped it, which it also reports to the
+// coordinator as a fatal message.
+func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) error {
+	c := newConn(r, w)
+	h, err := c.readHello()
+	if err != nil {
+		return sendFatal(c, err)
+	}
+	if h.SrcRoot == "" || h.DstRoot == "" {
+		return sendFatal(c, fmt.Errorf("%w: hello without source or destination root", ErrProtocol))
+	}
+	if err := c.writeHello(hello{Version: protocolVersion, Pid: uint64(os.Getpid())}); err != nil {
+		return err
+	}
+	if err := c.flush(); err != nil {
+		return err
+	}
+
+	// A reader goroutine lets cancellation interrupt a worker that is
+	// waiting for work; it ends when r does.
+	type message struct {
+		m   any
+		err error
+	}
+	msgs := make(chan message)
+	go func() {
+		for {
+			m, err := c.read()
+			select {
+			case msgs <- message{m, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	wk := &worker{fs: fsys, conn: c, src: h.SrcRoot, dst: h.DstRoot, lastFlush: time.Now()}
+	for {
+		var msg message
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case msg = <-msgs:
+		}
+		if msg.err == io.EOF {
+			return nil
+		}
+		if msg.err != nil {
+			return sendFatal(c, msg.err)
+		}
+		b, ok := msg.m.(*batch)
+		if !ok {
+			return sendFatal(c, fmt.Errorf("%w: worker expected a batch, got %T", ErrProtocol, msg.m))
+		}
+		for i := range b.Jobs {
+			if err := wk.run(ctx, &b.Jobs[i]); err != nil {
+				return err
+			}
+		}
+		if err := c.flush(); err != nil {
+			return err
+		}
+		wk.lastFlush = time.Now()
+	}
+}
+
+func sendFatal(c *conn, err error) error {
+	c.writeFatal(fatal{Err: err.Error()})
+	c.flush()
+	return err
+}
+
+type worker struct {
+	fs        afero.Fs
+	conn      *conn
+	src, dst  string
+	lastFlush time.Time
+}
+
+// run copies one job and writes its result. Its error is for the worker as
+// a whole (cancelled, or the coordinator's pipe is gone); a job that fails
+// is reported in its result.
+func (w *worker) run(ctx context.Context, job *Job) error {
+	n, err := w.copy(ctx, job)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	res := result{ID: job.ID, Bytes: n}
+	if err != nil {
+		res.Err = err.Error()
+	}
+	if err := w.conn.writeResult(res); err != nil {
+		return err
+	}
+	return w.maybeFlush()
+}
+
+func (w *worker) maybeFlush() error {
+	if time.Since(w.lastFlush) < flushEvery {
+		return nil
+	}
+	w.lastFlush = time.Now()
+	return w.conn.flush()
+}
+
+func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
+	if err := checkRel(job.Rel); err != nil {
+		return 0, err
+	}
+	src, dst := joinRel(w.src, job.Rel), joinRel(w.dst, job.Rel)
+	switch job.Kind {
+	case KindFile:
+		var progressErr error
+		n, err := copyFile(ctx, w.fs, job, src, dst, func(done int64) {
+			if progressErr == nil {
+				progressErr = w.conn.writeProgress(progressMsg{ID: job.ID, Bytes: done})
+			}
+			if progressErr == nil {
+				progressErr = w.maybeFlush()
+			}
+		})
+		if progressErr != nil {
+			return n, errors.Join(err, progressErr)
+		}
+		return n, err
+	case KindSymlink:
+		return 0, copySymlink(w.fs, job, src, dst)
+	}
+	return 0, fmt.Errorf("%w: unknown job kind %d", ErrProtocol, job.Kind)
+}

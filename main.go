@@ -1,0 +1,206 @@
+// Command pcopy copies a directory tree with parallel worker processes.
+//
+// This file is the whole command: flags, messages and exit codes. The
+// copying is package copier; the bar is package progress.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/pcopy/pcopy/copier"
+	"github.com/pcopy/pcopy/progress"
+)
+
+// Exit codes, documented in README.md.
+const (
+	exitOK          = 0
+	exitFailed      = 1 // some entries could not be copied, or pcopy could not run
+	exitUsage       = 2 // wrong usage or a refused request: nothing was written
+	exitInterrupted = 130
+	exitTerminated  = 143
+)
+
+const helpText = `Copies the contents of directory SRC into directory DST, creating DST
+   (and its parents) if missing, with N worker processes. Running the same
+   command again updates the same tree: DST never gets a SRC subdirectory.
+   When SRC is a file, it is copied to DST, or into DST when DST is an
+   existing directory or ends with a slash.
+
+   The copy keeps file contents, empty directories, symlinks (as links,
+   never followed), permission bits, and modification and access times to
+   the nanosecond. Each file is written under a temporary name next to its
+   destination and renamed into place when complete.
+
+   Options go before SRC and DST. Use -- before a SRC that starts with "-".
+
+EXAMPLES:
+   pcopy photos /mnt/backup/photos        copy the contents of photos/ into /mnt/backup/photos/
+   pcopy -j 8 src dst                     use 8 worker processes
+   pcopy notes.txt /mnt/backup/           copy one file into a directory
+   pcopy -q data /srv/data || echo failed quiet, for scripts: only errors, and the exit code
+
+EXIT CODES:
+   0 everything copied; 1 some entries failed (each is listed); 2 usage error
+   or refused request (nothing written); 130/143 interrupted by SIGINT/SIGTERM`
+
+func main() {
+	if os.Getenv(copier.WorkerEnv) != "" {
+		if err := copier.RunWorkerProcess(); err != nil {
+			fmt.Fprintf(os.Stderr, "pcopy: worker: %v\n", err)
+			os.Exit(exitFailed)
+		}
+		os.Exit(exitOK)
+	}
+
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		cancel(interrupted{sig})
+		sig = <-sigs // a second signal ends pcopy at once
+		os.Exit(signalExitCode(sig))
+	}()
+	os.Exit(run(ctx, os.Args, os.Stdout, os.Stderr))
+}
+
+// interrupted is the cause of the context's cancellation on a signal.
+type interrupted struct{ sig os.Signal }
+
+func (i interrupted) Error() string { return "interrupted by " + signalName(i.sig) }
+
+func signalName(sig os.Signal) string {
+	if sig == syscall.SIGTERM {
+		return "SIGTERM"
+	}
+	return "SIGINT"
+}
+
+func signalExitCode(sig os.Signal) int {
+	if sig == syscall.SIGTERM {
+		return exitTerminated
+	}
+	return exitInterrupted
+}
+
+// usageError is wrong usage of the command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var code int
+	app := &cli.App{
+		Name:            "pcopy",
+		Usage:           "copy a directory tree with parallel worker processes",
+		UsageText:       "pcopy [options] SRC DST",
+		Description:     helpText,
+		HideHelpCommand: true,
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "workers", Aliases: []string{"j"}, Value: runtime.NumCPU(),
+				Usage: "number of worker processes", DefaultText: "number of CPUs"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors"},
+		},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usageError{err.Error()}
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // run maps errors to exit codes, below
+		Action: func(c *cli.Context) error {
+			code = copyCommand(ctx, c, stderr)
+			return nil
+		},
+	}
+	if err := app.Run(args); err != nil {
+		printError(stderr, err.Error(), "run 'pcopy --help' for usage")
+		return exitUsage
+	}
+	return code
+}
+
+func copyCommand(ctx context.Context, c *cli.Context, stderr io.Writer) int {
+	args := c.Args().Slice()
+	if len(args) != 2 {
+		hint := "usage: pcopy [options] SRC DST"
+		for _, a := range args[min(len(args), 2):] {
+			if strings.HasPrefix(a, "-") {
+				hint = "options go before SRC and DST"
+			}
+		}
+		printError(stderr, fmt.Sprintf("expected SRC and DST, got %d arguments", len(args)), hint)
+		return exitUsage
+	}
+	workers := c.Int("workers")
+	if workers < 1 {
+		printError(stderr, fmt.Sprintf("--workers must be at least 1, not %d", workers), "")
+		return exitUsage
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		printError(stderr, "cannot find the pcopy binary to start workers: "+err.Error(), "")
+		return exitFailed
+	}
+
+	quiet := c.Bool("quiet")
+	tty := false
+	if f, ok := stderr.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	rep := progress.New(stderr, tty, quiet)
+	sum, err := copier.Copy(ctx, copier.Options{
+		Src:         args[0],
+		Dst:         args[1],
+		Workers:     workers,
+		Spawn:       copier.Exec(exe, os.Args[0]),
+		Reporter:    rep,
+		CountTotals: rep.WantsTotals(),
+	})
+	rep.Finish(err == nil)
+
+	var refused *copier.RefusedError
+	if errors.As(err, &refused) {
+		printError(stderr, refused.Msg, refused.Hint)
+		return exitUsage
+	}
+	for _, fe := range sum.Errors {
+		printError(stderr, fe.Error(), "")
+	}
+	var intr interrupted
+	if errors.As(err, &intr) {
+		printError(stderr, fmt.Sprintf("%s after copying %d files (%s); temporary files were removed",
+			intr.Error(), sum.Files, progress.HumanBytes(sum.Bytes)), "run the same command again to finish the copy")
+		return signalExitCode(intr.sig)
+	}
+	if !quiet {
+		fmt.Fprintf(stderr, "pcopy: %s\n", progress.SummaryLine(sum))
+	}
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, copier.ErrIncomplete):
+		return exitFailed
+	}
+	printError(stderr, err.Error(), "")
+	return exitFailed
+}
+
+// printError is the one way pcopy reports an error: one line, then a hint
+// line when one helps.
+func printError(w io.Writer, msg, hint string) {
+	fmt.Fprintf(w, "pcopy: error: %s\n", msg)
+	if hint != "" {
+		fmt.Fprintf(w, "pcopy: hint: %s\n", hint)
+	}
+}

@@ -1,0 +1,174 @@
+// Package progress shows a copy's progress to the person running it: a
+// schollz/progressbar bar on a terminal (percentage, bytes done and total,
+// rate, ETA, files done and total), nothing while copying otherwise, and a
+// one-line summary at the end.
+//
+// A Reporter implements copier.Reporter. The totals come from the copier's
+// counting walk, which runs alongside the copy; until it has finished, the
+// bar shows what has been copied and how much has been counted so far, but
+// no percentage, so the percentage never runs backwards.
+package progress
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/pcopy/pcopy/copier"
+)
+
+// Reporter renders progress events. The zero value is not usable; see New.
+type Reporter struct {
+	mu    sync.Mutex
+	w     io.Writer
+	tty   bool // draw a bar
+	quiet bool // print nothing but errors
+
+	bar         *progressbar.ProgressBar
+	copied      int64 // bytes
+	done        int64 // files and symlinks finished (copied or failed)
+	files       int64 // total files and symlinks, as counted so far
+	bytes       int64 // total bytes, as counted so far
+	totalsKnown bool
+}
+
+// New returns a Reporter writing to w. With tty it draws a bar on w (which
+// must then be a terminal); with quiet it prints nothing at all, errors
+// being the caller's to print.
+func New(w io.Writer, tty, quiet bool) *Reporter {
+	r := &Reporter{w: w, tty: tty && !quiet, quiet: quiet}
+	if r.tty {
+		r.bar = r.newBar(-1)
+	}
+	return r
+}
+
+// WantsTotals says whether the reporter has a use for the counting walk.
+func (r *Reporter) WantsTotals() bool { return r.tty }
+
+func (r *Reporter) newBar(max int64) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(max,
+		progressbar.OptionSetWriter(r.w),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionShowTotalBytes(true),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionSetWidth(20),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionSpinnerType(14),
+		progressbar.OptionFullWidth(),
+		progressbar.OptionSetDescription(r.description()),
+	)
+}
+
+func (r *Reporter) description() string {
+	if r.totalsKnown {
+		return fmt.Sprintf("%d/%d files", r.done, r.files)
+	}
+	return fmt.Sprintf("%d files (counting: %d, %s)", r.done, r.files, HumanBytes(r.bytes))
+}
+
+// Totals implements copier.Reporter. When the count is final the counting
+// bar is replaced by one with a known size.
+func (r *Reporter) Totals(files, bytes int64, final bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.files, r.bytes = files, bytes
+	if r.bar == nil {
+		r.totalsKnown = final
+		return
+	}
+	if final && !r.totalsKnown {
+		r.totalsKnown = true
+		r.bar.Clear()
+		// A bar needs a positive size; a tree of empty files has none.
+		r.bar = r.newBar(max(bytes, 1))
+		r.bar.Set64(r.copied)
+		return
+	}
+	r.bar.Describe(r.description())
+}
+
+// Bytes implements copier.Reporter.
+func (r *Reporter) Bytes(n int64) {
+	if n == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.copied += n
+	if r.bar != nil {
+		r.bar.Add64(n)
+	}
+}
+
+// FileDone implements copier.Reporter.
+func (r *Reporter) FileDone(rel string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done++
+	if r.bar != nil {
+		r.bar.Describe(r.description())
+	}
+}
+
+// Warn implements copier.Reporter: the message goes on its own line, above
+// the bar.
+func (r *Reporter) Warn(msg string) {
+	if r.quiet {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.bar != nil {
+		r.bar.Clear()
+	}
+	fmt.Fprintf(r.w, "pcopy: warning: %s\n", msg)
+}
+
+// Finish completes and removes the bar, leaving the line free for the
+// summary. complete says whether everything was copied, so the bar may
+// show 100% for a moment.
+func (r *Reporter) Finish(complete bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.bar == nil {
+		return
+	}
+	if complete && r.totalsKnown {
+		r.bar.Describe(r.description())
+		r.bar.Finish()
+		fmt.Fprintln(r.w)
+	} else {
+		r.bar.Clear()
+	}
+	r.bar = nil
+}
+
+// SummaryLine is the one line that ends every run that was not quiet.
+func SummaryLine(s copier.Summary) string {
+	secs := s.Duration.Seconds()
+	rate := "-"
+	if secs > 0 {
+		rate = HumanBytes(int64(float64(s.Bytes)/secs)) + "/s"
+	}
+	return fmt.Sprintf("%d files, %d symlinks, %d dirs, %s in %s (%s), %d errors",
+		s.Files, s.Symlinks, s.Dirs, HumanBytes(s.Bytes), s.Duration.Round(time.Millisecond), rate, len(s.Errors))
+}
+
+// HumanBytes formats n with SI units, like the bar does.
+func HumanBytes(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
