@@ -36,7 +36,8 @@ type task struct {
 	dir      *dirState // containing directory; nil for a single-file copy
 	batch    *batchState
 	done     int64 // bytes the holding worker reported so far
-	attempts int   // workers that died while copying it
+	attempts int   // workers that died while it was the only job in hand
+	isolate  bool  // send alone, so a worker death can be blamed on it
 }
 
 type batchState struct {
@@ -237,6 +238,9 @@ func (c *coordinator) fillBatch() *batchState {
 	for len(b.tasks) < maxBatchJobs && size < maxBatchBytes {
 		var t *task
 		if len(c.retry) > 0 {
+			if c.retry[0].isolate && len(b.tasks) > 0 {
+				break
+			}
 			t, c.retry = c.retry[0], c.retry[1:]
 		} else if !c.walkDone {
 			t = c.nextTask()
@@ -247,6 +251,9 @@ func (c *coordinator) fillBatch() *batchState {
 		t.batch = &b
 		b.tasks = append(b.tasks, t)
 		size += t.job.Size
+		if t.isolate {
+			break
+		}
 	}
 	if len(b.tasks) == 0 {
 		return nil
@@ -263,6 +270,9 @@ func (c *coordinator) send(w *workerState, b *batchState) {
 	}
 	w.batches = append(w.batches, b)
 	c.out += len(b.tasks)
+	if testHookSent != nil {
+		testHookSent(c.out)
+	}
 	err := w.conn.writeBatch(jobs)
 	if err == nil {
 		err = w.conn.flush()
@@ -389,13 +399,15 @@ func (c *coordinator) workerEnded(w *workerState, err error) error {
 	return c.startWorker()
 }
 
-// requeue takes back a dead worker's jobs. The job it had in hand (the
-// first unfinished one of its oldest batch: workers go in order) may be
-// what killed it; after maxAttempts such deaths it is failed, not retried.
+// requeue takes back a dead worker's jobs. Workers go in order and send
+// the results of a batch when it ends, so what killed the worker is among
+// the unfinished jobs of its oldest batch. If that batch held one job, it is
+// to blame: after maxAttempts such deaths it is failed, not retried.
+// Otherwise the batch's jobs are retried one per batch, so that a job which
+// kills again is found.
 func (c *coordinator) requeue(w *workerState, reason string) int {
 	var again []*task
-	suspect := true
-	for _, b := range w.batches {
+	for i, b := range w.batches {
 		for _, t := range b.tasks {
 			if w.tasks[t.job.ID] != t {
 				continue // already finished
@@ -403,8 +415,7 @@ func (c *coordinator) requeue(w *workerState, reason string) int {
 			c.rep.Bytes(-t.done)
 			t.done = 0
 			c.out--
-			if suspect {
-				suspect = false
+			if i == 0 && len(b.tasks) == 1 {
 				t.attempts++
 				if t.attempts >= maxAttempts {
 					err := fmt.Errorf("a worker died each of the %d times it copied this (last: %s)", t.attempts, reason)
@@ -413,6 +424,9 @@ func (c *coordinator) requeue(w *workerState, reason string) int {
 					c.taskDone(t)
 					continue
 				}
+			}
+			if i == 0 {
+				t.isolate = true
 			}
 			again = append(again, t)
 		}
@@ -491,6 +505,10 @@ func (c *coordinator) warn(msg string) {
 	c.sum.Warnings = append(c.sum.Warnings, msg)
 	c.rep.Warn(msg)
 }
+
+// testHookSent, when set by a test, sees the number of jobs out at workers
+// after each batch is sent.
+var testHookSent func(out int)
 
 type nopReporter struct{}
 

@@ -49,7 +49,7 @@ func makePlan(fsys afero.Fs, src, dst string) (*plan, error) {
 
 func planDir(fsys afero.Fs, src, dst string, srcInfo os.FileInfo) (*plan, error) {
 	if dstInfo, err := fsys.Stat(dst); err == nil {
-		if os.SameFile(srcInfo, dstInfo) {
+		if os.SameFile(srcInfo, dstInfo) || sameCleanPath(src, dst) {
 			return nil, refused("", "source and destination are the same directory: %s", DisplayPath(dst))
 		}
 		if !dstInfo.IsDir() {

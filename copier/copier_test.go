@@ -1,0 +1,458 @@
+package copier_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spf13/afero"
+
+	"github.com/pcopy/pcopy/copier"
+)
+
+// These tests drive the coordinator against afero's in-memory filesystem,
+// with workers running in-process over io.Pipe: the real protocol and
+// dispatch logic, without processes or disks.
+
+type entry struct {
+	path  string
+	data  string // file content; ignored for dirs
+	dir   bool
+	mode  fs.FileMode
+	mtime time.Time
+}
+
+var t0 = time.Date(2020, 2, 29, 13, 14, 15, 123456789, time.UTC)
+
+func buildMem(t *testing.T, fsys afero.Fs, root string, entries []entry) {
+	t.Helper()
+	if err := fsys.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		p := path.Join(root, e.path)
+		var err error
+		if e.dir {
+			err = fsys.MkdirAll(p, 0o755)
+		} else {
+			err = afero.WriteFile(fsys, p, []byte(e.data), 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Modes and times last, deepest first, as creating entries changes
+	// their parent's mtime.
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := entries[i]
+		p := path.Join(root, e.path)
+		if e.mode != 0 {
+			if err := fsys.Chmod(p, e.mode); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !e.mtime.IsZero() {
+			if err := fsys.Chtimes(p, e.mtime, e.mtime); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// compareMem checks that dst reproduces src: same entries, contents, modes
+// and mtimes (to the nanosecond), and no temporary files.
+func compareMem(t *testing.T, fsys afero.Fs, src, dst string) {
+	t.Helper()
+	seen := map[string]bool{}
+	afero.Walk(fsys, src, func(p string, info fs.FileInfo, err error) error {
+		if err != nil {
+			t.Errorf("walk %s: %v", p, err)
+			return nil
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(p, src), "/")
+		seen[rel] = true
+		got, err := fsys.Stat(path.Join(dst, rel))
+		if err != nil {
+			t.Errorf("%q: %v", rel, err)
+			return nil
+		}
+		if got.Mode() != info.Mode() {
+			t.Errorf("%q: mode %v, want %v", rel, got.Mode(), info.Mode())
+		}
+		if !got.ModTime().Equal(info.ModTime()) {
+			t.Errorf("%q: mtime %v, want %v", rel, got.ModTime(), info.ModTime())
+		}
+		if info.Mode().IsRegular() {
+			a, _ := afero.ReadFile(fsys, p)
+			b, _ := afero.ReadFile(fsys, path.Join(dst, rel))
+			if !bytes.Equal(a, b) {
+				t.Errorf("%q: content differs (%d bytes, want %d)", rel, len(b), len(a))
+			}
+		}
+		return nil
+	})
+	afero.Walk(fsys, dst, func(p string, info fs.FileInfo, err error) error {
+		if err != nil {
+			return nil
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(p, dst), "/")
+		if strings.HasPrefix(info.Name(), copier.TempPrefix) {
+			t.Errorf("temporary file left behind: %q", rel)
+		} else if !seen[rel] {
+			t.Errorf("%q: extra entry in destination", rel)
+		}
+		return nil
+	})
+}
+
+func memCopy(ctx context.Context, fsys afero.Fs, src, dst string, workers int) (copier.Summary, error) {
+	return copier.Copy(ctx, copier.Options{Src: src, Dst: dst, Fs: fsys, Workers: workers, Spawn: copier.InProcess(fsys)})
+}
+
+func sampleTree() []entry {
+	big := strings.Repeat("0123456789abcdef", (9<<20)/16) // more than one copy chunk
+	return []entry{
+		{path: "a.txt", data: "alpha", mtime: t0},
+		{path: "empty", data: "", mode: 0o600, mtime: t0.Add(time.Second)},
+		{path: "exec.sh", data: "#!/bin/sh\n", mode: 0o755, mtime: t0},
+		{path: "readonly", data: "ro", mode: 0o444, mtime: t0},
+		{path: "big.bin", data: big, mtime: t0.Add(time.Nanosecond)},
+		{path: "sub", dir: true, mtime: t0.Add(time.Hour)},
+		{path: "sub/b.txt", data: "beta", mtime: t0},
+		{path: "sub/deeper", dir: true, mode: 0o750, mtime: t0.Add(2 * time.Hour)},
+		{path: "sub/deeper/c.txt", data: "gamma", mtime: t0},
+		{path: "emptydir", dir: true, mtime: t0.Add(3 * time.Hour)},
+		{path: "locked", dir: true, mode: 0o555, mtime: t0.Add(4 * time.Hour)},
+		{path: "locked/inside", data: "in a read-only dir", mode: 0o400, mtime: t0},
+	}
+}
+
+func TestCopyTree(t *testing.T) {
+	for _, workers := range []int{1, 3} {
+		t.Run(fmt.Sprint("workers=", workers), func(t *testing.T) {
+			fsys := afero.NewMemMapFs()
+			buildMem(t, fsys, "/src", sampleTree())
+			sum, err := memCopy(context.Background(), fsys, "/src", "/out/nested/dst", workers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			compareMem(t, fsys, "/src", "/out/nested/dst")
+			if sum.Files != 8 || sum.Dirs != 5 || len(sum.Errors) != 0 {
+				t.Errorf("summary = %+v, want 8 files, 5 dirs (root included), no errors", sum)
+			}
+			if want := int64(len("alpha#!/bin/sh\nrobetagammain a read-only dir") + 9<<20); sum.Bytes != want {
+				t.Errorf("summary bytes = %d, want %d", sum.Bytes, want)
+			}
+		})
+	}
+}
+
+func TestRerunUpdatesSameTree(t *testing.T) {
+	fsys := afero.NewMemMapFs()
+	buildMem(t, fsys, "/src", sampleTree())
+	if _, err := memCopy(context.Background(), fsys, "/src", "/dst", 2); err != nil {
+		t.Fatal(err)
+	}
+	// Change the source; the second run must update, not nest.
+	if err := afero.WriteFile(fsys, "/src/a.txt", []byte("alpha, changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fsys.Chtimes("/src", t0, t0)
+	if _, err := memCopy(context.Background(), fsys, "/src", "/dst", 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fsys.Stat("/dst/src"); err == nil {
+		t.Error("second run created /dst/src")
+	}
+	compareMem(t, fsys, "/src", "/dst")
+}
+
+func TestCopySingleFile(t *testing.T) {
+	tests := []struct {
+		name, dst, want string
+	}{
+		{"to a new name", "/out/copy.txt", "/out/copy.txt"},
+		{"into an existing directory", "/existing", "/existing/f.txt"},
+		{"into a directory named with a slash", "/made/", "/made/f.txt"},
+		{"over an existing file", "/old.txt", "/old.txt"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fsys := afero.NewMemMapFs()
+			buildMem(t, fsys, "/", []entry{
+				{path: "f.txt", data: "content", mode: 0o640, mtime: t0},
+				{path: "existing", dir: true},
+				{path: "old.txt", data: "old content that is longer"},
+			})
+			sum, err := memCopy(context.Background(), fsys, "/f.txt", tt.dst, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Files != 1 || sum.Bytes != 7 {
+				t.Errorf("summary = %+v, want 1 file of 7 bytes", sum)
+			}
+			got, err := afero.ReadFile(fsys, tt.want)
+			if err != nil || string(got) != "content" {
+				t.Fatalf("%s = %q, %v; want the content", tt.want, got, err)
+			}
+			info, _ := fsys.Stat(tt.want)
+			if info.Mode() != 0o640 || !info.ModTime().Equal(t0) {
+				t.Errorf("%s: mode %v mtime %v, want -rw-r----- %v", tt.want, info.Mode(), info.ModTime(), t0)
+			}
+		})
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	tests := []struct {
+		name, src, dst, msg string
+	}{
+		{"missing source", "/nope", "/dst", "source /nope does not exist"},
+		{"same directory", "/src", "/src", "same directory"},
+		{"same directory spelled differently", "/src", "/src/sub/..", "same directory"},
+		{"destination inside source", "/src", "/src/sub/new", "is inside source"},
+		{"destination is a file", "/src", "/file", "exists and is not a directory"},
+		{"same file", "/file", "/file", "same file"},
+		{"file onto a directory", "/file", "/dir/", "is a directory"},
+		{"empty destination", "/src", "", "must not be empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fsys := afero.NewMemMapFs()
+			buildMem(t, fsys, "/", []entry{{path: "src/sub/file", data: "x"}, {path: "file", data: "f"}, {path: "dir/file", dir: true}})
+			sub, _ := fsys.Stat("/src/sub")
+			_, err := memCopy(context.Background(), fsys, tt.src, tt.dst, 1)
+			var re *copier.RefusedError
+			if !errors.As(err, &re) || !strings.Contains(re.Msg, tt.msg) {
+				t.Fatalf("err = %v, want a refusal containing %q", err, tt.msg)
+			}
+			if _, err := fsys.Stat("/dst"); err == nil {
+				t.Error("refused copy created /dst")
+			}
+			if names, _ := afero.ReadDir(fsys, "/src/sub"); len(names) != 1 {
+				t.Errorf("refused copy wrote into the source: %d entries in /src/sub", len(names))
+			}
+			if after, _ := fsys.Stat("/src/sub"); !after.ModTime().Equal(sub.ModTime()) {
+				t.Error("refused copy touched /src/sub")
+			}
+		})
+	}
+}
+
+// denyFs fails opening the named paths with EACCES, like an unreadable file
+// or directory on a real disk.
+type denyFs struct {
+	afero.Fs
+	deny map[string]bool
+}
+
+func (d *denyFs) Open(name string) (afero.File, error) {
+	if d.deny[name] {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: syscall.EACCES}
+	}
+	return d.Fs.Open(name)
+}
+
+func TestUnreadableEntriesDoNotStopTheCopy(t *testing.T) {
+	mem := afero.NewMemMapFs()
+	buildMem(t, mem, "/src", []entry{
+		{path: "ok1", data: "1"},
+		{path: "secret", data: "s"},
+		{path: "closed", dir: true, mtime: t0},
+		{path: "closed/hidden", data: "h"},
+		{path: "z/ok2", data: "2"},
+	})
+	fsys := &denyFs{Fs: mem, deny: map[string]bool{"/src/secret": true, "/src/closed": true}}
+	sum, err := copier.Copy(context.Background(), copier.Options{Src: "/src", Dst: "/dst", Fs: fsys, Workers: 2})
+	if !errors.Is(err, copier.ErrIncomplete) {
+		t.Fatalf("err = %v, want ErrIncomplete", err)
+	}
+	var got []string
+	for _, e := range sum.Errors {
+		got = append(got, e.Error())
+	}
+	want := []string{"closed: list directory: open: permission denied", "secret: open source: open: permission denied"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, p := range []string{"/dst/ok1", "/dst/z/ok2"} {
+		if _, err := mem.Stat(p); err != nil {
+			t.Errorf("%s not copied: %v", p, err)
+		}
+	}
+	if info, err := mem.Stat("/dst/closed"); err != nil || !info.ModTime().Equal(t0) {
+		t.Errorf("unlistable directory: %v, %v; want it created with its mtime", info, err)
+	}
+	if _, err := mem.Stat("/dst/secret"); err == nil {
+		t.Error("/dst/secret exists although it could not be read")
+	}
+}
+
+func TestFailedCopyKeepsExistingDestination(t *testing.T) {
+	mem := afero.NewMemMapFs()
+	buildMem(t, mem, "/", []entry{{path: "src/f", data: "new"}, {path: "dst/f", data: "precious old content"}})
+	fsys := &denyFs{Fs: mem, deny: map[string]bool{"/src/f": true}}
+	if _, err := copier.Copy(context.Background(), copier.Options{Src: "/src", Dst: "/dst", Fs: fsys}); !errors.Is(err, copier.ErrIncomplete) {
+		t.Fatalf("err = %v, want ErrIncomplete", err)
+	}
+	if got, _ := afero.ReadFile(mem, "/dst/f"); string(got) != "precious old content" {
+		t.Errorf("/dst/f = %q after a failed copy, want the old content", got)
+	}
+}
+
+// The coordinator must not run ahead of the workers: whatever the tree's
+// size, only a few batches per worker are ever out.
+func TestFlowControlIsBounded(t *testing.T) {
+	fsys := afero.NewMemMapFs()
+	var entries []entry
+	for i := range 3000 {
+		entries = append(entries, entry{path: fmt.Sprintf("d%02d/f%04d", i%20, i), data: "x"})
+	}
+	buildMem(t, fsys, "/src", entries)
+	var mu sync.Mutex
+	peak := 0
+	copier.SetSentHook(t.Cleanup, func(out int) {
+		mu.Lock()
+		peak = max(peak, out)
+		mu.Unlock()
+	})
+	sum, err := memCopy(context.Background(), fsys, "/src", "/dst", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Files != 3000 {
+		t.Fatalf("copied %d files, want 3000", sum.Files)
+	}
+	if peak > copier.MaxOut(2) || peak == 0 {
+		t.Errorf("peak jobs out = %d, want between 1 and %d", peak, copier.MaxOut(2))
+	}
+}
+
+// killFs kills the worker that opens a victim file, the way a crash or the
+// OOM killer would, up to kills times. Each in-process worker gets its own
+// view of the filesystem that knows which worker it belongs to.
+type killFs struct {
+	afero.Fs
+	victim string
+	mu     sync.Mutex
+	kills  int
+}
+
+type workerView struct {
+	*killFs
+	proc copier.WorkerProcess
+}
+
+func (v *workerView) Open(name string) (afero.File, error) {
+	v.mu.Lock()
+	if name == v.victim && v.kills > 0 {
+		v.kills--
+		v.mu.Unlock()
+		v.proc.Kill()
+		return nil, errors.New("killed")
+	}
+	v.mu.Unlock()
+	return v.killFs.Fs.Open(name)
+}
+
+func (k *killFs) spawner() copier.Spawner {
+	return func(id int) (copier.WorkerProcess, error) {
+		v := &workerView{killFs: k}
+		p, err := copier.InProcess(v)(id)
+		v.proc = p
+		return p, err
+	}
+}
+
+func TestDeadWorkersJobsAreRequeued(t *testing.T) {
+	mem := afero.NewMemMapFs()
+	var entries []entry
+	for i := range 200 {
+		entries = append(entries, entry{path: fmt.Sprintf("f%03d", i), data: fmt.Sprint(i)})
+	}
+	buildMem(t, mem, "/src", entries)
+	fsys := &killFs{Fs: mem, victim: "/src/f050", kills: 1}
+	sum, err := copier.Copy(context.Background(), copier.Options{Src: "/src", Dst: "/dst", Fs: fsys, Workers: 2, Spawn: fsys.spawner()})
+	if err != nil {
+		t.Fatalf("err = %v (errors %v)", err, sum.Errors)
+	}
+	compareMem(t, mem, "/src", "/dst")
+	if sum.Files != 200 {
+		t.Errorf("copied %d files, want 200", sum.Files)
+	}
+	if len(sum.Warnings) == 0 || !strings.Contains(strings.Join(sum.Warnings, "\n"), "requeued") {
+		t.Errorf("warnings = %q, want one saying a worker died and its jobs were requeued", sum.Warnings)
+	}
+}
+
+func TestJobThatKeepsKillingWorkersFails(t *testing.T) {
+	mem := afero.NewMemMapFs()
+	buildMem(t, mem, "/src", []entry{{path: "a", data: "a"}, {path: "poison", data: "p"}, {path: "z", data: "z"}})
+	fsys := &killFs{Fs: mem, victim: "/src/poison", kills: 1000}
+	sum, err := copier.Copy(context.Background(), copier.Options{Src: "/src", Dst: "/dst", Fs: fsys, Workers: 2, Spawn: fsys.spawner()})
+	if !errors.Is(err, copier.ErrIncomplete) {
+		t.Fatalf("err = %v, want ErrIncomplete", err)
+	}
+	if len(sum.Errors) != 1 || sum.Errors[0].Path != "poison" || !strings.Contains(sum.Errors[0].Error(), "died each of the 3 times") {
+		t.Errorf("errors = %v, want poison failed after 3 worker deaths", sum.Errors)
+	}
+	for _, p := range []string{"/dst/a", "/dst/z"} {
+		if _, err := mem.Stat(p); err != nil {
+			t.Errorf("%s not copied: %v", p, err)
+		}
+	}
+}
+
+func TestCancelStopsTheCopy(t *testing.T) {
+	fsys := afero.NewMemMapFs()
+	var entries []entry
+	for i := range 2000 {
+		entries = append(entries, entry{path: fmt.Sprintf("d%d/f%04d", i%10, i), data: "x"})
+	}
+	buildMem(t, fsys, "/src", entries)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := memCopy(ctx, fsys, "/src", "/dst", 2)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	afero.Walk(fsys, "/dst", func(p string, info fs.FileInfo, err error) error {
+		if err == nil && strings.HasPrefix(info.Name(), copier.TempPrefix) {
+			t.Errorf("temporary file left behind: %s", p)
+		}
+		return nil
+	})
+}
+
+func TestDisplayPath(t *testing.T) {
+	tests := map[string]string{
+		"plain/path":   "plain/path",
+		"with space":   "with space",
+		"ünï":          "ünï",
+		"new\nline":    `"new\nline"`,
+		"bad\xffutf8":  `"bad\xffutf8"`,
+		"tab\tinside":  `"tab\tinside"`,
+		"-leadingdash": "-leadingdash",
+	}
+	for in, want := range tests {
+		if got := copier.DisplayPath(in); got != want {
+			t.Errorf("DisplayPath(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestFileErrorNamesRoot(t *testing.T) {
+	e := &copier.FileError{Path: "", Err: os.ErrPermission}
+	if got := e.Error(); got != ".: permission denied" {
+		t.Errorf("FileError for the root = %q", got)
+	}
+}

@@ -1,0 +1,228 @@
+package copier_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pcopy/pcopy/copier"
+	"github.com/pcopy/pcopy/internal/treecheck"
+)
+
+// TestMain lets this test binary serve as a worker process: Exec re-runs it
+// with copier.WorkerEnv set, as the pcopy binary re-runs itself.
+func TestMain(m *testing.M) {
+	if os.Getenv(copier.WorkerEnv) != "" {
+		if err := copier.RunWorkerProcess(); err != nil {
+			fmt.Fprintln(os.Stderr, "worker:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	// Race-enabled binaries sleep a second on exit by default; each copy
+	// waits for its workers to exit.
+	os.Setenv("GORACE", "atexit_sleep_ms=0")
+	os.Exit(m.Run())
+}
+
+func processCopy(t *testing.T, src, dst string, workers int) (copier.Summary, error) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return copier.Copy(context.Background(), copier.Options{
+		Src: src, Dst: dst, Workers: workers, Spawn: copier.Exec(exe, "pcopy-test"),
+	})
+}
+
+func assertSameTree(t *testing.T, src, dst string) {
+	t.Helper()
+	diffs, err := treecheck.Compare(src, dst, treecheck.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		t.Error(d)
+	}
+	for _, left := range treecheck.TempFiles(dst, copier.TempPrefix) {
+		t.Errorf("temporary file left behind: %s", left)
+	}
+}
+
+func writeFile(t *testing.T, p, data string, mode os.FileMode, mtime time.Time) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(p, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestProcessCopyOddNames(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("names with newlines and invalid UTF-8 are not valid on Windows")
+	}
+	src := filepath.Join(t.TempDir(), "src")
+	names := []string{"new\nline", "tab\there", "bad\xff\xfeutf8", "-leading-dash", "--", " spaced ",
+		"ünïcödé", `quote"and'\`, strings.Repeat("n", 255)}
+	for i, name := range names {
+		writeFile(t, filepath.Join(src, name), "content of "+name, 0o644, t0.Add(time.Duration(i)))
+		writeFile(t, filepath.Join(src, "dir "+name[:min(len(name), 200)], name), name, 0o600, t0)
+	}
+	writeFile(t, filepath.Join(src, "big"), strings.Repeat("big data ", 2<<20), 0o640, t0) // 18 MB: several chunks
+	writeFile(t, filepath.Join(src, "exec"), "#!/bin/sh\n", 0o755, t0)
+	writeFile(t, filepath.Join(src, "ro-dir", "ro-file"), "x", 0o400, t0)
+	must(t, os.Symlink("big", filepath.Join(src, "link")))
+	must(t, os.Symlink("/nonexistent/dangling\nlink", filepath.Join(src, "dangling")))
+	must(t, os.Symlink("new\nline", filepath.Join(src, "link\nto newline")))
+	must(t, os.MkdirAll(filepath.Join(src, "empty", "nested-empty"), 0o755))
+	must(t, os.Chmod(filepath.Join(src, "ro-dir"), 0o555))
+	for _, d := range []string{"empty/nested-empty", "empty", "ro-dir", "."} {
+		must(t, os.Chtimes(filepath.Join(src, d), t0.Add(time.Hour), t0.Add(time.Hour)))
+	}
+	t.Cleanup(func() { os.Chmod(filepath.Join(src, "ro-dir"), 0o755) })
+
+	dst := filepath.Join(t.TempDir(), "a", "b", "dst")
+	sum, err := processCopy(t, src, dst, 3)
+	if err != nil {
+		t.Fatalf("copy: %v (%v)", err, sum.Errors)
+	}
+	t.Cleanup(func() { os.Chmod(filepath.Join(dst, "ro-dir"), 0o755) })
+	assertSameTree(t, src, dst)
+	if want := int64(2*len(names) + 3); sum.Files != want || sum.Symlinks != 3 {
+		t.Errorf("summary: %d files %d symlinks, want %d and 3", sum.Files, sum.Symlinks, want)
+	}
+
+	// Again: the same tree is updated in place.
+	if _, err := processCopy(t, src, dst, 2); err != nil {
+		t.Fatal(err)
+	}
+	assertSameTree(t, src, dst)
+}
+
+func TestProcessCopyThousandsOfFiles(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	for i := range 3000 {
+		writeFile(t, filepath.Join(src, fmt.Sprintf("d%02d/e%d/f%04d", i%30, i%7, i)), fmt.Sprint(i), 0o644, t0.Add(time.Duration(i)))
+	}
+	dst := filepath.Join(t.TempDir(), "dst")
+	sum, err := processCopy(t, src, dst, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Files != 3000 || sum.Dirs != 1+30+30*7 {
+		t.Errorf("summary: %d files %d dirs, want 3000 and %d", sum.Files, sum.Dirs, 1+30+30*7)
+	}
+	assertSameTree(t, src, dst)
+}
+
+func TestProcessCopySingleFile(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "-odd name")
+	writeFile(t, src, "one file", 0o604, t0)
+	must(t, os.Mkdir(filepath.Join(dir, "into"), 0o755))
+	if _, err := processCopy(t, src, filepath.Join(dir, "into"), 1); err != nil {
+		t.Fatal(err)
+	}
+	diffs, err := treecheck.Compare(src, filepath.Join(dir, "into", "-odd name"), treecheck.Options{})
+	if err != nil || len(diffs) > 0 {
+		t.Errorf("single file copy: %v %v", diffs, err)
+	}
+}
+
+// A worker is a real process that ps shows by name, takes jobs on stdin,
+// and exits cleanly when stdin closes.
+func TestWorkerProcessLifecycle(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("process names are set on Linux")
+	}
+	exe, _ := os.Executable()
+	w, err := copier.Exec(exe, "pcopy")(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Kill()
+	src, dst := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(src, "f"), "data", 0o644, t0)
+	if err := copier.Handshake(w, src, dst); err != nil {
+		t.Fatal(err)
+	}
+	comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", w.Pid()))
+	if got := strings.TrimSpace(string(comm)); got != "pcopy worker 7" {
+		t.Errorf("worker's process name = %q, want %q", got, "pcopy worker 7")
+	}
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", w.Pid()))
+	if got := strings.ReplaceAll(string(cmdline), "\x00", " "); got != "pcopy worker 7 " {
+		t.Errorf("worker's command line = %q, want %q", got, "pcopy worker 7 ")
+	}
+	w.Stdin().Close()
+	if _, err := io.Copy(io.Discard, w.Stdout()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Wait(); err != nil {
+		t.Errorf("worker exit after its queue closed: %v, want success", err)
+	}
+}
+
+// Unreadable entries are reported with path and reason and the rest is
+// copied. Root reads everything, so as root the test runs itself again as
+// the unprivileged user nobody.
+func TestProcessUnreadableEntries(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix permissions")
+	}
+	if os.Geteuid() == 0 {
+		rerunAsNobody(t)
+		return
+	}
+	src := filepath.Join(t.TempDir(), "src")
+	writeFile(t, filepath.Join(src, "ok"), "fine", 0o644, t0)
+	writeFile(t, filepath.Join(src, "secret"), "hidden", 0o000, t0)
+	writeFile(t, filepath.Join(src, "closed", "inside"), "x", 0o644, t0)
+	must(t, os.Chmod(filepath.Join(src, "closed"), 0o000))
+	t.Cleanup(func() { os.Chmod(filepath.Join(src, "closed"), 0o755) })
+	dst := filepath.Join(t.TempDir(), "dst")
+	sum, err := processCopy(t, src, dst, 2)
+	if !errors.Is(err, copier.ErrIncomplete) {
+		t.Fatalf("err = %v, want ErrIncomplete", err)
+	}
+	var got []string
+	for _, e := range sum.Errors {
+		got = append(got, e.Error())
+	}
+	want := "closed: list directory: open: permission denied\nsecret: open source: open: permission denied"
+	if strings.Join(got, "\n") != want {
+		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), want)
+	}
+	if b, err := os.ReadFile(filepath.Join(dst, "ok")); err != nil || string(b) != "fine" {
+		t.Errorf("readable file: %q, %v", b, err)
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "secret")); err == nil {
+		t.Error("unreadable file exists in the destination")
+	}
+	if left := treecheck.TempFiles(dst, copier.TempPrefix); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

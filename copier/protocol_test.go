@@ -1,0 +1,153 @@
+package copier
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"reflect"
+	"testing"
+)
+
+// oddNames are file names that break line- or text-based protocols.
+var oddNames = []string{
+	"plain",
+	"new\nline",
+	"tab\there",
+	"bad\xff\xfeutf8",
+	"-leading-dash",
+	"--",
+	" spaced ",
+	"ünïcödé",
+	"quote\"and'\\",
+	"dir/sub/deep",
+}
+
+func TestProtocolRoundTrip(t *testing.T) {
+	var jobs []Job
+	for i, name := range oddNames {
+		jobs = append(jobs, Job{ID: uint64(i + 1), Kind: KindFile, Rel: name, Size: int64(i) << 40,
+			Mode: 0o4755, Mtime: -1234567890123456789, Atime: 1<<62 + 7})
+	}
+	jobs = append(jobs, Job{ID: 1 << 63, Kind: KindSymlink, Rel: string(bytes.Repeat([]byte("x"), 5000))})
+	msgs := []any{
+		hello{Version: protocolVersion, Worker: 3, Pid: 4242, SrcRoot: "/src\n", DstRoot: "/d\xffst"},
+		&batch{Jobs: jobs},
+		progressMsg{ID: 9, Bytes: 1 << 35},
+		result{ID: 9, Bytes: 123, Err: "open source: permission denied"},
+		result{ID: 10},
+		fatal{Err: "boom"},
+	}
+
+	var buf bytes.Buffer
+	c := newConn(&buf, &buf)
+	for _, m := range msgs {
+		var err error
+		switch m := m.(type) {
+		case hello:
+			err = c.writeHello(m)
+		case *batch:
+			err = c.writeBatch(m.Jobs)
+		case progressMsg:
+			err = c.writeProgress(m)
+		case result:
+			err = c.writeResult(m)
+		case fatal:
+			err = c.writeFatal(m)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.flush(); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range msgs {
+		got, err := c.read()
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("message %d:\n got %#v\nwant %#v", i, got, want)
+		}
+	}
+	if _, err := c.read(); err != io.EOF {
+		t.Errorf("after last message: err = %v, want io.EOF", err)
+	}
+}
+
+func TestProtocolRejects(t *testing.T) {
+	valid := func(write func(c *conn)) []byte {
+		var buf bytes.Buffer
+		c := newConn(nil, &buf)
+		write(c)
+		c.flush()
+		return buf.Bytes()
+	}
+	res := valid(func(c *conn) { c.writeResult(result{ID: 1, Bytes: 2, Err: "x"}) })
+	tests := []struct {
+		name string
+		in   []byte
+	}{
+		{"truncated header", res[:2]},
+		{"truncated body", res[:len(res)-1]},
+		{"zero length", []byte{0, 0, 0, 0}},
+		{"huge length", []byte{0xff, 0xff, 0xff, 0xff, 4}},
+		{"unknown type", []byte{0, 0, 0, 1, 99}},
+		{"trailing bytes", append(append([]byte{0, 0, 0, byte(len(res) - 4 + 1)}, res[4:]...), 0)},
+		{"batch count beyond frame", []byte{0, 0, 0, 6, byte(msgBatch), 0xff, 0xff, 0xff, 0xff, 0x0f}},
+		{"string beyond frame", []byte{0, 0, 0, 4, byte(msgFatal), 0x7f, 'a', 'b'}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newConn(bytes.NewReader(tt.in), io.Discard)
+			_, err := c.read()
+			if !errors.Is(err, ErrProtocol) {
+				t.Errorf("err = %v, want a protocol error", err)
+			}
+		})
+	}
+}
+
+func TestHelloVersionMismatch(t *testing.T) {
+	var buf bytes.Buffer
+	c := newConn(&buf, &buf)
+	c.writeHello(hello{Version: protocolVersion + 1, SrcRoot: "a", DstRoot: "b"})
+	c.flush()
+	if _, err := c.readHello(); !errors.Is(err, ErrProtocol) {
+		t.Fatalf("readHello of another version: err = %v, want protocol error", err)
+	}
+	buf.Reset()
+	c.writeResult(result{ID: 1})
+	c.flush()
+	if _, err := c.readHello(); !errors.Is(err, ErrProtocol) {
+		t.Fatalf("readHello of a result: err = %v, want protocol error", err)
+	}
+}
+
+// FuzzDecode feeds arbitrary bytes to the decoder: it must return messages
+// or an error, never panic, hang or allocate without bound.
+func FuzzDecode(f *testing.F) {
+	var buf bytes.Buffer
+	c := newConn(nil, &buf)
+	c.writeHello(hello{Version: protocolVersion, Worker: 1, SrcRoot: "/a", DstRoot: "/b"})
+	c.writeBatch([]Job{{ID: 1, Kind: KindFile, Rel: "x\ny", Size: 5}, {ID: 2, Kind: KindSymlink, Rel: "l"}})
+	c.writeProgress(progressMsg{ID: 1, Bytes: 3})
+	c.writeResult(result{ID: 1, Bytes: 5, Err: "e"})
+	c.writeFatal(fatal{Err: "f"})
+	c.flush()
+	f.Add(buf.Bytes())
+	f.Add([]byte{0, 0, 0, 1, 1})
+	f.Add([]byte{0, 0, 0, 3, 2, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c := newConn(bytes.NewReader(in), io.Discard)
+		for range 1000 {
+			m, err := c.read()
+			if err != nil {
+				return
+			}
+			if m == nil {
+				t.Fatal("nil message without error")
+			}
+		}
+	})
+}

@@ -1,0 +1,125 @@
+// Package treecheck compares two directory trees the way pcopy promises to
+// reproduce them: the same entries (names as raw bytes), types, permission
+// bits, file contents, symlink targets, and modification times to the
+// nanosecond, directories included. Tests use it to check real copies.
+package treecheck
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Options relax the comparison.
+type Options struct {
+	// IgnoreRootTimes skips the mtime of the roots themselves, for copies
+	// whose destination root is not the source's copy (a single file, or
+	// a DST that was set up by hand).
+	IgnoreRootTimes bool
+}
+
+// Compare returns the differences between the trees at src and dst, one
+// line each, sorted; none means dst reproduces src.
+func Compare(src, dst string, opts Options) ([]string, error) {
+	a, err := list(src)
+	if err != nil {
+		return nil, err
+	}
+	b, err := list(dst)
+	if err != nil {
+		return nil, err
+	}
+	var diffs []string
+	for rel, sa := range a {
+		sb, ok := b[rel]
+		if !ok {
+			diffs = append(diffs, fmt.Sprintf("%q: missing in destination", rel))
+			continue
+		}
+		diffs = append(diffs, compareEntry(rel, filepath.Join(src, rel), filepath.Join(dst, rel), sa, sb, opts)...)
+	}
+	for rel := range b {
+		if _, ok := a[rel]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%q: extra in destination", rel))
+		}
+	}
+	sort.Strings(diffs)
+	return diffs, nil
+}
+
+func compareEntry(rel, pa, pb string, a, b os.FileInfo, opts Options) []string {
+	var d []string
+	if a.Mode().Type() != b.Mode().Type() {
+		return []string{fmt.Sprintf("%q: type %v, want %v", rel, b.Mode().Type(), a.Mode().Type())}
+	}
+	if a.Mode()&fs.ModeSymlink == 0 && a.Mode() != b.Mode() {
+		d = append(d, fmt.Sprintf("%q: mode %v, want %v", rel, b.Mode(), a.Mode()))
+	}
+	if !(rel == "." && opts.IgnoreRootTimes) && !a.ModTime().Equal(b.ModTime()) {
+		d = append(d, fmt.Sprintf("%q: mtime %s, want %s", rel,
+			b.ModTime().Format("2006-01-02T15:04:05.000000000"), a.ModTime().Format("2006-01-02T15:04:05.000000000")))
+	}
+	switch {
+	case a.Mode().IsRegular():
+		ca, err1 := os.ReadFile(pa)
+		cb, err2 := os.ReadFile(pb)
+		if err1 != nil || err2 != nil {
+			d = append(d, fmt.Sprintf("%q: cannot read: %v %v", rel, err1, err2))
+		} else if !bytes.Equal(ca, cb) {
+			d = append(d, fmt.Sprintf("%q: content differs (%d bytes, want %d)", rel, len(cb), len(ca)))
+		}
+	case a.Mode()&fs.ModeSymlink != 0:
+		ta, _ := os.Readlink(pa)
+		tb, _ := os.Readlink(pb)
+		if ta != tb {
+			d = append(d, fmt.Sprintf("%q: link target %q, want %q", rel, tb, ta))
+		}
+	}
+	return d
+}
+
+// list maps each entry's path relative to root ("." for root) to its Lstat.
+// Root itself is followed if it is a symlink.
+func list(root string) (map[string]os.FileInfo, error) {
+	out := map[string]os.FileInfo{}
+	info, err := os.Stat(root)
+	if err != nil {
+		return nil, err
+	}
+	out["."] = info
+	if !info.IsDir() {
+		return out, nil
+	}
+	err = filepath.WalkDir(root+string(filepath.Separator), func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if rel == "." {
+			return nil
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		out[rel] = fi
+		return nil
+	})
+	return out, err
+}
+
+// TempFiles returns the pcopy temporary files left anywhere below root.
+func TempFiles(root, prefix string) []string {
+	var left []string
+	filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(de.Name(), prefix) {
+			left = append(left, p)
+		}
+		return nil
+	})
+	return left
+}
