@@ -114,7 +114,7 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst string, pro
 		return n, fmt.Errorf("set times: %w", unwrapPath(err))
 	}
 	if err := fsys.Rename(tmp, dst); err != nil {
-		return n, fmt.Errorf("rename into place: %w", unwrapPath(err))
+		return n, renameError(fsys, dst, err)
 	}
 	renamed = true
 	return n, nil
@@ -174,7 +174,17 @@ func copySymlink(fsys afero.Fs, job *Job, src, dst string) error {
 	}
 	if err := fsys.Rename(tmp, dst); err != nil {
 		fsys.Remove(tmp)
-		return fmt.Errorf("rename into place: %w", unwrapPath(err))
+		return renameError(fsys, dst, err)
 	}
 	return nil
+}
+
+// renameError explains a failed rename into place. The usual cause is a
+// directory where SRC has a file, which pcopy does not replace; rename(2)
+// calls that "file exists" or "is a directory", so say it plainly.
+func renameError(fsys afero.Fs, dst string, err error) error {
+	if info, lerr := lstat(fsys, dst); lerr == nil && info.IsDir() {
+		return errors.New("destination exists and is a directory; not replaced")
+	}
+	return fmt.Errorf("rename into place: %w", unwrapPath(err))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"time"
 
 	"github.com/spf13/afero"
@@ -132,6 +133,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	}
 	err = c.run(ctx, max(opts.Workers, 1))
 	c.sum.Duration = time.Since(start)
+	sort.SliceStable(c.sum.Errors, func(i, j int) bool { return c.sum.Errors[i].Path < c.sum.Errors[j].Path })
 	if err == nil && len(c.sum.Errors) > 0 {
 		err = fmt.Errorf("%d failed: %w", len(c.sum.Errors), ErrIncomplete)
 	}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/pcopy/pcopy/copier"
+	"github.com/pcopy/pcopy/internal/treecheck"
+)
+
+// TestMain makes this test binary the pcopy command when run as "pcopy"
+// (testscript puts it on the scripts' PATH under that name) and a worker
+// when run as one.
+func TestMain(m *testing.M) {
+	if os.Getenv(copier.WorkerEnv) != "" {
+		main()
+	}
+	// Race-enabled binaries sleep a second on exit by default; every copy
+	// waits for its workers to exit.
+	os.Setenv("GORACE", "atexit_sleep_ms=0")
+	testscript.Main(m, map[string]func(){"pcopy": main})
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exits":  cmdExits,
+			"treeeq": cmdTreeEq,
+			"notemp": cmdNoTemp,
+		},
+	})
+}
+
+// exits CODE command [args...] runs a command like exec and checks its exit
+// code; its stdout and stderr are then checked with stdout and stderr.
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits CODE command [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}
+
+// treeeq SRC DST checks that DST reproduces SRC: entries, types, modes,
+// contents, link targets and mtimes. [-rootmtime] skips the roots' mtimes.
+func cmdTreeEq(ts *testscript.TestScript, neg bool, args []string) {
+	var opts treecheck.Options
+	if len(args) == 3 && args[0] == "-norootmtime" {
+		opts.IgnoreRootTimes = true
+		args = args[1:]
+	}
+	if len(args) != 2 {
+		ts.Fatalf("usage: treeeq [-norootmtime] SRC DST")
+	}
+	diffs, err := treecheck.Compare(ts.MkAbs(args[0]), ts.MkAbs(args[1]), opts)
+	ts.Check(err)
+	if neg {
+		if len(diffs) == 0 {
+			ts.Fatalf("%s and %s are the same", args[0], args[1])
+		}
+		return
+	}
+	if len(diffs) > 0 {
+		ts.Fatalf("%s differs from %s:\n%s", args[1], args[0], strings.Join(diffs, "\n"))
+	}
+}
+
+// notemp DIR checks that no pcopy temporary file is left below DIR.
+func cmdNoTemp(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: notemp DIR")
+	}
+	if left := treecheck.TempFiles(ts.MkAbs(args[0]), copier.TempPrefix); len(left) > 0 {
+		ts.Fatalf("temporary files left: %s", strings.Join(left, ", "))
+	}
+}

@@ -1,0 +1,82 @@
+package progress
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pcopy/pcopy/copier"
+)
+
+func TestHumanBytes(t *testing.T) {
+	tests := map[int64]string{0: "0 B", 999: "999 B", 1000: "1.0 kB", 1500000: "1.5 MB", 270_100_000: "270.1 MB", 4 << 30: "4.3 GB"}
+	for in, want := range tests {
+		if got := HumanBytes(in); got != want {
+			t.Errorf("HumanBytes(%d) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSummaryLine(t *testing.T) {
+	s := copier.Summary{Files: 15036, Symlinks: 3, Dirs: 270, Bytes: 270_100_000, Duration: 1234567 * time.Microsecond,
+		Errors: []*copier.FileError{{Path: "x", Err: errors.New("boom")}}}
+	want := "15036 files, 3 symlinks, 270 dirs, 270.1 MB in 1.235s (218.8 MB/s), 1 errors"
+	if got := SummaryLine(s); got != want {
+		t.Errorf("SummaryLine = %q, want %q", got, want)
+	}
+}
+
+// Without a terminal the reporter writes nothing but warnings, and never a
+// control character.
+func TestNoTerminalNoBar(t *testing.T) {
+	var buf bytes.Buffer
+	r := New(&buf, false, false)
+	if r.WantsTotals() {
+		t.Error("a reporter without a bar asks for the counting walk")
+	}
+	r.Totals(2, 10, true)
+	r.Bytes(10)
+	r.FileDone("a", nil)
+	r.Warn("worker 1 died")
+	r.Finish(true)
+	if got := buf.String(); got != "pcopy: warning: worker 1 died\n" {
+		t.Errorf("output = %q", got)
+	}
+}
+
+func TestQuietPrintsNothing(t *testing.T) {
+	var buf bytes.Buffer
+	r := New(&buf, true, true)
+	r.Totals(1, 1, true)
+	r.Bytes(1)
+	r.Warn("w")
+	r.Finish(true)
+	if buf.Len() != 0 {
+		t.Errorf("quiet reporter wrote %q", buf.String())
+	}
+}
+
+// While totals are still being counted the bar shows no percentage: a
+// percentage of a growing total would run backwards.
+func TestBarShowsNoPercentageUntilCounted(t *testing.T) {
+	var buf bytes.Buffer
+	r := New(&buf, true, false)
+	r.Totals(10, 1000, false)
+	r.Bytes(500)
+	time.Sleep(110 * time.Millisecond) // past the bar's render throttle
+	r.FileDone("a", nil)
+	if strings.Contains(buf.String(), "%") {
+		t.Errorf("percentage shown before totals are final: %q", buf.String())
+	}
+	if !strings.Contains(buf.String(), "counting") {
+		t.Errorf("bar does not say totals are being counted: %q", buf.String())
+	}
+	r.Totals(10, 1000, true)
+	r.Bytes(500)
+	r.Finish(true)
+	if !strings.Contains(buf.String(), "100%") || !strings.Contains(buf.String(), "1/10 files") {
+		t.Errorf("finished bar: %q", buf.String())
+	}
+}
