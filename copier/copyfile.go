@@ -71,8 +71,8 @@ func createTemp(fsys afero.Fs, dir string) (afero.File, string, error) {
 // copyFile copies one regular file: data into a temporary file next to dst,
 // then mode and times, then a rename over dst. On any failure the temporary
 // file is removed and dst is untouched. progress is called with the bytes
-// done so far after each chunk.
-func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst string, progress func(int64)) (n int64, err error) {
+// done so far after each chunk; an error from it abandons the copy.
+func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst string, progress func(int64) error) (n int64, err error) {
 	in, err := fsys.Open(src)
 	if err != nil {
 		return 0, fmt.Errorf("open source: %w", unwrapPath(err))
@@ -123,7 +123,7 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst string, pro
 // copyData copies in to out in chunks, checking for cancellation and
 // reporting progress between them. io.CopyN keeps the kernel fast path:
 // *os.File.ReadFrom sees through the io.LimitedReader it wraps in.
-func copyData(ctx context.Context, out io.Writer, in io.Reader, progress func(int64)) (int64, error) {
+func copyData(ctx context.Context, out io.Writer, in io.Reader, progress func(int64) error) (int64, error) {
 	var total int64
 	for {
 		if err := ctx.Err(); err != nil {
@@ -131,14 +131,16 @@ func copyData(ctx context.Context, out io.Writer, in io.Reader, progress func(in
 		}
 		n, err := io.CopyN(out, in, chunkSize)
 		total += n
-		if n > 0 && progress != nil {
-			progress(total)
-		}
 		if err == io.EOF {
 			return total, nil
 		}
 		if err != nil {
 			return total, fmt.Errorf("copy data: %w", unwrapPath(err))
+		}
+		if progress != nil {
+			if err := progress(total); err != nil {
+				return total, err
+			}
 		}
 	}
 }

@@ -87,10 +87,15 @@ func (w *execWorker) Terminate() error {
 //
 // SIGINT is ignored: Ctrl-C at a terminal reaches the whole process group,
 // and the coordinator, which also gets it, decides what the workers do.
-// SIGTERM (from the coordinator, or the parent-death signal) abandons the
-// job in hand, removes its temporary file and exits.
+// SIGTERM (from the coordinator, or the parent-death signal) and a closed
+// stdout abandon the job in hand, remove its temporary file and exit.
 func RunWorkerProcess() error {
 	signal.Ignore(syscall.SIGINT)
+	// When the coordinator dies, the next write to stdout fails. By default
+	// that raises SIGPIPE, which kills a Go program before it can remove
+	// its temporary file; ignored, the write returns EPIPE and the job is
+	// abandoned cleanly.
+	signal.Ignore(syscall.SIGPIPE)
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer cancel()
 	if len(os.Args) >= 3 && os.Args[1] == "worker" {

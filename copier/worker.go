@@ -2,7 +2,6 @@ package copier
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -136,19 +135,12 @@ func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 	src, dst := joinRel(w.src, job.Rel), joinRel(w.dst, job.Rel)
 	switch job.Kind {
 	case KindFile:
-		var progressErr error
-		n, err := copyFile(ctx, w.fs, job, src, dst, func(done int64) {
-			if progressErr == nil {
-				progressErr = w.conn.writeProgress(progressMsg{ID: job.ID, Bytes: done})
+		return copyFile(ctx, w.fs, job, src, dst, func(done int64) error {
+			if err := w.conn.writeProgress(progressMsg{ID: job.ID, Bytes: done}); err != nil {
+				return err
 			}
-			if progressErr == nil {
-				progressErr = w.maybeFlush()
-			}
+			return w.maybeFlush()
 		})
-		if progressErr != nil {
-			return n, errors.Join(err, progressErr)
-		}
-		return n, err
 	case KindSymlink:
 		return 0, copySymlink(w.fs, job, src, dst)
 	}

@@ -1,0 +1,104 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pcopy/pcopy/copier"
+	"github.com/pcopy/pcopy/internal/treecheck"
+)
+
+// When pcopy is killed with SIGKILL it cannot clean up, so its workers must
+// notice on their own (parent-death signal, closed pipes), remove the
+// temporary file of the job in hand, and exit.
+func TestWorkersDieWithPcopy(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	must(t, os.Mkdir(src, 0o755))
+	big := bytes.Repeat([]byte{7}, 1<<20)
+	for _, name := range []string{"big1", "big2"} {
+		f, err := os.Create(filepath.Join(src, name))
+		must(t, err)
+		for range 300 {
+			_, err := f.Write(big)
+			must(t, err)
+		}
+		must(t, f.Close())
+	}
+	dst := filepath.Join(t.TempDir(), "dst")
+	exe, err := os.Executable()
+	must(t, err)
+	cmd := &exec.Cmd{Path: exe, Args: []string{"pcopy", "-q", "-j", "2", src, dst}}
+	must(t, cmd.Start())
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+
+	// Wait until a worker is in the middle of a file.
+	for len(treecheck.TempFiles(dst, copier.TempPrefix)) == 0 {
+		select {
+		case <-exited:
+			t.Skip("the copy finished before it could be interrupted")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	workers := children(cmd.Process.Pid)
+	if len(workers) != 2 {
+		t.Fatalf("pcopy -j 2 has %d child processes, want 2", len(workers))
+	}
+	must(t, cmd.Process.Kill())
+	<-exited
+
+	for _, pid := range workers {
+		waitGone(t, pid)
+	}
+	if left := treecheck.TempFiles(dst, copier.TempPrefix); len(left) > 0 {
+		t.Errorf("temporary files left after the workers exited: %v", left)
+	}
+}
+
+// children lists the child processes of pid.
+func children(pid int) []int {
+	var pids []int
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, field := range strings.Fields(string(b)) {
+			var c int
+			fmt.Sscan(field, &c)
+			pids = append(pids, c)
+		}
+	}
+	return pids
+}
+
+// waitGone waits for pid to exit (a zombie counts: it runs no more). The
+// limit is generous: it tells a stuck worker from a slow machine, it does
+// not measure speed.
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return
+		}
+		// The state follows the parenthesised command name.
+		if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+			return
+		}
+	}
+	t.Errorf("worker %d still runs after pcopy was killed", pid)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
