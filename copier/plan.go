@@ -48,7 +48,13 @@ func makePlan(fsys afero.Fs, src, dst string) (*plan, error) {
 }
 
 func planDir(fsys afero.Fs, src, dst string, srcInfo os.FileInfo) (*plan, error) {
-	if dstInfo, err := fsys.Stat(dst); err == nil {
+	dstInfo, err := fsys.Stat(dst)
+	if err != nil {
+		if _, lerr := lstat(fsys, dst); lerr == nil {
+			return nil, refused("remove the link, or point it at a directory",
+				"destination %s is a symlink to nothing", DisplayPath(dst))
+		}
+	} else {
 		if os.SameFile(srcInfo, dstInfo) || sameCleanPath(src, dst) {
 			return nil, refused("", "source and destination are the same directory: %s", DisplayPath(dst))
 		}
