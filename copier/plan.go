@@ -41,7 +41,11 @@ func makePlan(fsys afero.Fs, src, dst string) (*plan, error) {
 	case srcInfo.IsDir():
 		return planDir(fsys, src, dst, srcInfo)
 	case srcInfo.Mode().IsRegular():
-		return planFile(fsys, src, dst, srcInfo)
+		p, err := planFile(fsys, src, dst, srcInfo)
+		if err != nil {
+			return nil, err
+		}
+		return p.resolve(fsys)
 	}
 	return nil, refused("pcopy copies directories and regular files",
 		"source %s is a %s", DisplayPath(src), typeName(srcInfo.Mode()))
@@ -63,15 +67,74 @@ func planDir(fsys afero.Fs, src, dst string, srcInfo os.FileInfo) (*plan, error)
 				"destination %s exists and is not a directory", DisplayPath(dst))
 		}
 	}
-	inside, err := isInside(fsys, src, dst, srcInfo)
+	p, err := (&plan{srcRoot: src, dstRoot: dst, dir: true, srcInfo: srcInfo}).resolve(fsys)
 	if err != nil {
 		return nil, err
 	}
-	if inside {
+	if isInside(fsys, p.srcRoot, p.dstRoot, srcInfo) {
 		return nil, refused("the copy would copy itself; choose a destination outside the source",
 			"destination %s is inside source %s", DisplayPath(dst), DisplayPath(src))
 	}
-	return &plan{srcRoot: src, dstRoot: dst, dir: true, srcInfo: srcInfo}, nil
+	return p, nil
+}
+
+// resolve makes both roots absolute with every symlink in them resolved.
+// Entries below the roots are then joined to them as text, which is only
+// right when no ".." in a root follows a symlink (for "link/..", the kernel
+// means the parent of the link's target, not the directory holding link).
+func (p *plan) resolve(fsys afero.Fs) (*plan, error) {
+	var err error
+	if p.srcRoot, err = resolvePath(fsys, p.srcRoot); err != nil {
+		return nil, refused("", "cannot resolve source %s: %v", DisplayPath(p.srcRoot), unwrapPath(err))
+	}
+	dst := p.dstRoot
+	if !p.dir {
+		// A file replaces what is at its name, a symlink included; only
+		// the directory it goes in is resolved.
+		dst = filepath.Dir(dst)
+	}
+	if dst, err = resolvePath(fsys, dst); err != nil {
+		return nil, refused("", "cannot resolve destination %s: %v", DisplayPath(p.dstRoot), unwrapPath(err))
+	}
+	if !p.dir {
+		dst = filepath.Join(dst, filepath.Base(p.dstRoot))
+	}
+	p.dstRoot = dst
+	return p, nil
+}
+
+// resolvePath returns p absolute, with the symlinks in its longest existing
+// prefix resolved; the part that does not exist yet is cleaned as text,
+// there being no link in it to follow. Filesystems other than the
+// operating system's have no symlinks to resolve.
+func resolvePath(fsys afero.Fs, p string) (string, error) {
+	if _, isOS := fsys.(*afero.OsFs); !isOS {
+		return filepath.Abs(p)
+	}
+	if !filepath.IsAbs(p) {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", err
+		}
+		p = wd + string(filepath.Separator) + p // not filepath.Join: it would clean ".."
+	}
+	var tail []string
+	for {
+		real, err := filepath.EvalSymlinks(p)
+		if err == nil {
+			return filepath.Join(append([]string{real}, tail...)...), nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		p = strings.TrimRight(p, string(filepath.Separator))
+		i := strings.LastIndexByte(p, filepath.Separator)
+		if i <= 0 {
+			return filepath.Clean(string(filepath.Separator) + filepath.Join(tail...)), nil
+		}
+		tail = append([]string{p[i+1:]}, tail...)
+		p = p[:i]
+	}
 }
 
 func planFile(fsys afero.Fs, src, dst string, srcInfo os.FileInfo) (*plan, error) {
@@ -92,30 +155,21 @@ func planFile(fsys afero.Fs, src, dst string, srcInfo os.FileInfo) (*plan, error
 	return &plan{srcRoot: src, dstRoot: target, srcInfo: srcInfo}, nil
 }
 
-// isInside reports whether dst is src or lies below it. It checks each
-// existing ancestor of dst for being the same directory as src, which sees
-// through symlinks and bind mounts, and falls back to comparing cleaned
-// absolute paths for the part of dst that does not exist yet (and for
-// filesystems that have no inode identity, like afero's MemMapFs).
-func isInside(fsys afero.Fs, src, dst string, srcInfo os.FileInfo) (bool, error) {
-	absSrc, err := filepath.Abs(src)
-	if err != nil {
-		return false, err
+// isInside reports whether dst is src or lies below it. Both are resolved
+// (see resolvePath), so comparing them as paths sees through symlinks; each
+// existing ancestor of dst is also compared with src by identity, which
+// catches bind mounts.
+func isInside(fsys afero.Fs, src, dst string, srcInfo os.FileInfo) bool {
+	if dst == src || strings.HasPrefix(dst, strings.TrimSuffix(src, string(filepath.Separator))+string(filepath.Separator)) {
+		return true
 	}
-	absDst, err := filepath.Abs(dst)
-	if err != nil {
-		return false, err
-	}
-	if absDst == absSrc || strings.HasPrefix(absDst, absSrc+string(filepath.Separator)) {
-		return true, nil
-	}
-	for p := absDst; ; {
+	for p := dst; ; {
 		if info, err := fsys.Stat(p); err == nil && os.SameFile(info, srcInfo) {
-			return true, nil
+			return true
 		}
 		parent := filepath.Dir(p)
 		if parent == p {
-			return false, nil
+			return false
 		}
 		p = parent
 	}
