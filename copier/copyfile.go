@@ -54,11 +54,22 @@ func checkRel(rel string) error {
 	return nil
 }
 
+// workerTempPrefix starts the temporary names of one worker. With the
+// worker's pid and number in it, the coordinator can remove what a worker
+// that died mid-file left, without touching the files of live workers.
+func workerTempPrefix(pid, worker int) string {
+	return fmt.Sprintf("%s%d-%d-", TempPrefix, pid, worker)
+}
+
+func tempName(dir, prefix string) string {
+	return filepath.Join(dir, fmt.Sprintf("%s%016x.tmp", prefix, rand.Uint64()))
+}
+
 // createTemp creates a new, empty, private file in dir under a fresh
-// temporary name.
-func createTemp(fsys afero.Fs, dir string) (afero.File, string, error) {
+// temporary name starting with prefix.
+func createTemp(fsys afero.Fs, dir, prefix string) (afero.File, string, error) {
 	for range 100 {
-		name := filepath.Join(dir, fmt.Sprintf("%s%016x.tmp", TempPrefix, rand.Uint64()))
+		name := tempName(dir, prefix)
 		f, err := fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, fs.ErrExist) {
 			continue
@@ -72,14 +83,14 @@ func createTemp(fsys afero.Fs, dir string) (afero.File, string, error) {
 // then mode and times, then a rename over dst. On any failure the temporary
 // file is removed and dst is untouched. progress is called with the bytes
 // done so far after each chunk; an error from it abandons the copy.
-func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst string, progress func(int64) error) (n int64, err error) {
+func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst, tempPrefix string, progress func(int64) error) (n int64, err error) {
 	in, err := fsys.Open(src)
 	if err != nil {
 		return 0, fmt.Errorf("open source: %w", unwrapPath(err))
 	}
 	defer in.Close()
 
-	out, tmp, err := createTemp(fsys, filepath.Dir(dst))
+	out, tmp, err := createTemp(fsys, filepath.Dir(dst), tempPrefix)
 	if err != nil {
 		return 0, fmt.Errorf("create in destination: %w", unwrapPath(err))
 	}
@@ -147,7 +158,7 @@ func copyData(ctx context.Context, out io.Writer, in io.Reader, progress func(in
 
 // copySymlink recreates the symlink src at dst with the same target and
 // times, through a temporary name and a rename like files.
-func copySymlink(fsys afero.Fs, job *Job, src, dst string) error {
+func copySymlink(fsys afero.Fs, job *Job, src, dst, tempPrefix string) error {
 	reader, ok1 := fsys.(afero.LinkReader)
 	linker, ok2 := fsys.(afero.Linker)
 	if !ok1 || !ok2 {
@@ -159,7 +170,7 @@ func copySymlink(fsys afero.Fs, job *Job, src, dst string) error {
 	}
 	var tmp string
 	for range 100 {
-		tmp = filepath.Join(filepath.Dir(dst), fmt.Sprintf("%s%016x.tmp", TempPrefix, rand.Uint64()))
+		tmp = tempName(filepath.Dir(dst), tempPrefix)
 		err = linker.SymlinkIfPossible(target, tmp)
 		if !errors.Is(err, fs.ErrExist) {
 			break

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/afero"
@@ -376,8 +378,12 @@ func (c *coordinator) workerEnded(w *workerState, err error) error {
 	}
 	waitErr := w.proc.Wait()
 	w.ended = true
-	if expected || c.stopping {
-		return nil // nothing of its is lost
+	if expected {
+		return nil
+	}
+	c.removeTemps(w)
+	if c.stopping {
+		return nil
 	}
 
 	reason := w.fatal
@@ -436,6 +442,32 @@ func (c *coordinator) requeue(w *workerState, reason string) int {
 	w.batches, w.tasks = nil, nil
 	c.retry = append(again, c.retry...)
 	return len(again)
+}
+
+// removeTemps removes the temporary file a dead worker may have left. Its
+// job in hand was among the unfinished jobs of its oldest batch, so only
+// their destination directories are looked at.
+func (c *coordinator) removeTemps(w *workerState) {
+	if len(w.batches) == 0 {
+		return
+	}
+	prefix := workerTempPrefix(w.proc.Pid(), w.id)
+	seen := map[string]bool{}
+	for _, t := range w.batches[0].tasks {
+		dir := filepath.Dir(joinRel(c.plan.dstRoot, t.job.Rel))
+		if w.tasks[t.job.ID] != t || seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		names, _ := readNames(c.fs, dir)
+		for _, name := range names {
+			if strings.HasPrefix(name, prefix) {
+				if err := c.fs.Remove(filepath.Join(dir, name)); err != nil {
+					c.warn(fmt.Sprintf("cannot remove %s's temporary file: %v", w, err))
+				}
+			}
+		}
+	}
 }
 
 // closeWorkers closes every worker's queue and waits for them to exit.

@@ -226,3 +226,57 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// A worker killed with SIGKILL in the middle of a file loses nothing: its
+// jobs go to a replacement, its temporary file is removed, and the copy
+// completes identical to the source.
+func TestKilledWorkerIsReplaced(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	chunk := strings.Repeat("k", 1<<20)
+	for i := range 3 {
+		writeFile(t, filepath.Join(src, fmt.Sprintf("big%d", i)), strings.Repeat(chunk, 80), 0o644, t0)
+	}
+	for i := range 50 {
+		writeFile(t, filepath.Join(src, "small", fmt.Sprint(i)), fmt.Sprint(i), 0o644, t0)
+	}
+	dst := filepath.Join(t.TempDir(), "dst")
+	type outcome struct {
+		sum copier.Summary
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		sum, err := processCopy(t, src, dst, 2)
+		done <- outcome{sum, err}
+	}()
+
+	var killed int
+	for killed == 0 {
+		select {
+		case <-done:
+			t.Skip("the copy finished before a worker could be killed")
+		case <-time.After(time.Millisecond):
+		}
+		for _, tmp := range treecheck.TempFiles(dst, copier.TempPrefix) {
+			// .pcopy-PID-WORKER-RANDOM.tmp
+			fmt.Sscanf(strings.TrimPrefix(filepath.Base(tmp), copier.TempPrefix), "%d-", &killed)
+			break
+		}
+	}
+	p, err := os.FindProcess(killed)
+	must(t, err)
+	must(t, p.Kill())
+
+	o := <-done
+	if o.err != nil {
+		t.Fatalf("copy after a worker was killed: %v (%v)", o.err, o.sum.Errors)
+	}
+	assertSameTree(t, src, dst)
+	warned := false
+	for _, w := range o.sum.Warnings {
+		warned = warned || strings.Contains(w, fmt.Sprintf("(pid %d) died (signal: killed)", killed))
+	}
+	if !warned {
+		t.Errorf("warnings %q do not say worker pid %d was killed", o.sum.Warnings, killed)
+	}
+}

@@ -59,7 +59,8 @@ func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) e
 		}
 	}()
 
-	wk := &worker{fs: fsys, conn: c, src: h.SrcRoot, dst: h.DstRoot, lastFlush: time.Now()}
+	wk := &worker{fs: fsys, conn: c, src: h.SrcRoot, dst: h.DstRoot, lastFlush: time.Now(),
+		tempPrefix: workerTempPrefix(os.Getpid(), int(h.Worker))}
 	for {
 		var msg message
 		select {
@@ -96,10 +97,11 @@ func sendFatal(c *conn, err error) error {
 }
 
 type worker struct {
-	fs        afero.Fs
-	conn      *conn
-	src, dst  string
-	lastFlush time.Time
+	fs         afero.Fs
+	conn       *conn
+	src, dst   string
+	tempPrefix string
+	lastFlush  time.Time
 }
 
 // run copies one job and writes its result. Its error is for the worker as
@@ -135,14 +137,14 @@ func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 	src, dst := joinRel(w.src, job.Rel), joinRel(w.dst, job.Rel)
 	switch job.Kind {
 	case KindFile:
-		return copyFile(ctx, w.fs, job, src, dst, func(done int64) error {
+		return copyFile(ctx, w.fs, job, src, dst, w.tempPrefix, func(done int64) error {
 			if err := w.conn.writeProgress(progressMsg{ID: job.ID, Bytes: done}); err != nil {
 				return err
 			}
 			return w.maybeFlush()
 		})
 	case KindSymlink:
-		return 0, copySymlink(w.fs, job, src, dst)
+		return 0, copySymlink(w.fs, job, src, dst, w.tempPrefix)
 	}
 	return 0, fmt.Errorf("%w: unknown job kind %d", ErrProtocol, job.Kind)
 }
