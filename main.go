@@ -32,23 +32,23 @@ const (
 )
 
 const helpText = `Copies the contents of directory SRC into directory DST, creating DST
-   (and its parents) if missing, with N worker processes. Running the same
-   command again updates the same tree: DST never gets a SRC subdirectory.
-   When SRC is a file, it is copied to DST, or into DST when DST is an
-   existing directory or ends with a slash.
+(and its parents) if missing, with N worker processes. Running the same
+command again updates the same tree: DST never gets a SRC subdirectory.
+When SRC is a file, it is copied to DST, or into DST when DST is an
+existing directory or ends with a slash.
 
-   The copy keeps file contents, empty directories, symlinks (as links,
-   never followed), permission bits, and modification and access times to
-   the nanosecond. Each file is written under a temporary name next to its
-   destination and renamed into place when complete.
+The copy keeps file contents, empty directories, symlinks (as links,
+never followed), permission bits, and modification and access times to
+the nanosecond. Each file is written under a temporary name next to its
+destination and renamed into place when complete.
 
-   Options go before SRC and DST. Use -- before a SRC that starts with "-".
+Options go before SRC and DST. Use -- before a SRC that starts with "-".
 
 EXAMPLES:
-   pcopy photos /mnt/backup/photos        copy the contents of photos/ into /mnt/backup/photos/
-   pcopy -j 8 src dst                     use 8 worker processes
-   pcopy notes.txt /mnt/backup/           copy one file into a directory
-   pcopy -q data /srv/data || echo failed quiet, for scripts: only errors, and the exit code
+   pcopy photos /mnt/backup/photos      contents of photos/ into /mnt/backup/photos/
+   pcopy -j 8 src dst                   use 8 worker processes
+   pcopy notes.txt /mnt/backup/         copy one file into a directory
+   pcopy -q data /srv/data || alert     scripts: only errors are printed; check the exit code
 
 EXIT CODES:
    0 everything copied; 1 some entries failed (each is listed); 2 usage error

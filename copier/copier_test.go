@@ -320,9 +320,9 @@ func TestFlowControlIsBounded(t *testing.T) {
 	buildMem(t, fsys, "/src", entries)
 	var mu sync.Mutex
 	peak := 0
-	copier.SetSentHook(t.Cleanup, func(out int) {
+	copier.SetSentHook(t.Cleanup, func(s copier.Sent) {
 		mu.Lock()
-		peak = max(peak, out)
+		peak = max(peak, s.Out)
 		mu.Unlock()
 	})
 	sum, err := memCopy(context.Background(), fsys, "/src", "/dst", 2)
@@ -454,5 +454,81 @@ func TestFileErrorNamesRoot(t *testing.T) {
 	e := &copier.FileError{Path: "", Err: os.ErrPermission}
 	if got := e.Error(); got != ".: permission denied" {
 		t.Errorf("FileError for the root = %q", got)
+	}
+}
+
+// mkdirCounter cancels a copy once the walk has created after directories,
+// and counts the directories created after that.
+type mkdirCounter struct {
+	afero.Fs
+	after  int
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	n      int
+}
+
+func (m *mkdirCounter) Mkdir(name string, perm fs.FileMode) error {
+	m.mu.Lock()
+	m.n++
+	if m.n == m.after {
+		m.cancel()
+	}
+	m.mu.Unlock()
+	return m.Fs.Mkdir(name, perm)
+}
+
+// An interrupt is seen promptly even while the walk goes through directories
+// that hold no files (and so sends workers nothing to report back).
+func TestCancelDuringWalkOfEmptyDirectories(t *testing.T) {
+	mem := afero.NewMemMapFs()
+	for i := range 3000 {
+		must(t, mem.MkdirAll(fmt.Sprintf("/src/d%d/e", i), 0o755))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	fsys := &mkdirCounter{Fs: mem, after: 100, cancel: cancel}
+	_, err := copier.Copy(ctx, copier.Options{Src: "/src", Dst: "/dst", Fs: fsys, Workers: 2})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if extra := fsys.n - fsys.after; extra > copier.WalkBudget {
+		t.Errorf("the walk created %d more directories after the interrupt, want at most %d", extra, copier.WalkBudget)
+	}
+}
+
+// Small files must not queue behind a large file at one worker while the
+// others idle: a worker holding a large batch gets nothing more until done.
+func TestNothingQueuesBehindLargeFiles(t *testing.T) {
+	mem := afero.NewMemMapFs()
+	entries := []entry{{path: "a-big", data: strings.Repeat("b", copier.MaxBatchBytes+1)}}
+	for i := range 300 {
+		entries = append(entries, entry{path: fmt.Sprintf("small%03d", i), data: "s"})
+	}
+	buildMem(t, mem, "/src", entries)
+	var mu sync.Mutex
+	var behindBig int
+	copier.SetSentHook(t.Cleanup, func(s copier.Sent) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, size := range s.Before {
+			if size >= copier.MaxBatchBytes {
+				behindBig++
+			}
+		}
+	})
+	if _, err := memCopy(context.Background(), mem, "/src", "/dst", 2); err != nil {
+		t.Fatal(err)
+	}
+	if behindBig > 0 {
+		t.Errorf("%d batches were queued behind a large file", behindBig)
+	}
+}
+
+// A worker that speaks another protocol version is refused, not used.
+func TestWorkerOfAnotherVersionIsRefused(t *testing.T) {
+	mem := afero.NewMemMapFs()
+	buildMem(t, mem, "/src", []entry{{path: "f", data: "x"}})
+	_, err := copier.Copy(context.Background(), copier.Options{Src: "/src", Dst: "/dst", Fs: mem, Workers: 1, Spawn: copier.FakeWorker(99)})
+	if err == nil || !strings.Contains(err.Error(), "protocol version 99") {
+		t.Fatalf("err = %v, want a refusal naming protocol version 99", err)
 	}
 }

@@ -21,10 +21,17 @@ import (
 // file.
 const TempPrefix = ".pcopy-"
 
-// chunkSize is how much of a file is copied between progress reports and
-// cancellation checks. The kernel moves each chunk in one copy_file_range
-// when both ends are plain files.
-const chunkSize = 8 << 20
+// A file is copied in chunks, with a progress report and a cancellation
+// check between them. The kernel moves each chunk in one copy_file_range
+// when both ends are plain files. Chunks grow while they are quick and
+// shrink when slow, so reports come a few times a second on a fast SSD and
+// on a slow USB stick alike.
+const (
+	minChunk    = 256 << 10
+	firstChunk  = 4 << 20
+	maxChunk    = 64 << 20
+	chunkTarget = 100 * time.Millisecond
+)
 
 // modeBits are the parts of a mode that chmod sets.
 const modeBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
@@ -65,6 +72,24 @@ func tempName(dir, prefix string) string {
 	return filepath.Join(dir, fmt.Sprintf("%s%016x.tmp", prefix, rand.Uint64()))
 }
 
+// openSource opens a file the walk saw as regular and checks it still is.
+func openSource(fsys afero.Fs, name string) (afero.File, error) {
+	f, err := openOS(fsys, name)
+	if err != nil {
+		return nil, fmt.Errorf("open source: %w", unwrapPath(err))
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat source: %w", unwrapPath(err))
+	}
+	if !info.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("is now a %s (changed since it was listed); not copied", typeName(info.Mode()))
+	}
+	return f, nil
+}
+
 // createTemp creates a new, empty, private file in dir under a fresh
 // temporary name starting with prefix.
 func createTemp(fsys afero.Fs, dir, prefix string) (afero.File, string, error) {
@@ -84,9 +109,9 @@ func createTemp(fsys afero.Fs, dir, prefix string) (afero.File, string, error) {
 // file is removed and dst is untouched. progress is called with the bytes
 // done so far after each chunk; an error from it abandons the copy.
 func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst, tempPrefix string, progress func(int64) error) (n int64, err error) {
-	in, err := fsys.Open(src)
+	in, err := openSource(fsys, src)
 	if err != nil {
-		return 0, fmt.Errorf("open source: %w", unwrapPath(err))
+		return 0, err
 	}
 	defer in.Close()
 
@@ -131,17 +156,24 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst, tempPrefix
 	return n, nil
 }
 
-// copyData copies in to out in chunks, checking for cancellation and
-// reporting progress between them. io.CopyN keeps the kernel fast path:
-// *os.File.ReadFrom sees through the io.LimitedReader it wraps in.
+// copyData copies in to out in chunks. io.CopyN keeps the kernel fast
+// path: *os.File.ReadFrom sees through the io.LimitedReader it wraps in.
 func copyData(ctx context.Context, out io.Writer, in io.Reader, progress func(int64) error) (int64, error) {
 	var total int64
+	chunk := int64(firstChunk)
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
-		n, err := io.CopyN(out, in, chunkSize)
+		start := time.Now()
+		n, err := io.CopyN(out, in, chunk)
 		total += n
+		switch took := time.Since(start); {
+		case took < chunkTarget/4 && chunk < maxChunk:
+			chunk *= 2
+		case took > 2*chunkTarget && chunk > minChunk:
+			chunk /= 2
+		}
 		if err == io.EOF {
 			return total, nil
 		}

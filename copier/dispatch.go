@@ -46,6 +46,7 @@ type task struct {
 type batchState struct {
 	tasks     []*task
 	remaining int
+	size      int64 // bytes of its files
 }
 
 type workerState struct {
@@ -54,6 +55,7 @@ type workerState struct {
 	proc    WorkerProcess
 	conn    *conn
 	batches []*batchState // outstanding, oldest first; a worker works in order
+	queued  int64         // bytes in batches
 	tasks   map[uint64]*task
 	greeted bool   // its hello arrived
 	fatal   string // the reason it gave for stopping, if any
@@ -155,9 +157,19 @@ func (c *coordinator) run(ctx context.Context, workers int) error {
 		return err
 	}
 	for {
+		if ctx.Err() != nil { // before the select, which picks at random among ready cases
+			c.abort()
+			return fmt.Errorf("interrupted: %w", context.Cause(ctx))
+		}
 		c.dispatch()
 		if c.walkDone && len(c.retry) == 0 && c.out == 0 {
 			break
+		}
+		// While the walk has more and a worker has room, only take what
+		// is already there; otherwise wait for a result or a signal.
+		var wait <-chan time.Time
+		if !c.walkDone && c.pickWorker() != nil {
+			wait = closedTimeChan
 		}
 		select {
 		case ev := <-c.events:
@@ -168,10 +180,18 @@ func (c *coordinator) run(ctx context.Context, workers int) error {
 		case <-ctx.Done():
 			c.abort()
 			return fmt.Errorf("interrupted: %w", context.Cause(ctx))
+		case <-wait:
 		}
 	}
 	return c.closeWorkers(ctx)
 }
+
+// closedTimeChan is always ready: a select case that never waits.
+var closedTimeChan = func() <-chan time.Time {
+	ch := make(chan time.Time)
+	close(ch)
+	return ch
+}()
 
 func (c *coordinator) startWorker() error {
 	c.lastWorkerID++
@@ -229,11 +249,18 @@ func (c *coordinator) dispatch() {
 func (c *coordinator) pickWorker() *workerState {
 	var best *workerState
 	for _, w := range c.workers {
-		if w.usable() && len(w.batches) < maxQueued && (best == nil || len(w.batches) < len(best.batches)) {
+		if w.usable() && w.hasRoom() && (best == nil || len(w.batches) < len(best.batches)) {
 			best = w
 		}
 	}
 	return best
+}
+
+// hasRoom says whether w may take another batch. Nothing is queued behind
+// a large amount of data: small files would wait for it while other
+// workers idle.
+func (w *workerState) hasRoom() bool {
+	return len(w.batches) == 0 || (len(w.batches) < maxQueued && w.queued < maxBatchBytes)
 }
 
 func (c *coordinator) fillBatch() *batchState {
@@ -262,7 +289,7 @@ func (c *coordinator) fillBatch() *batchState {
 	if len(b.tasks) == 0 {
 		return nil
 	}
-	b.remaining = len(b.tasks)
+	b.remaining, b.size = len(b.tasks), size
 	return &b
 }
 
@@ -273,9 +300,10 @@ func (c *coordinator) send(w *workerState, b *batchState) {
 		w.tasks[t.job.ID] = t
 	}
 	w.batches = append(w.batches, b)
+	w.queued += b.size
 	c.out += len(b.tasks)
 	if testHookSent != nil {
-		testHookSent(c.out)
+		testHookSent(c.out, w)
 	}
 	err := w.conn.writeBatch(jobs)
 	if err == nil {
@@ -293,10 +321,20 @@ func (c *coordinator) handle(ev event) error {
 	if ev.err != nil {
 		return c.workerEnded(w, ev.err)
 	}
+	switch ev.msg.(type) {
+	case hello, fatal: // a worker that cannot start says why instead of hello
+	default:
+		if !w.greeted {
+			return c.misbehaved(w, fmt.Sprintf("%T before hello", ev.msg))
+		}
+	}
 	switch m := ev.msg.(type) {
 	case hello:
 		if w.greeted {
 			return c.misbehaved(w, "second hello")
+		}
+		if m.Version != protocolVersion {
+			return c.misbehaved(w, fmt.Sprintf("worker speaks protocol version %d, this pcopy speaks %d", m.Version, protocolVersion))
 		}
 		w.greeted, w.pid = true, int(m.Pid)
 		c.startFailures = 0
@@ -357,6 +395,7 @@ func (w *workerState) untrack(t *task) {
 	delete(w.tasks, t.job.ID)
 	t.batch.remaining--
 	if t.batch.remaining == 0 {
+		w.queued -= t.batch.size
 		for i, b := range w.batches {
 			if b == t.batch {
 				w.batches = append(w.batches[:i], w.batches[i+1:]...)
@@ -439,7 +478,7 @@ func (c *coordinator) requeue(w *workerState, reason string) int {
 			again = append(again, t)
 		}
 	}
-	w.batches, w.tasks = nil, nil
+	w.batches, w.tasks, w.queued = nil, nil, 0
 	c.retry = append(again, c.retry...)
 	return len(again)
 }
@@ -486,8 +525,8 @@ func (c *coordinator) closeWorkers(ctx context.Context) error {
 				return err
 			}
 		case <-ctx.Done():
-			c.abort()
-			return fmt.Errorf("interrupted: %w", context.Cause(ctx))
+			c.abort() // everything is copied; the workers were only exiting
+			return nil
 		}
 	}
 	return nil
@@ -541,8 +580,8 @@ func (c *coordinator) warn(msg string) {
 }
 
 // testHookSent, when set by a test, sees the number of jobs out at workers
-// after each batch is sent.
-var testHookSent func(out int)
+// and the worker just sent a batch, after each send.
+var testHookSent func(out int, w *workerState)
 
 type nopReporter struct{}
 

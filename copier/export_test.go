@@ -1,11 +1,32 @@
 package copier
 
+import "io"
+
 // MaxOut is the most jobs the coordinator lets out at once.
 func MaxOut(workers int) int { return workers * maxQueued * maxBatchJobs }
 
+// MaxBatchBytes is the size of a batch that travels alone.
+const MaxBatchBytes = maxBatchBytes
+
+// WalkBudget is how many entries the walk visits between looks at signals.
+const WalkBudget = walkBudget
+
+// Sent describes one batch send: the jobs out at all workers after it, and
+// the sizes of the batches the worker already held before it.
+type Sent struct {
+	Out    int
+	Before []int64
+}
+
 // SetSentHook installs testHookSent for the duration of a test.
-func SetSentHook(cleanup func(func()), hook func(out int)) {
-	testHookSent = hook
+func SetSentHook(cleanup func(func()), hook func(Sent)) {
+	testHookSent = func(out int, w *workerState) {
+		var before []int64
+		for _, b := range w.batches[:len(w.batches)-1] {
+			before = append(before, b.size)
+		}
+		hook(Sent{Out: out, Before: before})
+	}
 	cleanup(func() { testHookSent = nil })
 }
 
@@ -20,4 +41,24 @@ func Handshake(w WorkerProcess, src, dst string) error {
 	}
 	_, err := c.readHello()
 	return err
+}
+
+// FakeWorker is a worker that answers the coordinator's hello with a hello
+// of the given protocol version, then ignores everything it is sent.
+func FakeWorker(version uint64) Spawner {
+	return func(id int) (WorkerProcess, error) {
+		inR, inW := io.Pipe()
+		outR, outW := io.Pipe()
+		w := &inProcWorker{stdin: inW, stdout: outR, inR: inR, outW: outW, cancel: func() {}, done: make(chan struct{})}
+		go func() {
+			defer close(w.done)
+			c := newConn(inR, outW)
+			c.readHello()
+			c.writeHello(hello{Version: version, Pid: 1})
+			c.flush()
+			io.Copy(io.Discard, inR)
+			outW.Close()
+		}()
+		return w, nil
+	}
 }

@@ -21,9 +21,11 @@ const (
 	protocolMagic   = "pcopy-wire"
 	protocolVersion = 1
 
-	// maxFrame bounds the memory a malformed or hostile frame can make the
-	// decoder allocate. A batch of jobs with long paths stays far below it.
-	maxFrame = 1 << 24
+	// maxFrame and maxFrameJobs bound the memory a malformed or hostile
+	// frame can make the decoder allocate. A batch of jobs with long
+	// paths stays far below them.
+	maxFrame     = 1 << 24
+	maxFrameJobs = 1024
 )
 
 // ErrProtocol marks a malformed, truncated or unexpected message.
@@ -280,7 +282,7 @@ func decodeMessage(t msgType, payload []byte) (any, error) {
 		n := d.uvarint("batch count")
 		// Each job takes at least 7 bytes, so a count larger than that
 		// allows is malformed; checking first keeps the allocation bounded.
-		if d.err == nil && n > uint64(len(d.b))/7 {
+		if d.err == nil && (n > maxFrameJobs || n > uint64(len(d.b))/7) {
 			return nil, fmt.Errorf("%w: batch count %d exceeds frame", ErrProtocol, n)
 		}
 		b := &batch{Jobs: make([]Job, 0, n)}

@@ -62,10 +62,19 @@ func (c *coordinator) startWalk() error {
 	return nil
 }
 
+// walkBudget is how many entries nextTask visits before it returns empty
+// handed, so that in a tree of empty directories the coordinator still
+// hears of signals and results promptly.
+const walkBudget = 256
+
 // nextTask walks until it finds the next file or symlink to copy, creating
-// directories on the way. It returns nil when the walk is over.
+// directories on the way. It returns nil when the walk is over (walkDone is
+// then set) or when it used up its budget.
 func (c *coordinator) nextTask() *task {
-	for len(c.stack) > 0 {
+	for visited := 0; len(c.stack) > 0; visited++ {
+		if visited == walkBudget {
+			return nil
+		}
 		top := c.stack[len(c.stack)-1]
 		if top.next == len(top.names) {
 			c.stack = c.stack[:len(c.stack)-1]

@@ -23,6 +23,8 @@ const flushEvery = 100 * time.Millisecond
 // or the protocol error that stopped it, which it also reports to the
 // coordinator as a fatal message.
 func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the reader goroutine, whatever ends the worker
 	c := newConn(r, w)
 	h, err := c.readHello()
 	if err != nil {

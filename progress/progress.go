@@ -59,6 +59,9 @@ func (r *Reporter) newBar(max int64) *progressbar.ProgressBar {
 		progressbar.OptionSetWidth(20),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionSpinnerType(14),
+		// No background redraw goroutine: it would write to w alongside
+		// Warn. Progress events redraw the bar often enough.
+		progressbar.OptionSetSpinnerChangeInterval(0),
 		progressbar.OptionFullWidth(),
 		progressbar.OptionSetDescription(r.description()),
 	)

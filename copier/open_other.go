@@ -1,0 +1,7 @@
+//go:build !unix
+
+package copier
+
+import "github.com/spf13/afero"
+
+func openOS(fsys afero.Fs, name string) (afero.File, error) { return fsys.Open(name) }

@@ -1,0 +1,27 @@
+//go:build unix
+
+package copier
+
+import (
+	"errors"
+	"os"
+	"syscall"
+
+	"github.com/spf13/afero"
+)
+
+// openFlags open a source without following a symlink put at its name
+// since the walk, and without blocking on a FIFO put there: opening a FIFO
+// for reading waits for a writer, forever.
+const openFlags = os.O_RDONLY | syscall.O_NOFOLLOW | syscall.O_NONBLOCK
+
+func openOS(fsys afero.Fs, name string) (afero.File, error) {
+	if _, isOS := fsys.(*afero.OsFs); !isOS {
+		return fsys.Open(name)
+	}
+	f, err := os.OpenFile(name, openFlags, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, errors.New("is now a symlink (changed since it was listed); not followed")
+	}
+	return f, err
+}
