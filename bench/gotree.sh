@@ -4,10 +4,11 @@
 #   bench/gotree.sh [RUNS]        (default 7)
 #
 # Alternates the two tools, each into a fresh destination, and prints each
-# tool's median and the ratio to cp -a. Nothing is deleted while timing: on
-# ext4 without a journal, creating files right after an `rm -rf` of a big tree
-# is 10-20x slower (see ../shared/bench/README.md); old runs are moved to a
-# trash directory and removed at the end.
+# tool's median and the ratio to cp -a. The script deletes nothing: on ext4
+# without a journal, creating files within one to six minutes of an `rm -rf`
+# of a big tree is 10-20x slower (see ../shared/bench/README.md), which would
+# falsify every figure. Earlier runs' copies are moved into $work/trash;
+# remove it yourself when done, and wait several minutes before timing again.
 set -euo pipefail
 runs=${1:-7}
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +16,7 @@ work=${PCOPY_BENCH_DIR:-/tmp/pcopy-bench-gotree}
 goroot=$(go env GOROOT)
 
 mkdir -p "$work/trash"
-if [ -e "$work/runs" ]; then mv "$work/runs" "$work/trash/runs.$$.$RANDOM"; fi
+if [ -e "$work/runs" ]; then mv "$work/runs" "$work/trash/runs.$(date +%s)"; fi
 mkdir -p "$work/runs"
 [ -d "$work/src" ] || cp -a "$goroot" "$work/src"
 (cd "$repo" && go build -o "$work/pcopy" .)
@@ -46,4 +47,4 @@ PY
 if command -v python3 >/dev/null && [ -f "$repo/../shared/tools/treediff.py" ]; then
 	python3 "$repo/../shared/tools/treediff.py" "$work/src" "$work/runs/pcopy-1" | tail -n 1
 fi
-rm -rf "$work/trash"
+echo "old copies are in $work/trash: remove it when done benchmarking" >&2
