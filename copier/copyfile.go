@@ -109,6 +109,11 @@ func createTemp(fsys afero.Fs, dir, prefix string) (afero.File, string, error) {
 // file is removed and dst is untouched. progress is called with the bytes
 // done so far after each chunk; an error from it abandons the copy.
 func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst, tempPrefix string, progress func(int64) error) (n int64, err error) {
+	if _, isOS := fsys.(*afero.OsFs); isOS {
+		if n, handled, err := copyFileOS(ctx, src, dst, tempPrefix, progress); handled {
+			return n, err
+		}
+	}
 	in, err := openSource(fsys, src)
 	if err != nil {
 		return 0, err
@@ -156,6 +161,21 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst, tempPrefix
 	return n, nil
 }
 
+// adaptChunk returns the size of the next chunk, given that the last one
+// of size chunk took took.
+func adaptChunk(chunk int64, took time.Duration) int64 {
+	switch {
+	case took < chunkTarget/4 && chunk < maxChunk:
+		return chunk * 2
+	case took > 2*chunkTarget && chunk > minChunk:
+		return chunk / 2
+	}
+	return chunk
+}
+
+// osFs is the operating system's filesystem, for helpers that take one.
+var osFs afero.Fs = afero.NewOsFs()
+
 // copyData copies in to out in chunks. io.CopyN keeps the kernel fast
 // path: *os.File.ReadFrom sees through the io.LimitedReader it wraps in.
 func copyData(ctx context.Context, out io.Writer, in io.Reader, progress func(int64) error) (int64, error) {
@@ -168,12 +188,7 @@ func copyData(ctx context.Context, out io.Writer, in io.Reader, progress func(in
 		start := time.Now()
 		n, err := io.CopyN(out, in, chunk)
 		total += n
-		switch took := time.Since(start); {
-		case took < chunkTarget/4 && chunk < maxChunk:
-			chunk *= 2
-		case took > 2*chunkTarget && chunk > minChunk:
-			chunk /= 2
-		}
+		chunk = adaptChunk(chunk, time.Since(start))
 		if err == io.EOF {
 			return total, nil
 		}

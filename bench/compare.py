@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""compare.py - time pcopy against cp -a and its peers, alternating, on one or more trees.
+
+    compare.py [--runs N] [--tools cp,pcopy,...] [--pcopy PATH] [--work DIR] TREE...
+
+Each round runs every tool once, in a rotated order, each into a fresh destination on the same
+filesystem as the work directory, with the page cache warm (every tool reads the tree once
+before timing starts). Destinations are moved into WORK/trash, never deleted while timing: on
+ext4 without a journal, creating files within minutes of deleting a big tree is 10-20x slower.
+The first copy each tool makes is compared with the source by ../shared/tools/treediff.py
+(same options as the tool promises: rclone, for one, keeps no directory times or symlinks).
+
+Prints a Markdown table per tree: median wall time, min-max, ratio of medians to cp -a, and
+the verification result. Exit status 1 if pcopy's copy differs from the source.
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = os.path.normpath(os.path.join(HERE, "..", "..", "shared"))
+
+# name -> (command template, treediff options for what the tool promises to keep)
+TOOLS = {
+    "cp": ("cp -a {src} {dst}", []),
+    "pcopy": ("{pcopy} -q {src} {dst}", []),
+    "tar": ("mkdir -p {dst} && tar -C {src} -cf - . | tar -C {dst} -xf -", []),
+    "rsync": ("rsync -a --whole-file {src}/ {dst}/", ["--no-atime", "--no-xattr"]),
+    "rclone": ("RCLONE_CONFIG=/dev/null rclone copy --links --transfers 8 --checkers 4 {src} {dst}",
+               ["--no-atime", "--no-xattr", "--no-owner"]),
+    "fpsync": ("fpsync -n 2 -t {work}/fptmp {src} {dst}", ["--no-atime", "--no-xattr"]),
+    "py-pool": (f"python3 {SHARED}/bench/seed_copier.py {{src}} {{dst}} 2", ["--no-atime", "--no-xattr"]),
+}
+
+
+def run(cmd):
+    start = time.perf_counter()
+    p = subprocess.run(cmd, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    took = time.perf_counter() - start
+    if p.returncode != 0:
+        raise RuntimeError(f"{cmd!r} exited {p.returncode}: {p.stderr.decode(errors='replace')[-500:]}")
+    return took
+
+
+def treediff(src, dst, opts):
+    tool = os.path.join(SHARED, "tools", "treediff.py")
+    if not os.path.exists(tool):
+        return "not checked (no treediff.py)"
+    p = subprocess.run([sys.executable, tool, src, dst, *opts], capture_output=True, text=True)
+    last = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else p.stderr.strip()
+    return ("identical" if p.returncode == 0 else "DIFFERS: ") + ("" if p.returncode == 0 else last)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("trees", nargs="+")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--tools", default="cp,pcopy,tar,rsync,rclone")
+    ap.add_argument("--pcopy", default=os.path.join(HERE, "..", "pcopy"))
+    ap.add_argument("--work", default="/tmp/pcopy-bench")
+    a = ap.parse_args()
+    tools = a.tools.split(",")
+    for t in tools:
+        if t not in TOOLS:
+            sys.exit(f"compare.py: unknown tool {t}; known: {', '.join(TOOLS)}")
+    if "cp" not in tools:
+        tools.insert(0, "cp")
+    pcopy = os.path.abspath(a.pcopy)
+    work = os.path.abspath(a.work)
+    trash = os.path.join(work, "trash")
+    os.makedirs(trash, exist_ok=True)
+    failed = False
+
+    for tree in a.trees:
+        src = os.path.abspath(tree)
+        name = os.path.basename(src.rstrip("/"))
+        nfiles = sum(len(f) for _, _, f in os.walk(src))
+        subprocess.run(f"find {src} -type f -print0 | xargs -0 cat > /dev/null", shell=True)
+        times = {t: [] for t in tools}
+        checks = {}
+        for r in range(a.runs):
+            order = tools[r % len(tools):] + tools[: r % len(tools)]
+            for t in order:
+                dst = os.path.join(work, f"{name}.{t}.copy")
+                if os.path.lexists(dst):
+                    os.rename(dst, os.path.join(trash, f"{name}.{t}.{time.time_ns()}"))
+                shutil.rmtree(os.path.join(work, "fptmp"), ignore_errors=True)
+                subprocess.run("sync", shell=True)
+                cmd = TOOLS[t][0].format(src=src, dst=dst, pcopy=pcopy, work=work)
+                times[t].append(run(cmd))
+                if t not in checks:
+                    checks[t] = treediff(src, dst, TOOLS[t][1])
+                    if t == "pcopy" and not checks[t].startswith("identical"):
+                        failed = True
+            print(f"{name}: round {r + 1}/{a.runs} done", file=sys.stderr)
+        base = statistics.median(times["cp"])
+        print(f"\n### {name}: {nfiles} files, {a.runs} alternating runs per tool\n")
+        print("| tool | median | min-max | ratio to cp -a | copy vs source |")
+        print("|---|---|---|---|---|")
+        for t in tools:
+            m = statistics.median(times[t])
+            print(f"| {t} | {m:.2f} s | {min(times[t]):.2f}-{max(times[t]):.2f} s | {m / base:.2f} | {checks[t]} |")
+    print(f"\nold copies are in {trash}: remove it when done benchmarking, then wait a few minutes "
+          "before timing again", file=sys.stderr)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,315 @@
+package copier
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The Linux fast path copies one file with raw system calls on file
+// descriptors. It avoids what *os.File costs per open (registering the fd
+// with the poller, which fails for regular files, and restoring blocking
+// mode: three extra calls) and the lstat os.Rename makes first; metadata is
+// set on the descriptor, not by path. Per file: openat, fstat, openat
+// (O_EXCL), the data (one FICLONE, or copy_file_range until it returns 0),
+// futimens, close, renameat, close; fchmod only when the umask or special
+// bits require it.
+
+// copyFileOS is copyFile for the operating system's filesystem. handled is
+// false when the fast path does not apply (never, on Linux: it is here for
+// symmetry with other platforms' stubs).
+func copyFileOS(ctx context.Context, src, dst, tempPrefix string, progress func(int64) error) (n int64, handled bool, err error) {
+	srcfd, err := unix.Open(src, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if err == unix.ELOOP {
+			return 0, true, errors.New("is now a symlink (changed since it was listed); not followed")
+		}
+		return 0, true, fmt.Errorf("open source: open: %w", err)
+	}
+	defer unix.Close(srcfd)
+	var st unix.Stat_t
+	if err := unix.Fstat(srcfd, &st); err != nil {
+		return 0, true, fmt.Errorf("stat source: %w", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return 0, true, fmt.Errorf("is now a %s (changed since it was listed); not copied", typeName(unixType(st.Mode)))
+	}
+
+	// Mode and times come from this fstat, taken before reading: they
+	// describe the data copied, and the access time is the one before
+	// this copy read the file.
+	perm := st.Mode & 0o7777
+	dstfd, tmp, err := createTempFd(filepath.Dir(dst), tempPrefix, perm)
+	if err != nil {
+		return 0, true, fmt.Errorf("create in destination: %w", unwrapPath(err))
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			unix.Close(dstfd)
+			unix.Unlink(tmp)
+		}
+	}()
+
+	n, err = copyFd(ctx, dstfd, srcfd, &st, progress)
+	if err != nil {
+		return n, true, err
+	}
+	// The create mode was cut by the umask, and open(2) may drop the
+	// special bits: set them exactly where either could have changed them.
+	if perm&processUmask() != 0 || perm&^0o777 != 0 {
+		if err := unix.Fchmod(dstfd, perm); err != nil {
+			return n, true, fmt.Errorf("set mode: fchmod: %w", err)
+		}
+	}
+	if err := futimens(dstfd, st.Atim.Nano(), st.Mtim.Nano()); err != nil {
+		return n, true, fmt.Errorf("set times: futimens: %w", err)
+	}
+	err = unix.Close(dstfd)
+	committed = true // closed; from here on only the name needs removing on failure
+	if err != nil {
+		unix.Unlink(tmp)
+		return n, true, fmt.Errorf("write destination: close: %w", err)
+	}
+	if err := unix.Rename(tmp, dst); err != nil {
+		unix.Unlink(tmp)
+		return n, true, renameError(osFs, dst, &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err})
+	}
+	return n, true, nil
+}
+
+// createTempFd creates a new file in dir under a fresh temporary name.
+func createTempFd(dir, prefix string, perm uint32) (int, string, error) {
+	for range 100 {
+		name := tempName(dir, prefix)
+		fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, perm)
+		if err == unix.EEXIST {
+			continue
+		}
+		if err != nil {
+			return -1, "", &os.PathError{Op: "open", Path: name, Err: err}
+		}
+		return fd, name, nil
+	}
+	return -1, "", fmt.Errorf("create temporary file in %s: too many name collisions", dir)
+}
+
+// copyFd copies the data of srcfd (described by st) to the empty dstfd:
+// by reflink where the filesystems can share extents, keeping holes where
+// the source is sparse, with copy_file_range otherwise, and with read and
+// write where the kernel cannot copy between these files.
+func copyFd(ctx context.Context, dstfd, srcfd int, st *unix.Stat_t, progress func(int64) error) (int64, error) {
+	if st.Size == 0 {
+		return 0, nil
+	}
+	if cloned, err := tryClone(dstfd, srcfd, st); cloned || err != nil {
+		if err == nil && progress != nil {
+			err = progress(st.Size)
+		}
+		return st.Size, err
+	}
+	if st.Blocks*512 < st.Size {
+		return copySparse(ctx, dstfd, srcfd, st.Size, progress)
+	}
+	return copyRange(ctx, dstfd, srcfd, 0, -1, progress, 0)
+}
+
+// noClone remembers the source devices where FICLONE failed as
+// unsupported, so the attempt costs one call per filesystem, not per file.
+// A worker copies into one DST, so the source device is key enough.
+var noClone sync.Map // uint64 -> true
+
+func tryClone(dstfd, srcfd int, st *unix.Stat_t) (bool, error) {
+	if _, no := noClone.Load(st.Dev); no {
+		return false, nil
+	}
+	switch err := unix.IoctlFileClone(dstfd, srcfd); err {
+	case nil:
+		return true, nil
+	case unix.EOPNOTSUPP, unix.ENOTTY, unix.EINVAL, unix.EXDEV, unix.ENOSYS, unix.EPERM:
+		noClone.Store(st.Dev, true)
+	}
+	return false, nil // unsupported, or a transient failure: copy the bytes
+}
+
+// copySparse copies only the data regions of srcfd, found with SEEK_DATA
+// and SEEK_HOLE, and sets the size, so holes stay holes.
+func copySparse(ctx context.Context, dstfd, srcfd int, size int64, progress func(int64) error) (int64, error) {
+	var done int64
+	for pos := int64(0); pos < size; {
+		data, err := unix.Seek(srcfd, pos, unix.SEEK_DATA)
+		if err == unix.ENXIO {
+			break // only a hole from here to the end
+		}
+		if err != nil {
+			return done, fmt.Errorf("copy data: seek: %w", err)
+		}
+		hole, err := unix.Seek(srcfd, data, unix.SEEK_HOLE)
+		if err != nil {
+			return done, fmt.Errorf("copy data: seek: %w", err)
+		}
+		n, err := copyRange(ctx, dstfd, srcfd, data, hole-data, progress, done)
+		done += n
+		if err != nil {
+			return done, err
+		}
+		pos = hole
+	}
+	if err := unix.Ftruncate(dstfd, size); err != nil {
+		return done, fmt.Errorf("copy data: ftruncate: %w", err)
+	}
+	return size, nil
+}
+
+// copyRange copies length bytes (to the end of the file when length < 0)
+// from offset off of srcfd to the same offset of dstfd, in chunks that
+// adapt as in copyData. base is added to the progress reports.
+func copyRange(ctx context.Context, dstfd, srcfd int, off, length int64, progress func(int64) error, base int64) (int64, error) {
+	var done int64
+	chunk := int64(firstChunk)
+	useRead := false
+	for length < 0 || done < length {
+		if err := ctx.Err(); err != nil {
+			return done, err
+		}
+		want := chunk
+		if length >= 0 {
+			want = min(want, length-done)
+		}
+		start := time.Now()
+		var n int
+		var err error
+		if !useRead {
+			roff, woff := off+done, off+done
+			n, err = unix.CopyFileRange(srcfd, &roff, dstfd, &woff, int(want), 0)
+			switch {
+			case err == unix.EXDEV || err == unix.ENOSYS || err == unix.EOPNOTSUPP || err == unix.EINVAL,
+				// Some filesystems answer 0 for files that have data.
+				err == nil && n == 0 && done == 0:
+				useRead = true // the kernel cannot copy between these files
+				continue
+			}
+		} else {
+			n, err = copyByHand(dstfd, srcfd, off+done, want)
+		}
+		if err != nil {
+			return done, fmt.Errorf("copy data: %w", err)
+		}
+		if n == 0 {
+			break // end of file
+		}
+		done += int64(n)
+		chunk = adaptChunk(chunk, time.Since(start))
+		if progress != nil {
+			if err := progress(base + done); err != nil {
+				return done, err
+			}
+		}
+	}
+	return done, nil
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
+// copyByHand copies up to want bytes at off with pread and pwrite through a
+// pooled buffer.
+func copyByHand(dstfd, srcfd int, off, want int64) (int, error) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := (*bp)[:min(int64(len(*bp)), want)]
+	n, err := unix.Pread(srcfd, buf, off)
+	if err != nil {
+		return 0, fmt.Errorf("read: %w", err)
+	}
+	for w := 0; w < n; {
+		m, err := unix.Pwrite(dstfd, buf[w:n], off+int64(w))
+		if err != nil {
+			return 0, fmt.Errorf("write: %w", err)
+		}
+		w += m
+	}
+	return n, nil
+}
+
+// futimens sets the times of fd. x/sys has no futimens; it is
+// utimensat(fd, NULL, times, 0), which UtimesNanoAt cannot express.
+func futimens(fd int, atime, mtime int64) error {
+	ts := [2]unix.Timespec{unix.NsecToTimespec(atime), unix.NsecToTimespec(mtime)}
+	_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// unixPerm converts the permission and special bits of m to open(2)'s.
+func unixPerm(m fs.FileMode) uint32 {
+	p := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		p |= unix.S_ISUID
+	}
+	if m&fs.ModeSetgid != 0 {
+		p |= unix.S_ISGID
+	}
+	if m&fs.ModeSticky != 0 {
+		p |= unix.S_ISVTX
+	}
+	return p
+}
+
+func unixType(mode uint32) fs.FileMode {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return fs.ModeDir
+	case unix.S_IFLNK:
+		return fs.ModeSymlink
+	case unix.S_IFIFO:
+		return fs.ModeNamedPipe
+	case unix.S_IFSOCK:
+		return fs.ModeSocket
+	case unix.S_IFCHR:
+		return fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFBLK:
+		return fs.ModeDevice
+	}
+	return 0
+}
+
+var (
+	umaskOnce sync.Once
+	umask     uint32
+)
+
+// processUmask reads the umask from /proc/self/status. Calling umask(2)
+// to read it would change it for a moment, under every other goroutine of
+// a program that uses this package as a library. When it cannot be read,
+// all bits count as masked, so the mode is always set with fchmod.
+func processUmask() uint32 {
+	umaskOnce.Do(func() {
+		umask = 0o777
+		b, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			return
+		}
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		for sc.Scan() {
+			if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("Umask:")); ok {
+				if m, err := strconv.ParseUint(string(bytes.TrimSpace(v)), 8, 32); err == nil {
+					umask = uint32(m)
+				}
+			}
+		}
+	})
+	return umask
+}
