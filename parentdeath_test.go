@@ -8,11 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/pcopy/pcopy/copier"
+	"github.com/pcopy/pcopy/internal/proccheck"
 	"github.com/pcopy/pcopy/internal/treecheck"
 )
 
@@ -41,14 +41,14 @@ func TestWorkersDieWithPcopy(t *testing.T) {
 	go func() { cmd.Wait(); close(exited) }()
 
 	// Wait until a worker is in the middle of a file.
-	for len(treecheck.TempFiles(dst, copier.TempPrefix)) == 0 {
+	for len(proccheck.Writing(cmd.Process.Pid, dst)) == 0 {
 		select {
 		case <-exited:
 			t.Skip("the copy finished before it could be interrupted")
 		case <-time.After(time.Millisecond):
 		}
 	}
-	workers := children(cmd.Process.Pid)
+	workers := proccheck.Children(cmd.Process.Pid)
 	if len(workers) != 2 {
 		t.Fatalf("pcopy -j 2 has %d child processes, want 2", len(workers))
 	}
@@ -61,21 +61,6 @@ func TestWorkersDieWithPcopy(t *testing.T) {
 	if left := treecheck.TempFiles(dst, copier.TempPrefix); len(left) > 0 {
 		t.Errorf("temporary files left after the workers exited: %v", left)
 	}
-}
-
-// children lists the child processes of pid.
-func children(pid int) []int {
-	var pids []int
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	for _, f := range tasks {
-		b, _ := os.ReadFile(f)
-		for _, field := range strings.Fields(string(b)) {
-			var c int
-			fmt.Sscan(field, &c)
-			pids = append(pids, c)
-		}
-	}
-	return pids
 }
 
 // waitGone waits for pid to exit (a zombie counts: it runs no more). The

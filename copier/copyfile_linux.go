@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -50,7 +51,16 @@ func copyFileOS(ctx context.Context, src, dst, tempPrefix string, progress func(
 	// describe the data copied, and the access time is the one before
 	// this copy read the file.
 	perm := st.Mode & 0o7777
-	dstfd, tmp, err := createTempFd(filepath.Dir(dst), tempPrefix, perm)
+	dir := filepath.Dir(dst)
+	// An unnamed file (O_TMPFILE) in the destination directory gets its
+	// name only when complete, with linkat: no temporary name to insert,
+	// rename away or leave behind. Where the filesystem cannot, a named
+	// temporary file is renamed into place.
+	tmp := ""
+	dstfd, err := openUnnamed(dir, perm)
+	if err != nil {
+		dstfd, tmp, err = createTempFd(dir, tempPrefix, perm)
+	}
 	if err != nil {
 		return 0, true, fmt.Errorf("create in destination: %w", unwrapPath(err))
 	}
@@ -58,7 +68,9 @@ func copyFileOS(ctx context.Context, src, dst, tempPrefix string, progress func(
 	defer func() {
 		if !committed {
 			unix.Close(dstfd)
-			unix.Unlink(tmp)
+			if tmp != "" {
+				unix.Unlink(tmp)
+			}
 		}
 	}()
 
@@ -76,6 +88,31 @@ func copyFileOS(ctx context.Context, src, dst, tempPrefix string, progress func(
 	if err := futimens(dstfd, st.Atim.Nano(), st.Mtim.Nano()); err != nil {
 		return n, true, fmt.Errorf("set times: futimens: %w", err)
 	}
+	if tmp == "" {
+		err := linkUnnamed(dstfd, dst)
+		if err == unix.EEXIST {
+			// Something is at the name (a re-run): give the copy a
+			// temporary name and rename it over, so what was there stays
+			// whole until the copy is.
+			for range 100 {
+				tmp = tempName(dir, tempPrefix)
+				if err = linkUnnamed(dstfd, tmp); err != unix.EEXIST {
+					break
+				}
+			}
+			if err != nil {
+				tmp = ""
+			}
+		}
+		if err != nil {
+			return n, true, fmt.Errorf("link into place: %w", err)
+		}
+		if tmp == "" {
+			committed = true
+			unix.Close(dstfd)
+			return n, true, nil
+		}
+	}
 	err = unix.Close(dstfd)
 	committed = true // closed; from here on only the name needs removing on failure
 	if err != nil {
@@ -87,6 +124,54 @@ func copyFileOS(ctx context.Context, src, dst, tempPrefix string, progress func(
 		return n, true, renameError(osFs, dst, &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err})
 	}
 	return n, true, nil
+}
+
+// How this process can give an O_TMPFILE file a name, found on first use:
+// linkat with AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH on older kernels;
+// linking /proc/self/fd/N needs /proc. If neither works, or the
+// filesystem has no O_TMPFILE, named temporary files are used.
+const (
+	linkUnknown int32 = iota
+	linkEmptyPath
+	linkProcFd
+	linkNone
+)
+
+var linkMode atomic.Int32
+
+func openUnnamed(dir string, perm uint32) (int, error) {
+	if linkMode.Load() == linkNone {
+		return -1, unix.EOPNOTSUPP
+	}
+	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, perm)
+	if err == unix.EOPNOTSUPP || err == unix.EISDIR || err == unix.EINVAL {
+		// No O_TMPFILE in this kernel or filesystem; try no more if it is
+		// the kernel, else per call (another directory may allow it).
+		if err == unix.EISDIR {
+			linkMode.Store(linkNone)
+		}
+	}
+	return fd, err
+}
+
+// linkUnnamed gives the unnamed file fd the name name.
+func linkUnnamed(fd int, name string) error {
+	mode := linkMode.Load()
+	if mode == linkUnknown || mode == linkEmptyPath {
+		err := unix.Linkat(fd, "", unix.AT_FDCWD, name, unix.AT_EMPTY_PATH)
+		if err == nil {
+			linkMode.CompareAndSwap(linkUnknown, linkEmptyPath)
+			return nil
+		}
+		if mode == linkEmptyPath || (err != unix.EPERM && err != unix.ENOENT && err != unix.EINVAL) {
+			return err
+		}
+	}
+	err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), unix.AT_FDCWD, name, unix.AT_SYMLINK_FOLLOW)
+	if err == nil {
+		linkMode.CompareAndSwap(linkUnknown, linkProcFd)
+	}
+	return err
 }
 
 // createTempFd creates a new file in dir under a fresh temporary name.
