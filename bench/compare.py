@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """compare.py - time pcopy against cp -a and its peers, alternating, on one or more trees.
 
-    compare.py [--runs N] [--tools cp,pcopy,...] [--pcopy PATH] [--work DIR] TREE...
+    compare.py [--runs N] [--tools cp,pcopy,...] [--pcopy PATH] [--baseline PATH] [--work DIR] TREE...
 
 Each round runs every tool once, in a rotated order, each into a fresh destination on the same
 filesystem as the work directory, with the page cache warm (every tool reads the tree once
@@ -28,6 +28,7 @@ SHARED = os.path.normpath(os.path.join(HERE, "..", "..", "shared"))
 TOOLS = {
     "cp": ("cp -a {src} {dst}", []),
     "pcopy": ("{pcopy} -q {src} {dst}", []),
+    "pcopy-base": ("{baseline} -q {src} {dst}", []),
     "tar": ("mkdir -p {dst} && tar -C {src} -cf - . | tar -C {dst} -xf -", []),
     "rsync": ("rsync -a --whole-file {src}/ {dst}/", ["--no-atime", "--no-xattr"]),
     "rclone": ("RCLONE_CONFIG=/dev/null rclone copy --links --transfers 8 --checkers 4 {src} {dst}",
@@ -62,6 +63,7 @@ def main():
     ap.add_argument("--tools", default="cp,pcopy,tar,rsync,rclone")
     ap.add_argument("--pcopy", default=os.path.join(HERE, "..", "pcopy"))
     ap.add_argument("--work", default="/tmp/pcopy-bench")
+    ap.add_argument("--baseline", help="another pcopy binary to compare with (tool pcopy-base)")
     a = ap.parse_args()
     tools = a.tools.split(",")
     for t in tools:
@@ -69,6 +71,8 @@ def main():
             sys.exit(f"compare.py: unknown tool {t}; known: {', '.join(TOOLS)}")
     if "cp" not in tools:
         tools.insert(0, "cp")
+    if a.baseline and "pcopy-base" not in tools:
+        tools.append("pcopy-base")
     pcopy = os.path.abspath(a.pcopy)
     work = os.path.abspath(a.work)
     trash = os.path.join(work, "trash")
@@ -90,7 +94,8 @@ def main():
                     os.rename(dst, os.path.join(trash, f"{name}.{t}.{time.time_ns()}"))
                 shutil.rmtree(os.path.join(work, "fptmp"), ignore_errors=True)
                 subprocess.run("sync", shell=True)
-                cmd = TOOLS[t][0].format(src=src, dst=dst, pcopy=pcopy, work=work)
+                cmd = TOOLS[t][0].format(src=src, dst=dst, pcopy=pcopy, work=work,
+                                         baseline=os.path.abspath(a.baseline or "pcopy"))
                 times[t].append(run(cmd))
                 if t not in checks:
                     checks[t] = treediff(src, dst, TOOLS[t][1])

@@ -109,11 +109,6 @@ func createTemp(fsys afero.Fs, dir, prefix string) (afero.File, string, error) {
 // file is removed and dst is untouched. progress is called with the bytes
 // done so far after each chunk; an error from it abandons the copy.
 func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst, tempPrefix string, progress func(int64) error) (n int64, err error) {
-	if _, isOS := fsys.(*afero.OsFs); isOS {
-		if n, handled, err := copyFileOS(ctx, src, dst, tempPrefix, progress); handled {
-			return n, err
-		}
-	}
 	in, err := openSource(fsys, src)
 	if err != nil {
 		return 0, err

@@ -27,76 +27,147 @@ import (
 // futimens, close, renameat, close; fchmod only when the umask or special
 // bits require it.
 
-// copyFileOS is copyFile for the operating system's filesystem. handled is
-// false when the fast path does not apply (never, on Linux: it is here for
-// symmetry with other platforms' stubs).
-func copyFileOS(ctx context.Context, src, dst, tempPrefix string, progress func(int64) error) (n int64, handled bool, err error) {
-	srcfd, err := unix.Open(src, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		if err == unix.ELOOP {
-			return 0, true, errors.New("is now a symlink (changed since it was listed); not followed")
-		}
-		return 0, true, fmt.Errorf("open source: open: %w", err)
+// osCopier copies files on the operating system's filesystem for one
+// worker. It keeps the source and destination directories of the last
+// file open and works relative to them, so a file costs no full path walk;
+// a worker's jobs mostly come a directory at a time.
+type osCopier struct {
+	tempPrefix     string
+	srcDir, dstDir string // paths of the open directories
+	srcfd, dstfd   int
+}
+
+func newOSCopier(tempPrefix string) fileCopier {
+	return &osCopier{tempPrefix: tempPrefix, srcfd: -1, dstfd: -1}
+}
+
+func (o *osCopier) close() {
+	if o.srcfd >= 0 {
+		unix.Close(o.srcfd)
 	}
-	defer unix.Close(srcfd)
+	if o.dstfd >= 0 {
+		unix.Close(o.dstfd)
+	}
+	o.srcfd, o.dstfd, o.srcDir, o.dstDir = -1, -1, "", ""
+}
+
+// dirs returns descriptors of the directories holding src and dst.
+func (o *osCopier) dirs(src, dst string) (int, int, error) {
+	if d := filepath.Dir(src); d != o.srcDir || o.srcfd < 0 {
+		fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, -1, fmt.Errorf("open source directory: %w", err)
+		}
+		if o.srcfd >= 0 {
+			unix.Close(o.srcfd)
+		}
+		o.srcfd, o.srcDir = fd, d
+	}
+	if d := filepath.Dir(dst); d != o.dstDir || o.dstfd < 0 {
+		// O_NOFOLLOW: a directory of DST replaced by a symlink since the
+		// coordinator created it is not written through.
+		fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, -1, fmt.Errorf("open destination directory: %w", err)
+		}
+		if o.dstfd >= 0 {
+			unix.Close(o.dstfd)
+		}
+		o.dstfd, o.dstDir = fd, d
+	}
+	return o.srcfd, o.dstfd, nil
+}
+
+// copyFile copies src to dst with raw system calls on descriptors. What
+// *os.File costs per open (registering the fd with the poller, which fails
+// for regular files, then restoring blocking mode: three calls), the lstat
+// os.Rename makes first, and setting metadata by path are all avoided. For
+// a new file: openat, fstat, openat(O_TMPFILE), the data (FICLONE, or
+// copy_file_range until it returns 0), futimens, linkat, close, close; an
+// empty file takes one fstatat instead of opening the source.
+func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, progress func(int64) error) (int64, error) {
+	sdir, ddir, err := o.dirs(src, dst)
+	if err != nil {
+		return 0, err
+	}
+	sname, dname := filepath.Base(src), filepath.Base(dst)
+
 	var st unix.Stat_t
-	if err := unix.Fstat(srcfd, &st); err != nil {
-		return 0, true, fmt.Errorf("stat source: %w", err)
+	srcfd := -1
+	if job.Size == 0 {
+		// Empty when listed: if it still is, there is nothing to read.
+		if err := unix.Fstatat(sdir, sname, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return 0, fmt.Errorf("stat source: %w", err)
+		}
+	}
+	if job.Size != 0 || (st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size != 0) {
+		srcfd, err = unix.Openat(sdir, sname, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			if err == unix.ELOOP {
+				return 0, errors.New("is now a symlink (changed since it was listed); not followed")
+			}
+			return 0, fmt.Errorf("open source: open: %w", err)
+		}
+		defer unix.Close(srcfd)
+		if err := unix.Fstat(srcfd, &st); err != nil {
+			return 0, fmt.Errorf("stat source: %w", err)
+		}
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return 0, true, fmt.Errorf("is now a %s (changed since it was listed); not copied", typeName(unixType(st.Mode)))
+		return 0, fmt.Errorf("is now a %s (changed since it was listed); not copied", typeName(unixType(st.Mode)))
 	}
 
-	// Mode and times come from this fstat, taken before reading: they
+	// Mode and times come from this stat, taken before reading: they
 	// describe the data copied, and the access time is the one before
 	// this copy read the file.
 	perm := st.Mode & 0o7777
-	dir := filepath.Dir(dst)
 	// An unnamed file (O_TMPFILE) in the destination directory gets its
 	// name only when complete, with linkat: no temporary name to insert,
 	// rename away or leave behind. Where the filesystem cannot, a named
 	// temporary file is renamed into place.
 	tmp := ""
-	dstfd, err := openUnnamed(dir, perm)
+	dstfd, err := openUnnamed(ddir, perm)
 	if err != nil {
-		dstfd, tmp, err = createTempFd(dir, tempPrefix, perm)
+		dstfd, tmp, err = createTempAt(ddir, o.tempPrefix, perm)
 	}
 	if err != nil {
-		return 0, true, fmt.Errorf("create in destination: %w", unwrapPath(err))
+		return 0, fmt.Errorf("create in destination: %w", err)
 	}
 	committed := false
 	defer func() {
 		if !committed {
 			unix.Close(dstfd)
 			if tmp != "" {
-				unix.Unlink(tmp)
+				unix.Unlinkat(ddir, tmp, 0)
 			}
 		}
 	}()
 
-	n, err = copyFd(ctx, dstfd, srcfd, &st, progress)
-	if err != nil {
-		return n, true, err
+	var n int64
+	if srcfd >= 0 {
+		if n, err = copyFd(ctx, dstfd, srcfd, &st, progress); err != nil {
+			return n, err
+		}
 	}
 	// The create mode was cut by the umask, and open(2) may drop the
 	// special bits: set them exactly where either could have changed them.
 	if perm&processUmask() != 0 || perm&^0o777 != 0 {
 		if err := unix.Fchmod(dstfd, perm); err != nil {
-			return n, true, fmt.Errorf("set mode: fchmod: %w", err)
+			return n, fmt.Errorf("set mode: fchmod: %w", err)
 		}
 	}
 	if err := futimens(dstfd, st.Atim.Nano(), st.Mtim.Nano()); err != nil {
-		return n, true, fmt.Errorf("set times: futimens: %w", err)
+		return n, fmt.Errorf("set times: futimens: %w", err)
 	}
 	if tmp == "" {
-		err := linkUnnamed(dstfd, dst)
+		err := linkUnnamed(dstfd, ddir, dname)
 		if err == unix.EEXIST {
 			// Something is at the name (a re-run): give the copy a
 			// temporary name and rename it over, so what was there stays
 			// whole until the copy is.
 			for range 100 {
-				tmp = tempName(dir, tempPrefix)
-				if err = linkUnnamed(dstfd, tmp); err != unix.EEXIST {
+				tmp = tempName("", o.tempPrefix)
+				if err = linkUnnamed(dstfd, ddir, tmp); err != unix.EEXIST {
 					break
 				}
 			}
@@ -105,31 +176,48 @@ func copyFileOS(ctx context.Context, src, dst, tempPrefix string, progress func(
 			}
 		}
 		if err != nil {
-			return n, true, fmt.Errorf("link into place: %w", err)
+			return n, fmt.Errorf("link into place: %w", err)
 		}
 		if tmp == "" {
 			committed = true
 			unix.Close(dstfd)
-			return n, true, nil
+			return n, nil
 		}
 	}
 	err = unix.Close(dstfd)
 	committed = true // closed; from here on only the name needs removing on failure
 	if err != nil {
-		unix.Unlink(tmp)
-		return n, true, fmt.Errorf("write destination: close: %w", err)
+		unix.Unlinkat(ddir, tmp, 0)
+		return n, fmt.Errorf("write destination: close: %w", err)
 	}
-	if err := unix.Rename(tmp, dst); err != nil {
-		unix.Unlink(tmp)
-		return n, true, renameError(osFs, dst, &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err})
+	if err := unix.Renameat(ddir, tmp, ddir, dname); err != nil {
+		unix.Unlinkat(ddir, tmp, 0)
+		return n, renameError(osFs, dst, &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err})
 	}
-	return n, true, nil
+	return n, nil
+}
+
+// createTempAt creates a new file in directory dirfd under a fresh
+// temporary name, and returns its descriptor and name.
+func createTempAt(dirfd int, prefix string, perm uint32) (int, string, error) {
+	for range 100 {
+		name := tempName("", prefix)
+		fd, err := unix.Openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, perm)
+		if err == unix.EEXIST {
+			continue
+		}
+		if err != nil {
+			return -1, "", fmt.Errorf("open: %w", err)
+		}
+		return fd, name, nil
+	}
+	return -1, "", errors.New("too many temporary name collisions")
 }
 
 // How this process can give an O_TMPFILE file a name, found on first use:
 // linkat with AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH on older kernels;
-// linking /proc/self/fd/N needs /proc. If neither works, or the
-// filesystem has no O_TMPFILE, named temporary files are used.
+// linking /proc/self/fd/N needs /proc. If the kernel has no O_TMPFILE,
+// named temporary files are used.
 const (
 	linkUnknown int32 = iota
 	linkEmptyPath
@@ -139,26 +227,25 @@ const (
 
 var linkMode atomic.Int32
 
-func openUnnamed(dir string, perm uint32) (int, error) {
+// openUnnamed opens an unnamed file in directory dirfd.
+func openUnnamed(dirfd int, perm uint32) (int, error) {
 	if linkMode.Load() == linkNone {
 		return -1, unix.EOPNOTSUPP
 	}
-	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, perm)
-	if err == unix.EOPNOTSUPP || err == unix.EISDIR || err == unix.EINVAL {
-		// No O_TMPFILE in this kernel or filesystem; try no more if it is
-		// the kernel, else per call (another directory may allow it).
-		if err == unix.EISDIR {
-			linkMode.Store(linkNone)
-		}
+	fd, err := unix.Openat(dirfd, ".", unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, perm)
+	if err == unix.EISDIR {
+		// A kernel without O_TMPFILE sees only its O_DIRECTORY bit. (A
+		// filesystem without it says EOPNOTSUPP: another may have it.)
+		linkMode.Store(linkNone)
 	}
 	return fd, err
 }
 
-// linkUnnamed gives the unnamed file fd the name name.
-func linkUnnamed(fd int, name string) error {
+// linkUnnamed gives the unnamed file fd the name name in directory dirfd.
+func linkUnnamed(fd, dirfd int, name string) error {
 	mode := linkMode.Load()
 	if mode == linkUnknown || mode == linkEmptyPath {
-		err := unix.Linkat(fd, "", unix.AT_FDCWD, name, unix.AT_EMPTY_PATH)
+		err := unix.Linkat(fd, "", dirfd, name, unix.AT_EMPTY_PATH)
 		if err == nil {
 			linkMode.CompareAndSwap(linkUnknown, linkEmptyPath)
 			return nil
@@ -167,27 +254,11 @@ func linkUnnamed(fd int, name string) error {
 			return err
 		}
 	}
-	err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), unix.AT_FDCWD, name, unix.AT_SYMLINK_FOLLOW)
+	err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), dirfd, name, unix.AT_SYMLINK_FOLLOW)
 	if err == nil {
 		linkMode.CompareAndSwap(linkUnknown, linkProcFd)
 	}
 	return err
-}
-
-// createTempFd creates a new file in dir under a fresh temporary name.
-func createTempFd(dir, prefix string, perm uint32) (int, string, error) {
-	for range 100 {
-		name := tempName(dir, prefix)
-		fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, perm)
-		if err == unix.EEXIST {
-			continue
-		}
-		if err != nil {
-			return -1, "", &os.PathError{Op: "open", Path: name, Err: err}
-		}
-		return fd, name, nil
-	}
-	return -1, "", fmt.Errorf("create temporary file in %s: too many name collisions", dir)
 }
 
 // copyFd copies the data of srcfd (described by st) to the empty dstfd:
@@ -336,21 +407,6 @@ func futimens(fd int, atime, mtime int64) error {
 		return e
 	}
 	return nil
-}
-
-// unixPerm converts the permission and special bits of m to open(2)'s.
-func unixPerm(m fs.FileMode) uint32 {
-	p := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		p |= unix.S_ISUID
-	}
-	if m&fs.ModeSetgid != 0 {
-		p |= unix.S_ISGID
-	}
-	if m&fs.ModeSticky != 0 {
-		p |= unix.S_ISVTX
-	}
-	return p
 }
 
 func unixType(mode uint32) fs.FileMode {

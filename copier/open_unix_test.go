@@ -26,15 +26,32 @@ func TestSourceReplacedAfterWalk(t *testing.T) {
 	if err := os.Symlink("/etc/passwd", link); err != nil {
 		t.Fatal(err)
 	}
-	for src, want := range map[string]string{fifo: "is now a FIFO", link: "is now a symlink"} {
-		job := &Job{ID: 1, Kind: KindFile, Mode: 0o644}
-		dst := filepath.Join(dir, "copy-of-"+filepath.Base(src))
-		_, err := copyFile(context.Background(), afero.NewOsFs(), job, src, dst, TempPrefix, nil)
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("copy of %s: err = %v, want %q", filepath.Base(src), err, want)
+	copiers := map[string]func(job *Job, src, dst string) error{
+		"afero": func(job *Job, src, dst string) error {
+			_, err := copyFile(context.Background(), afero.NewOsFs(), job, src, dst, TempPrefix, nil)
+			return err
+		},
+	}
+	if fast := newOSCopier(TempPrefix); fast != nil {
+		defer fast.close()
+		copiers["fast path"] = func(job *Job, src, dst string) error {
+			_, err := fast.copyFile(context.Background(), job, src, dst, nil)
+			return err
 		}
-		if _, err := os.Lstat(dst); err == nil {
-			t.Errorf("%s was created", dst)
+	}
+	for name, copy := range copiers {
+		for src, want := range map[string]string{fifo: "is now a FIFO", link: "is now a symlink"} {
+			for _, size := range []int64{0, 10} { // the fast path treats files listed as empty apart
+				job := &Job{ID: 1, Kind: KindFile, Mode: 0o644, Size: size}
+				dst := filepath.Join(dir, "copy-of-"+filepath.Base(src))
+				err := copy(job, src, dst)
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("%s, copy of %s listed with size %d: err = %v, want %q", name, filepath.Base(src), size, err, want)
+				}
+				if _, err := os.Lstat(dst); err == nil {
+					t.Errorf("%s: %s was created", name, dst)
+				}
+			}
 		}
 	}
 }

@@ -63,6 +63,11 @@ func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) e
 
 	wk := &worker{fs: fsys, conn: c, src: h.SrcRoot, dst: h.DstRoot, lastFlush: time.Now(),
 		tempPrefix: workerTempPrefix(os.Getpid(), int(h.Worker))}
+	if _, isOS := fsys.(*afero.OsFs); isOS {
+		if wk.osCopier = newOSCopier(wk.tempPrefix); wk.osCopier != nil {
+			defer wk.osCopier.close()
+		}
+	}
 	for {
 		var msg message
 		select {
@@ -104,6 +109,14 @@ type worker struct {
 	src, dst   string
 	tempPrefix string
 	lastFlush  time.Time
+	osCopier   fileCopier // the platform's fast path, when fs is the OS's
+}
+
+// fileCopier is a platform's fast way to copy a regular file on the
+// operating system's filesystem.
+type fileCopier interface {
+	copyFile(ctx context.Context, job *Job, src, dst string, progress func(int64) error) (int64, error)
+	close()
 }
 
 // run copies one job and writes its result. Its error is for the worker as
@@ -139,12 +152,16 @@ func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 	src, dst := joinRel(w.src, job.Rel), joinRel(w.dst, job.Rel)
 	switch job.Kind {
 	case KindFile:
-		return copyFile(ctx, w.fs, job, src, dst, w.tempPrefix, func(done int64) error {
+		progress := func(done int64) error {
 			if err := w.conn.writeProgress(progressMsg{ID: job.ID, Bytes: done}); err != nil {
 				return err
 			}
 			return w.maybeFlush()
-		})
+		}
+		if w.osCopier != nil {
+			return w.osCopier.copyFile(ctx, job, src, dst, progress)
+		}
+		return copyFile(ctx, w.fs, job, src, dst, w.tempPrefix, progress)
 	case KindSymlink:
 		return 0, copySymlink(w.fs, job, src, dst, w.tempPrefix)
 	}
