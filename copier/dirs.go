@@ -20,6 +20,7 @@ type dirState struct {
 	pending  int  // entries started but not finished: tasks out, subdirectories open
 	walked   bool // every entry has been listed
 	failed   bool // could not be created; no metadata to set
+	modeSet  bool // created with its exact mode: no chmod needed
 	finished bool
 }
 
@@ -44,8 +45,10 @@ func (c *coordinator) maybeFinishDir(d *dirState) {
 
 func (c *coordinator) finishDir(d *dirState) error {
 	name := joinRel(c.plan.dstRoot, d.rel)
-	if err := c.fs.Chmod(name, d.mode&modeBits); err != nil {
-		return fmt.Errorf("set directory mode: %w", unwrapPath(err))
+	if !d.modeSet {
+		if err := c.fs.Chmod(name, d.mode&modeBits); err != nil {
+			return fmt.Errorf("set directory mode: %w", unwrapPath(err))
+		}
 	}
 	if err := c.fs.Chtimes(name, d.atime, d.mtime); err != nil {
 		return fmt.Errorf("set directory times: %w", unwrapPath(err))

@@ -32,7 +32,15 @@ func lstat(fsys afero.Fs, name string) (os.FileInfo, error) {
 	return fsys.Stat(name)
 }
 
+// readNames returns the sorted entry names of dir.
 func readNames(fsys afero.Fs, dir string) ([]string, error) {
+	if _, isOS := fsys.(*afero.OsFs); isOS {
+		return readNamesOS(dir)
+	}
+	return readNamesFs(fsys, dir)
+}
+
+func readNamesFs(fsys afero.Fs, dir string) ([]string, error) {
 	f, err := fsys.Open(dir)
 	if err != nil {
 		return nil, err
@@ -132,13 +140,18 @@ func (c *coordinator) enterDir(parent *dirState, rel string, info os.FileInfo) {
 	if parent != nil {
 		parent.pending++
 	}
-	if err := c.makeDir(rel); err != nil {
+	created, err := c.makeDir(rel, info.Mode())
+	if err != nil {
 		d.failed = true
 		d.walked = true
 		c.fail(rel, err)
 		c.maybeFinishDir(d)
 		return
 	}
+	// A directory made with its exact mode needs no chmod when finished.
+	perm := uint32(info.Mode().Perm())
+	d.modeSet = created && info.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) == 0 &&
+		perm&0o700 == 0o700 && perm&processUmask() == 0
 	names, err := readNames(c.fs, joinRel(c.plan.srcRoot, rel))
 	if err != nil {
 		c.fail(rel, fmt.Errorf("list directory: %w", unwrapPath(err)))
@@ -146,15 +159,23 @@ func (c *coordinator) enterDir(parent *dirState, rel string, info os.FileInfo) {
 	c.stack = append(c.stack, &frame{dir: d, names: names})
 }
 
-// makeDir makes sure DST/rel is a directory pcopy can write into. It never
-// follows a symlink below DST: a link where SRC has a directory is refused,
-// so nothing is ever written outside DST through it.
-func (c *coordinator) makeDir(rel string) error {
+// makeDir makes sure DST/rel is a directory pcopy can write into, and
+// says whether it created it, with mode's permissions plus the owner's
+// (so that it can be filled; the exact mode is set when it is finished).
+// It never follows a symlink below DST: a link where SRC has a directory
+// is refused, so nothing is ever written outside DST through it.
+func (c *coordinator) makeDir(rel string, mode fs.FileMode) (created bool, err error) {
 	name := joinRel(c.plan.dstRoot, rel)
-	err := c.fs.Mkdir(name, 0o700)
+	err = c.fs.Mkdir(name, mode.Perm()|0o700)
 	if err == nil {
-		return nil
+		return true, nil
 	}
+	return false, c.reuseDir(rel, name, err)
+}
+
+// reuseDir checks that an existing DST/rel (mkdir failed with err) is a
+// directory pcopy can write into.
+func (c *coordinator) reuseDir(rel, name string, err error) error {
 	if !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("create directory: %w", unwrapPath(err))
 	}
