@@ -1,0 +1,103 @@
+package copier_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// Holes in a sparse file stay holes: the copy has the same bytes but
+// allocates only the data regions.
+func TestSparseFileKeepsHoles(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "sparse")
+	f, err := os.Create(src)
+	must(t, err)
+	data := bytes.Repeat([]byte("data"), 1<<18) // 1 MiB
+	for _, off := range []int64{0, 64 << 20, 200 << 20} {
+		_, err := f.WriteAt(data, off)
+		must(t, err)
+	}
+	must(t, f.Truncate(300<<20)) // and a hole at the end
+	must(t, f.Close())
+	if allocated(t, src) > 8<<20 {
+		t.Skip("this filesystem does not make sparse files")
+	}
+
+	dst := filepath.Join(dir, "copy")
+	if _, err := osCopy(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(src)
+	b, _ := os.ReadFile(dst)
+	if !bytes.Equal(a, b) {
+		t.Fatalf("content differs (%d bytes, want %d)", len(b), len(a))
+	}
+	if got := allocated(t, dst); got > 8<<20 {
+		t.Errorf("copy allocates %d bytes for 3 MiB of data in 300 MiB: holes were filled", got)
+	}
+}
+
+func allocated(t *testing.T, name string) int64 {
+	t.Helper()
+	var st unix.Stat_t
+	must(t, unix.Stat(name, &st))
+	return st.Blocks * 512
+}
+
+// On a filesystem with reflinks (XFS here), a copy shares the source's
+// extents: it takes no new space. (pcopy asks with FICLONE; recent kernels
+// would also remap within copy_file_range, older ones copy the bytes.)
+// Needs root, xfsprogs and loop devices; skipped without them.
+func TestReflinkOnXFS(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a filesystem image needs root")
+	}
+	if _, err := exec.LookPath("mkfs.xfs"); err != nil {
+		t.Skip("no mkfs.xfs (Debian package xfsprogs)")
+	}
+	dir := t.TempDir()
+	img, mnt := filepath.Join(dir, "xfs.img"), filepath.Join(dir, "mnt")
+	must(t, os.Mkdir(mnt, 0o755))
+	f, err := os.Create(img)
+	must(t, err)
+	must(t, f.Truncate(512<<20))
+	must(t, f.Close())
+	if out, err := exec.Command("mkfs.xfs", "-q", "-m", "reflink=1", img).CombinedOutput(); err != nil {
+		t.Skipf("mkfs.xfs: %v: %s", err, out)
+	}
+	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount an XFS image here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+
+	src := filepath.Join(mnt, "src")
+	data := bytes.Repeat([]byte("0123456789abcdef"), 4<<20) // 64 MiB
+	must(t, os.MkdirAll(src, 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "big"), data, 0o644))
+	unix.Sync()
+	before := freeBytes(t, mnt)
+	if _, err := osCopy(src, filepath.Join(mnt, "dst")); err != nil {
+		t.Fatal(err)
+	}
+	unix.Sync()
+	got, err := os.ReadFile(filepath.Join(mnt, "dst", "big"))
+	must(t, err)
+	if !bytes.Equal(got, data) {
+		t.Fatal("reflinked copy differs from the source")
+	}
+	if used := before - freeBytes(t, mnt); used > 8<<20 {
+		t.Errorf("copying 64 MiB used %d bytes of the filesystem: not a reflink", used)
+	}
+}
+
+func freeBytes(t *testing.T, path string) int64 {
+	t.Helper()
+	var s unix.Statfs_t
+	must(t, unix.Statfs(path, &s))
+	return int64(s.Bfree) * s.Bsize
+}
