@@ -1,0 +1,110 @@
+package copier
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/spf13/afero"
+)
+
+// BenchmarkCopyFile copies one file per iteration, each to a new name, on
+// the real filesystem with the platform's fast path (when it has one) and
+// on MemMapFs through afero.
+func BenchmarkCopyFile(b *testing.B) {
+	for _, size := range []int{0, 4 << 10, 1 << 20} {
+		data := bytes.Repeat([]byte{'x'}, size)
+		b.Run(fmt.Sprintf("os/%d", size), func(b *testing.B) {
+			dir := b.TempDir()
+			src := filepath.Join(dir, "src")
+			if err := os.WriteFile(src, data, 0o644); err != nil {
+				b.Fatal(err)
+			}
+			must := func(err error) {
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			must(os.Mkdir(filepath.Join(dir, "dst"), 0o755))
+			job := &Job{Kind: KindFile, Size: int64(size), Mode: 0o644}
+			fast := newOSCopier(TempPrefix)
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			for i := range b.N {
+				dst := filepath.Join(dir, "dst", fmt.Sprint(i))
+				var err error
+				if fast != nil {
+					_, err = fast.copyFile(context.Background(), job, src, dst, nil)
+				} else {
+					_, err = copyFile(context.Background(), osFs, job, src, dst, TempPrefix, nil)
+				}
+				must(err)
+			}
+			b.StopTimer()
+			if fast != nil {
+				fast.close()
+			}
+		})
+		b.Run(fmt.Sprintf("memfs/%d", size), func(b *testing.B) {
+			fsys := afero.NewMemMapFs()
+			if err := afero.WriteFile(fsys, "/src", data, 0o644); err != nil {
+				b.Fatal(err)
+			}
+			fsys.Mkdir("/dst", 0o755)
+			job := &Job{Kind: KindFile, Size: int64(size), Mode: 0o644}
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			for i := range b.N {
+				if _, err := copyFile(context.Background(), fsys, job, "/src", fmt.Sprintf("/dst/%d", i), TempPrefix, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkProtocolBatch encodes and decodes one full batch of jobs with
+// realistic paths; ns/op divided by maxBatchJobs is the per-file IPC cost.
+func BenchmarkProtocolBatch(b *testing.B) {
+	jobs := make([]Job, maxBatchJobs)
+	for i := range jobs {
+		jobs[i] = Job{ID: uint64(1000 + i), Kind: KindFile, Rel: fmt.Sprintf("a%02d/b%02d/c%02d/f%05d.bin", i%10, i%7, i%3, i),
+			Size: 4096, Mode: 0o644, Mtime: 1577836800123456789, Atime: 1577836800123456789}
+	}
+	var buf bytes.Buffer
+	w := newConn(nil, &buf)
+	b.ResetTimer()
+	for range b.N {
+		buf.Reset()
+		if err := w.writeBatch(jobs); err != nil {
+			b.Fatal(err)
+		}
+		w.flush()
+		r := newConn(bytes.NewReader(buf.Bytes()), io.Discard)
+		m, err := r.read()
+		if err != nil || len(m.(*batch).Jobs) != len(jobs) {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(jobs)), "ns/job")
+}
+
+// BenchmarkCopyTreeMem copies a tree of 2,000 small files on MemMapFs with
+// in-process workers: the coordinator, protocol and dispatch, without a disk.
+func BenchmarkCopyTreeMem(b *testing.B) {
+	fsys := afero.NewMemMapFs()
+	for i := range 2000 {
+		afero.WriteFile(fsys, fmt.Sprintf("/src/d%02d/f%04d", i%40, i), []byte("data"), 0o644)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := Copy(context.Background(), Options{Src: "/src", Dst: fmt.Sprintf("/dst%d", i), Fs: fsys, Workers: 2}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*2000), "ns/file")
+}
