@@ -39,8 +39,9 @@ existing directory or ends with a slash.
 
 The copy keeps file contents, empty directories, symlinks (as links,
 never followed), permission bits, and modification and access times to
-the nanosecond. Each file is written under a temporary name next to its
-destination and renamed into place when complete.
+the nanosecond. A file gets its final name only when complete (an unnamed
+or temporary file is linked or renamed into place), so an interrupted copy
+never leaves a partial file under a final name.
 
 Options go before SRC and DST. Use -- before a SRC that starts with "-".
 
