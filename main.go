@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -114,6 +115,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			&cli.IntFlag{Name: "workers", Aliases: []string{"j"}, Value: runtime.NumCPU(),
 				Usage: "number of worker processes", DefaultText: "number of CPUs"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors"},
+			&cli.StringFlag{Name: "split-size", Value: "0", Usage: "copy files of at least `SIZE` (e.g. 512M, 2G) " +
+				"in parts by several workers at once; for network filesystems, where one stream is slow " +
+				"(on local disks it is slower); 0: never"},
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err.Error()}
@@ -148,6 +152,11 @@ func copyCommand(ctx context.Context, c *cli.Context, stderr io.Writer) int {
 		printError(stderr, fmt.Sprintf("--workers must be at least 1, not %d", workers), "")
 		return exitUsage
 	}
+	splitSize, err := parseSize(c.String("split-size"))
+	if err != nil {
+		printError(stderr, "--split-size: "+err.Error(), "a number of bytes with an optional K, M, G or T suffix, like 512M")
+		return exitUsage
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		printError(stderr, "cannot find the pcopy binary to start workers: "+err.Error(), "")
@@ -167,6 +176,7 @@ func copyCommand(ctx context.Context, c *cli.Context, stderr io.Writer) int {
 		Spawn:       copier.Exec(exe, os.Args[0]),
 		Reporter:    rep,
 		CountTotals: rep.WantsTotals(),
+		SplitSize:   splitSize,
 	})
 	rep.Finish(err == nil)
 
@@ -195,6 +205,31 @@ func copyCommand(ctx context.Context, c *cli.Context, stderr io.Writer) int {
 	}
 	printError(stderr, err.Error(), "")
 	return exitFailed
+}
+
+// parseSize reads a size like 4096, 512K, 64M or 2G (powers of 1024).
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	if n := len(s); n > 0 {
+		switch s[n-1] {
+		case 'K', 'k':
+			mult = 1 << 10
+		case 'M', 'm':
+			mult = 1 << 20
+		case 'G', 'g':
+			mult = 1 << 30
+		case 'T', 't':
+			mult = 1 << 40
+		}
+		if mult > 1 {
+			s = s[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 || v > (1<<62)/mult {
+		return 0, fmt.Errorf("not a size: %q", s)
+	}
+	return v * mult, nil
 }
 
 // printError is the one way pcopy reports an error: one line, then a hint

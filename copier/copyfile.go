@@ -68,6 +68,13 @@ func workerTempPrefix(pid, worker int) string {
 	return fmt.Sprintf("%s%d-%d-", TempPrefix, pid, worker)
 }
 
+// isTempName reports whether name is a plain file name pcopy could have
+// made for a temporary file (a worker checks before writing to one).
+func isTempName(name string) bool {
+	return strings.HasPrefix(name, TempPrefix) && strings.HasSuffix(name, ".tmp") &&
+		!strings.ContainsAny(name, "/\\\x00")
+}
+
 func tempName(dir, prefix string) string {
 	return filepath.Join(dir, fmt.Sprintf("%s%016x.tmp", prefix, rand.Uint64()))
 }

@@ -195,6 +195,55 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 	return n, nil
 }
 
+// copyPart copies the range job.Offset, job.Size of src into the existing
+// temporary file job.Temp next to dst, which the coordinator created: by
+// cloning the range where the filesystem shares extents, else with
+// copy_file_range.
+func (o *osCopier) copyPart(ctx context.Context, job *Job, src, dst string, progress func(int64) error) (int64, error) {
+	if !isTempName(job.Temp) {
+		return 0, fmt.Errorf("%w: bad temporary name %q", ErrProtocol, job.Temp)
+	}
+	sdir, ddir, err := o.dirs(src, dst)
+	if err != nil {
+		return 0, err
+	}
+	srcfd, err := unix.Openat(sdir, filepath.Base(src), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("open source: open: %w", err)
+	}
+	defer unix.Close(srcfd)
+	dstfd, err := unix.Openat(ddir, job.Temp, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("open temporary file: %w", err)
+	}
+	defer func() {
+		if dstfd >= 0 {
+			unix.Close(dstfd)
+		}
+	}()
+	r := unix.FileCloneRange{Src_fd: int64(srcfd), Src_offset: uint64(job.Offset), Src_length: uint64(job.Size), Dest_offset: uint64(job.Offset)}
+	if err := unix.IoctlFileCloneRange(dstfd, &r); err == nil {
+		if progress != nil {
+			if err := progress(job.Size); err != nil {
+				return job.Size, err
+			}
+		}
+		return job.Size, nil
+	}
+	n, err := copyRange(ctx, dstfd, srcfd, job.Offset, job.Size, progress, 0)
+	if err == nil && n != job.Size {
+		err = errors.New("shorter than when it was listed (changed while it was being copied)")
+	}
+	if err == nil {
+		err = unix.Close(dstfd) // a write error may show only now
+		dstfd = -1
+	}
+	if err != nil {
+		return n, fmt.Errorf("copy part: %w", err)
+	}
+	return n, nil
+}
+
 // createTempAt creates a new file in directory dirfd under a fresh
 // temporary name, and returns its descriptor and name.
 func createTempAt(dirfd int, prefix string, perm uint32) (int, string, error) {

@@ -38,9 +38,29 @@ type task struct {
 	job      Job
 	dir      *dirState // containing directory; nil for a single-file copy
 	batch    *batchState
-	done     int64 // bytes the holding worker reported so far
-	attempts int   // workers that died while it was the only job in hand
-	isolate  bool  // send alone, so a worker death can be blamed on it
+	done     int64  // bytes the holding worker reported so far
+	attempts int    // workers that died while it was the only job in hand
+	isolate  bool   // send alone, so a worker death can be blamed on it
+	split    *split // for a part: the file it is a range of
+}
+
+// alone says whether t must be the only job of its batch.
+func (t *task) alone() bool { return t.isolate || t.split != nil }
+
+// split is a large file copied in parts by several workers into one
+// temporary file, which the coordinator finishes once all parts are in.
+type split struct {
+	rel       string
+	dir       *dirState
+	src, dst  string // full paths
+	tmp       string // full path of the temporary file
+	size      int64
+	mode      uint32 // os.FileMode bits
+	mtime     int64
+	atime     int64
+	remaining int   // parts not yet done
+	bytes     int64 // bytes of the parts done
+	err       error // the first part's failure
 }
 
 type batchState struct {
@@ -91,8 +111,12 @@ type coordinator struct {
 	walkDone bool
 	nextID   uint64
 
-	retry         []*task // to dispatch before walking further
-	out           int     // tasks held by workers
+	retry         []*task // to dispatch before anything else
+	parts         []*task // parts of split files, before walking further
+	splits        map[*split]bool
+	workerCount   int
+	splitSize     int64
+	out           int // tasks held by workers
 	workers       []*workerState
 	lastWorkerID  int
 	startFailures int
@@ -117,12 +141,15 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		return Summary{}, err
 	}
 	c := &coordinator{
-		fs:     fsys,
-		plan:   p,
-		spawn:  opts.Spawn,
-		rep:    opts.Reporter,
-		events: make(chan event, 64),
-		quit:   make(chan struct{}),
+		fs:          fsys,
+		plan:        p,
+		spawn:       opts.Spawn,
+		rep:         opts.Reporter,
+		events:      make(chan event, 64),
+		quit:        make(chan struct{}),
+		splits:      map[*split]bool{},
+		workerCount: max(opts.Workers, 1),
+		splitSize:   opts.SplitSize,
 	}
 	if c.spawn == nil {
 		c.spawn = InProcess(fsys)
@@ -162,7 +189,7 @@ func (c *coordinator) run(ctx context.Context, workers int) error {
 			return fmt.Errorf("interrupted: %w", context.Cause(ctx))
 		}
 		c.dispatch()
-		if c.walkDone && len(c.retry) == 0 && c.out == 0 {
+		if c.walkDone && len(c.retry) == 0 && len(c.parts) == 0 && c.out == 0 {
 			break
 		}
 		// While the walk has more and a worker has room, only take what
@@ -267,22 +294,18 @@ func (c *coordinator) fillBatch() *batchState {
 	var b batchState
 	var size int64
 	for len(b.tasks) < maxBatchJobs && size < maxBatchBytes {
-		var t *task
-		if len(c.retry) > 0 {
-			if c.retry[0].isolate && len(b.tasks) > 0 {
-				break
-			}
-			t, c.retry = c.retry[0], c.retry[1:]
-		} else if !c.walkDone {
-			t = c.nextTask()
+		// Isolated jobs and parts of split files travel alone.
+		if len(b.tasks) > 0 && ((len(c.retry) > 0 && c.retry[0].alone()) || (len(c.retry) == 0 && len(c.parts) > 0)) {
+			break
 		}
+		t := c.next()
 		if t == nil {
 			break
 		}
 		t.batch = &b
 		b.tasks = append(b.tasks, t)
 		size += t.job.Size
-		if t.isolate {
+		if t.alone() {
 			break
 		}
 	}
@@ -291,6 +314,27 @@ func (c *coordinator) fillBatch() *batchState {
 	}
 	b.remaining, b.size = len(b.tasks), size
 	return &b
+}
+
+// next returns the next task to dispatch: a retry, a part of a split
+// file, or what the walk finds next; nil when there is none for now.
+func (c *coordinator) next() *task {
+	if len(c.retry) > 0 {
+		t := c.retry[0]
+		c.retry = c.retry[1:]
+		return t
+	}
+	if len(c.parts) == 0 && !c.walkDone {
+		if t := c.nextTask(); t != nil {
+			return t
+		}
+	}
+	if len(c.parts) > 0 {
+		t := c.parts[0]
+		c.parts = c.parts[1:]
+		return t
+	}
+	return nil
 }
 
 func (c *coordinator) send(w *workerState, b *batchState) {
@@ -373,22 +417,70 @@ func (c *coordinator) misbehaved(w *workerState, what string) error {
 func (c *coordinator) finishTask(w *workerState, t *task, r result) {
 	w.untrack(t)
 	c.out--
-	var err error
-	if r.Err == "" {
-		c.rep.Bytes(r.Bytes - t.done)
-		c.sum.Bytes += r.Bytes
+	if r.Err != "" {
+		c.complete(t, 0, errors.New(r.Err))
+		return
+	}
+	c.rep.Bytes(r.Bytes - t.done)
+	t.done = r.Bytes
+	c.complete(t, r.Bytes, nil)
+}
+
+// complete records a task's end: a file or symlink copied (err nil) or
+// failed, or a part of a split file.
+func (c *coordinator) complete(t *task, n int64, err error) {
+	if t.split != nil {
+		c.completePart(t, n, err)
+		return
+	}
+	if err != nil {
+		c.rep.Bytes(-t.done) // a failed copy leaves nothing behind
+		c.fail(t.job.Rel, err)
+	} else {
+		c.sum.Bytes += n
 		if t.job.Kind == KindSymlink {
 			c.sum.Symlinks++
 		} else {
 			c.sum.Files++
 		}
-	} else {
-		c.rep.Bytes(-t.done) // a failed copy leaves nothing behind
-		err = errors.New(r.Err)
-		c.fail(t.job.Rel, err)
 	}
 	c.rep.FileDone(t.job.Rel, err)
 	c.taskDone(t)
+}
+
+// completePart records a part's end; after the last part of a file the
+// file is finished (or, if a part failed, its temporary file removed).
+func (c *coordinator) completePart(t *task, n int64, err error) {
+	s := t.split
+	s.remaining--
+	if err != nil {
+		c.rep.Bytes(-t.done)
+		if s.err == nil {
+			s.err = err
+		}
+	} else {
+		s.bytes += n
+	}
+	if s.remaining > 0 {
+		return
+	}
+	delete(c.splits, s)
+	if err = s.err; err == nil {
+		err = finishSplit(s)
+	}
+	if err != nil {
+		c.fs.Remove(s.tmp)
+		c.rep.Bytes(-s.bytes)
+		c.fail(s.rel, err)
+	} else {
+		c.sum.Files++
+		c.sum.Bytes += s.size
+	}
+	c.rep.FileDone(s.rel, err)
+	if s.dir != nil {
+		s.dir.pending--
+		c.maybeFinishDir(s.dir)
+	}
 }
 
 func (w *workerState) untrack(t *task) {
@@ -465,10 +557,7 @@ func (c *coordinator) requeue(w *workerState, reason string) int {
 			if i == 0 && len(b.tasks) == 1 {
 				t.attempts++
 				if t.attempts >= maxAttempts {
-					err := fmt.Errorf("a worker died each of the %d times it copied this (last: %s)", t.attempts, reason)
-					c.fail(t.job.Rel, err)
-					c.rep.FileDone(t.job.Rel, err)
-					c.taskDone(t)
+					c.complete(t, 0, fmt.Errorf("a worker died each of the %d times it copied this (last: %s)", t.attempts, reason))
 					continue
 				}
 			}
@@ -567,6 +656,9 @@ func (c *coordinator) abort() {
 				}
 			}
 		}
+	}
+	for s := range c.splits {
+		c.fs.Remove(s.tmp) // the coordinator's own temporary files
 	}
 }
 

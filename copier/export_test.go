@@ -16,6 +16,8 @@ const WalkBudget = walkBudget
 type Sent struct {
 	Out    int
 	Before []int64
+	Worker int // the worker's number
+	Parts  int // jobs in the batch that are parts of a split file
 }
 
 // SetSentHook installs testHookSent for the duration of a test.
@@ -25,7 +27,13 @@ func SetSentHook(cleanup func(func()), hook func(Sent)) {
 		for _, b := range w.batches[:len(w.batches)-1] {
 			before = append(before, b.size)
 		}
-		hook(Sent{Out: out, Before: before})
+		parts := 0
+		for _, t := range w.batches[len(w.batches)-1].tasks {
+			if t.job.Kind == KindPart {
+				parts++
+			}
+		}
+		hook(Sent{Out: out, Before: before, Worker: w.id, Parts: parts})
 	}
 	cleanup(func() { testHookSent = nil })
 }

@@ -2,12 +2,18 @@ package copier_test
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 
+	"github.com/spf13/afero"
 	"golang.org/x/sys/unix"
+
+	"github.com/pcopy/pcopy/copier"
+	"github.com/pcopy/pcopy/internal/treecheck"
 )
 
 // Holes in a sparse file stay holes: the copy has the same bytes but
@@ -100,4 +106,69 @@ func freeBytes(t *testing.T, path string) int64 {
 	var s unix.Statfs_t
 	must(t, unix.Statfs(path, &s))
 	return int64(s.Bfree) * s.Bsize
+}
+
+// A large file is copied in parts by several workers at once, into one
+// temporary file finished once: the copy is exact and nothing is left.
+func TestLargeFileCopiedInParts(t *testing.T) {
+	copier.SetMinPart(t.Cleanup, 1<<20)
+	exe, err := os.Executable()
+	must(t, err)
+	split := func(src, dst string, spawn copier.Spawner, workers int) (copier.Summary, error) {
+		return copier.Copy(context.Background(), copier.Options{Src: src, Dst: dst, Fs: afero.NewOsFs(),
+			Workers: workers, Spawn: spawn, SplitSize: 1 << 20})
+	}
+	var mu sync.Mutex
+	partsBy := map[int]int{}
+	copier.SetSentHook(t.Cleanup, func(s copier.Sent) {
+		mu.Lock()
+		partsBy[s.Worker] += s.Parts
+		mu.Unlock()
+	})
+	src := filepath.Join(t.TempDir(), "src")
+	big := make([]byte, 7<<20+12345) // not a multiple of the part size
+	for i := range big {
+		big[i] = byte(i * 7 / 3)
+	}
+	must(t, os.MkdirAll(filepath.Join(src, "sub"), 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "sub", "big"), big, 0o640))
+	must(t, os.WriteFile(filepath.Join(src, "small"), []byte("small"), 0o644))
+	must(t, os.Chtimes(filepath.Join(src, "sub", "big"), t0, t0))
+	must(t, os.Chtimes(filepath.Join(src, "sub"), t0, t0))
+
+	copies := map[string]func(src, dst string) (copier.Summary, error){
+		"in-process workers": func(src, dst string) (copier.Summary, error) { return split(src, dst, nil, 2) },
+		"worker processes": func(src, dst string) (copier.Summary, error) {
+			return split(src, dst, copier.Exec(exe, "pcopy-test"), 3)
+		},
+	}
+	for name, copy := range copies {
+		clear(partsBy)
+		dst := filepath.Join(t.TempDir(), "dst")
+		sum, err := copy(src, dst)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		assertSameTree(t, src, dst)
+		if sum.Files != 2 || sum.Bytes != int64(len(big))+5 {
+			t.Errorf("%s: summary %d files %d bytes, want 2 and %d", name, sum.Files, sum.Bytes, len(big)+5)
+		}
+		mu.Lock()
+		if len(partsBy) < 2 {
+			t.Errorf("%s: parts went to workers %v, want several", name, partsBy)
+		}
+		mu.Unlock()
+	}
+
+	// A single large file, as SRC itself.
+	dst := filepath.Join(t.TempDir(), "one")
+	if _, err := split(filepath.Join(src, "sub", "big"), dst, copier.Exec(exe, "pcopy-test"), 2); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(dst); !bytes.Equal(got, big) {
+		t.Error("single large file: content differs")
+	}
+	if left := treecheck.TempFiles(filepath.Dir(dst), copier.TempPrefix); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
 }

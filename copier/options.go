@@ -31,6 +31,15 @@ type Options struct {
 	// Reporter, if set, is told about progress as it happens.
 	Reporter Reporter
 
+	// SplitSize, when positive, has files of at least this many bytes
+	// copied in parts by several workers at once (Linux, the operating
+	// system's filesystem). It pays where one stream is slow, as on
+	// network filesystems; on local ext4 or XFS, writes to one file
+	// serialize on its inode and splitting is slower (measured: a 1 GiB
+	// file took 0.54 s split, 0.38 s whole). A copy killed with SIGKILL
+	// while splitting leaves the split file's temporary file.
+	SplitSize int64
+
 	// CountTotals walks the source a second time, alongside the copy, to
 	// tell the Reporter the tree's total size early. Meant for a progress
 	// bar; it costs an extra stat of every entry.

@@ -19,7 +19,7 @@ import (
 
 const (
 	protocolMagic   = "pcopy-wire"
-	protocolVersion = 1
+	protocolVersion = 2
 
 	// maxFrame and maxFrameJobs bound the memory a malformed or hostile
 	// frame can make the decoder allocate. A batch of jobs with long
@@ -47,6 +47,10 @@ type JobKind byte
 const (
 	KindFile    JobKind = 1
 	KindSymlink JobKind = 2
+	// KindPart copies bytes Offset to Offset+Size of file Rel into the
+	// existing temporary file Temp in Rel's destination directory: one
+	// range of a large file that several workers copy at once.
+	KindPart JobKind = 3
 )
 
 // hello is the first message in each direction. The coordinator fills every
@@ -64,13 +68,15 @@ type hello struct {
 // Size, Mode and the times are what the coordinator saw when it walked the
 // source; the worker applies them to the copy.
 type Job struct {
-	ID    uint64
-	Kind  JobKind
-	Rel   string
-	Size  int64
-	Mode  uint32 // os.FileMode bits
-	Mtime int64  // ns since the Unix epoch
-	Atime int64
+	ID     uint64
+	Kind   JobKind
+	Rel    string
+	Size   int64
+	Mode   uint32 // os.FileMode bits
+	Mtime  int64  // ns since the Unix epoch
+	Atime  int64
+	Temp   string // KindPart: the temporary file's name
+	Offset int64  // KindPart: where the range starts
 }
 
 type batch struct {
@@ -211,6 +217,8 @@ func (c *conn) writeBatch(jobs []Job) error {
 		c.enc.uvarint(uint64(j.Mode))
 		c.enc.varint(j.Mtime)
 		c.enc.varint(j.Atime)
+		c.enc.str(j.Temp)
+		c.enc.varint(j.Offset)
 	}
 	return c.put()
 }
@@ -280,21 +288,23 @@ func decodeMessage(t msgType, payload []byte) (any, error) {
 		return h, d.done("hello")
 	case msgBatch:
 		n := d.uvarint("batch count")
-		// Each job takes at least 7 bytes, so a count larger than that
+		// Each job takes at least 9 bytes, so a count larger than that
 		// allows is malformed; checking first keeps the allocation bounded.
-		if d.err == nil && (n > maxFrameJobs || n > uint64(len(d.b))/7) {
+		if d.err == nil && (n > maxFrameJobs || n > uint64(len(d.b))/9) {
 			return nil, fmt.Errorf("%w: batch count %d exceeds frame", ErrProtocol, n)
 		}
 		b := &batch{Jobs: make([]Job, 0, n)}
 		for i := uint64(0); i < n && d.err == nil; i++ {
 			b.Jobs = append(b.Jobs, Job{
-				ID:    d.uvarint("job id"),
-				Kind:  JobKind(d.uvarint("job kind")),
-				Rel:   d.str("job path"),
-				Size:  d.varint("job size"),
-				Mode:  uint32(d.uvarint("job mode")),
-				Mtime: d.varint("job mtime"),
-				Atime: d.varint("job atime"),
+				ID:     d.uvarint("job id"),
+				Kind:   JobKind(d.uvarint("job kind")),
+				Rel:    d.str("job path"),
+				Size:   d.varint("job size"),
+				Mode:   uint32(d.uvarint("job mode")),
+				Mtime:  d.varint("job mtime"),
+				Atime:  d.varint("job atime"),
+				Temp:   d.str("job temporary name"),
+				Offset: d.varint("job offset"),
 			})
 		}
 		return b, d.done("batch")

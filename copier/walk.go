@@ -59,7 +59,9 @@ func (c *coordinator) startWalk() error {
 		if err := c.fs.MkdirAll(filepath.Dir(p.dstRoot), 0o777); err != nil {
 			return fmt.Errorf("create destination directory: %w", err)
 		}
-		c.retry = append(c.retry, c.newTask(nil, "", KindFile, p.srcInfo))
+		if !c.trySplit(nil, "", p.srcInfo) {
+			c.retry = append(c.retry, c.newTask(nil, "", KindFile, p.srcInfo))
+		}
 		c.walkDone = true
 		return nil
 	}
@@ -105,6 +107,9 @@ func (c *coordinator) nextTask() *task {
 		case mode.IsDir():
 			c.enterDir(top.dir, rel, info)
 		case mode.IsRegular():
+			if c.trySplit(top.dir, rel, info) {
+				return nil // its parts are queued; the walk goes on next time
+			}
 			return c.newTask(top.dir, rel, KindFile, info)
 		case mode&fs.ModeSymlink != 0:
 			return c.newTask(top.dir, rel, KindSymlink, info)

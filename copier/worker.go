@@ -2,6 +2,7 @@ package copier
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -116,6 +117,7 @@ type worker struct {
 // operating system's filesystem.
 type fileCopier interface {
 	copyFile(ctx context.Context, job *Job, src, dst string, progress func(int64) error) (int64, error)
+	copyPart(ctx context.Context, job *Job, src, dst string, progress func(int64) error) (int64, error)
 	close()
 }
 
@@ -145,6 +147,16 @@ func (w *worker) maybeFlush() error {
 	return w.conn.flush()
 }
 
+// progressFunc reports the bytes done so far in job to the coordinator.
+func (w *worker) progressFunc(job *Job) func(int64) error {
+	return func(done int64) error {
+		if err := w.conn.writeProgress(progressMsg{ID: job.ID, Bytes: done}); err != nil {
+			return err
+		}
+		return w.maybeFlush()
+	}
+}
+
 func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 	if err := checkRel(job.Rel); err != nil {
 		return 0, err
@@ -152,16 +164,16 @@ func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 	src, dst := joinRel(w.src, job.Rel), joinRel(w.dst, job.Rel)
 	switch job.Kind {
 	case KindFile:
-		progress := func(done int64) error {
-			if err := w.conn.writeProgress(progressMsg{ID: job.ID, Bytes: done}); err != nil {
-				return err
-			}
-			return w.maybeFlush()
-		}
+		progress := w.progressFunc(job)
 		if w.osCopier != nil {
 			return w.osCopier.copyFile(ctx, job, src, dst, progress)
 		}
 		return copyFile(ctx, w.fs, job, src, dst, w.tempPrefix, progress)
+	case KindPart:
+		if w.osCopier == nil {
+			return 0, errors.New("copying a file in parts is not supported here")
+		}
+		return w.osCopier.copyPart(ctx, job, src, dst, w.progressFunc(job))
 	case KindSymlink:
 		return 0, copySymlink(w.fs, job, src, dst, w.tempPrefix)
 	}

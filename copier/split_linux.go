@@ -1,0 +1,122 @@
+package copier
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/afero"
+	"golang.org/x/sys/unix"
+)
+
+// Parts of a split file are at least minPart bytes, a multiple of 1 MiB
+// (so that filesystems that share extents can clone each part).
+var minPart int64 = 64 << 20
+
+// trySplit queues a regular file of at least Options.SplitSize bytes as
+// parts for several workers, and reports whether it did. Sparse files are not split (a part would fill the
+// holes of its range), nor is anything when there is a single worker.
+func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo) bool {
+	size := info.Size()
+	if _, isOS := c.fs.(*afero.OsFs); !isOS || c.workerCount < 2 || c.splitSize <= 0 || size < c.splitSize {
+		return false
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok || st.Blocks*512 < size {
+		return false
+	}
+	dst := joinRel(c.plan.dstRoot, rel)
+	fd, tmp, err := createTempFd(filepath.Dir(dst), workerTempPrefix(os.Getpid(), 0))
+	if err == nil {
+		err = unix.Ftruncate(fd, size)
+		if cerr := unix.Close(fd); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			unix.Unlink(tmp)
+		}
+	}
+	if err != nil {
+		c.fail(rel, fmt.Errorf("create in destination: %w", unwrapPath(err)))
+		return true
+	}
+
+	part := max(minPart, (size/int64(2*c.workerCount)+(1<<20)-1)&^(1<<20-1))
+	s := &split{rel: rel, dir: dir, src: joinRel(c.plan.srcRoot, rel), dst: dst, tmp: tmp, size: size,
+		mode: uint32(info.Mode()), mtime: info.ModTime().UnixNano(), atime: atimeOf(info).UnixNano()}
+	for off := int64(0); off < size; off += part {
+		c.nextID++
+		s.remaining++
+		c.parts = append(c.parts, &task{dir: dir, split: s, job: Job{
+			ID: c.nextID, Kind: KindPart, Rel: rel, Size: min(part, size-off), Offset: off,
+			Temp: filepath.Base(tmp), Mode: s.mode, Mtime: s.mtime, Atime: s.atime,
+		}})
+	}
+	c.splits[s] = true
+	if dir != nil {
+		dir.pending++
+	}
+	return true
+}
+
+// createTempFd creates a new file under a fresh temporary name in dir.
+func createTempFd(dir, prefix string) (int, string, error) {
+	for range 100 {
+		name := tempName(dir, prefix)
+		fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+		if err == unix.EEXIST {
+			continue
+		}
+		if err != nil {
+			return -1, "", &os.PathError{Op: "open", Path: name, Err: err}
+		}
+		return fd, name, nil
+	}
+	return -1, "", errors.New("too many temporary name collisions")
+}
+
+// finishSplit completes a split file once all its parts are in: the source
+// must not have changed meanwhile; then mode, times, and the rename into
+// place.
+func finishSplit(s *split) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(s.src, &st); err != nil {
+		return fmt.Errorf("stat source: %w", err)
+	}
+	if st.Size != s.size || st.Mtim.Nano() != s.mtime {
+		return errors.New("changed while it was being copied; not copied")
+	}
+	fd, err := unix.Open(s.tmp, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open temporary file: %w", err)
+	}
+	perm := uint32(fs.FileMode(s.mode).Perm())
+	m := fs.FileMode(s.mode)
+	if m&fs.ModeSetuid != 0 {
+		perm |= unix.S_ISUID
+	}
+	if m&fs.ModeSetgid != 0 {
+		perm |= unix.S_ISGID
+	}
+	if m&fs.ModeSticky != 0 {
+		perm |= unix.S_ISVTX
+	}
+	if err := unix.Fchmod(fd, perm); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("set mode: fchmod: %w", err)
+	}
+	if err := futimens(fd, s.atime, s.mtime); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("set times: futimens: %w", err)
+	}
+	if err := unix.Close(fd); err != nil {
+		return fmt.Errorf("write destination: close: %w", err)
+	}
+	if err := unix.Rename(s.tmp, s.dst); err != nil {
+		return renameError(osFs, s.dst, &os.LinkError{Op: "rename", Old: s.tmp, New: s.dst, Err: err})
+	}
+	return nil
+}

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package copier
+
+import (
+	"errors"
+	"os"
+)
+
+// trySplit splits nothing here: files are copied whole.
+func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo) bool { return false }
+
+func finishSplit(s *split) error { return errors.New("split files are not supported on this platform") }
