@@ -126,7 +126,7 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 	tmp := ""
 	dstfd, err := openUnnamed(ddir, perm)
 	if err != nil {
-		dstfd, tmp, err = createTempAt(ddir, o.tempPrefix, perm)
+		dstfd, tmp, err = createTempAt(ddir, "", o.tempPrefix, perm)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("create in destination: %w", err)
@@ -244,11 +244,12 @@ func (o *osCopier) copyPart(ctx context.Context, job *Job, src, dst string, prog
 	return n, nil
 }
 
-// createTempAt creates a new file in directory dirfd under a fresh
-// temporary name, and returns its descriptor and name.
-func createTempAt(dirfd int, prefix string, perm uint32) (int, string, error) {
+// createTempAt creates a new file under a fresh temporary name in dir,
+// relative to directory dirfd (dir "" with a directory's descriptor, or a
+// path with unix.AT_FDCWD), and returns its descriptor and name.
+func createTempAt(dirfd int, dir, prefix string, perm uint32) (int, string, error) {
 	for range 100 {
-		name := tempName("", prefix)
+		name := tempName(dir, prefix)
 		fd, err := unix.Openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, perm)
 		if err == unix.EEXIST {
 			continue

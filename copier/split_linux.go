@@ -29,7 +29,7 @@ func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo) bool
 		return false
 	}
 	dst := joinRel(c.plan.dstRoot, rel)
-	fd, tmp, err := createTempFd(filepath.Dir(dst), workerTempPrefix(os.Getpid(), 0))
+	fd, tmp, err := createTempAt(unix.AT_FDCWD, filepath.Dir(dst), workerTempPrefix(os.Getpid(), 0), 0o600)
 	if err == nil {
 		err = unix.Ftruncate(fd, size)
 		if cerr := unix.Close(fd); err == nil {
@@ -60,22 +60,6 @@ func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo) bool
 		dir.pending++
 	}
 	return true
-}
-
-// createTempFd creates a new file under a fresh temporary name in dir.
-func createTempFd(dir, prefix string) (int, string, error) {
-	for range 100 {
-		name := tempName(dir, prefix)
-		fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
-		if err == unix.EEXIST {
-			continue
-		}
-		if err != nil {
-			return -1, "", &os.PathError{Op: "open", Path: name, Err: err}
-		}
-		return fd, name, nil
-	}
-	return -1, "", errors.New("too many temporary name collisions")
 }
 
 // finishSplit completes a split file once all its parts are in: the source
