@@ -33,6 +33,7 @@ type osCopier struct {
 	tempPrefix     string
 	srcDir, dstDir string // paths of the open directories
 	srcfd, dstfd   int
+	dstACL         bool // the destination directory has a default ACL
 }
 
 func newOSCopier(tempPrefix string) fileCopier {
@@ -71,7 +72,7 @@ func (o *osCopier) dirs(src, dst string) (int, int, error) {
 		if o.dstfd >= 0 {
 			unix.Close(o.dstfd)
 		}
-		o.dstfd, o.dstDir = fd, d
+		o.dstfd, o.dstDir, o.dstACL = fd, d, fdHasDefaultACL(fd)
 	}
 	return o.srcfd, o.dstfd, nil
 }
@@ -147,9 +148,10 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 			return n, err
 		}
 	}
-	// The create mode was cut by the umask, and open(2) may drop the
-	// special bits: set them exactly where either could have changed them.
-	if perm&processUmask() != 0 || perm&^0o777 != 0 {
+	// The create mode was cut by the umask (or shaped by a default ACL),
+	// and open(2) may drop the special bits: set them exactly where any
+	// of these could have changed them.
+	if o.dstACL || perm&processUmask() != 0 || perm&^0o777 != 0 {
 		if err := unix.Fchmod(dstfd, perm); err != nil {
 			return n, fmt.Errorf("set mode: fchmod: %w", err)
 		}
@@ -178,7 +180,12 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 		}
 		if tmp == "" {
 			committed = true
-			unix.Close(dstfd)
+			if err := unix.Close(dstfd); err != nil {
+				// A write error reported only now: the name just made
+				// must not stay on a file that may be incomplete.
+				unix.Unlinkat(ddir, dname, 0)
+				return n, fmt.Errorf("write destination: close: %w", err)
+			}
 			return n, nil
 		}
 	}
@@ -341,10 +348,10 @@ func tryClone(dstfd, srcfd int, st *unix.Stat_t) (bool, error) {
 	switch err := unix.IoctlFileClone(dstfd, srcfd); err {
 	case nil:
 		return true, nil
-	case unix.EOPNOTSUPP, unix.ENOTTY, unix.EINVAL, unix.EXDEV, unix.ENOSYS, unix.EPERM:
-		noClone.Store(st.Dev, true)
+	case unix.EOPNOTSUPP, unix.ENOTTY, unix.EXDEV, unix.ENOSYS:
+		noClone.Store(st.Dev, true) // not on this filesystem
 	}
-	return false, nil // unsupported, or a transient failure: copy the bytes
+	return false, nil // unsupported, or not for this file (EINVAL, EPERM): copy the bytes
 }
 
 // copySparse copies only the data regions of srcfd, found with SEEK_DATA

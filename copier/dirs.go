@@ -21,6 +21,7 @@ type dirState struct {
 	walked   bool // every entry has been listed
 	failed   bool // could not be created; no metadata to set
 	modeSet  bool // created with its exact mode: no chmod needed
+	acl      bool // in DST, it has a default ACL
 	finished bool
 }
 

@@ -54,6 +54,7 @@ type split struct {
 	dir       *dirState
 	src, dst  string // full paths
 	tmp       string // full path of the temporary file
+	ino       uint64 // the source's inode when it was listed
 	size      int64
 	mode      uint32 // os.FileMode bits
 	mtime     int64
@@ -294,12 +295,14 @@ func (c *coordinator) fillBatch() *batchState {
 	var b batchState
 	var size int64
 	for len(b.tasks) < maxBatchJobs && size < maxBatchBytes {
-		// Isolated jobs and parts of split files travel alone.
-		if len(b.tasks) > 0 && ((len(c.retry) > 0 && c.retry[0].alone()) || (len(c.retry) == 0 && len(c.parts) > 0)) {
-			break
-		}
 		t := c.next()
 		if t == nil {
+			break
+		}
+		if t.alone() && len(b.tasks) > 0 {
+			// Isolated jobs and parts of split files travel alone: this
+			// one goes first in the next batch.
+			c.retry = append([]*task{t}, c.retry...)
 			break
 		}
 		t.batch = &b

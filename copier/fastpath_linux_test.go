@@ -3,6 +3,7 @@ package copier_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -170,5 +171,33 @@ func TestLargeFileCopiedInParts(t *testing.T) {
 	}
 	if left := treecheck.TempFiles(filepath.Dir(dst), copier.TempPrefix); len(left) > 0 {
 		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// Where DST has a default ACL, it (not the umask) shapes the mode of what
+// is created in it; pcopy must still give each entry the source's mode.
+func TestModesUnderDefaultACL(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	writeFile(t, filepath.Join(src, "f644"), "a", 0o644, t0)
+	writeFile(t, filepath.Join(src, "sub", "x755"), "b", 0o755, t0)
+	must(t, os.Chmod(filepath.Join(src, "sub"), 0o755))
+	must(t, os.Mkdir(dst, 0o755))
+	// u::rwx g::--- o::--- as a default ACL (version 2, three entries).
+	acl := []byte{2, 0, 0, 0, 0x01, 0, 7, 0, 0xff, 0xff, 0xff, 0xff, 0x04, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x20, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}
+	if err := unix.Setxattr(dst, "system.posix_acl_default", acl, 0); err != nil {
+		t.Skipf("cannot set a default ACL here: %v", err)
+	}
+	for _, workers := range []int{1, 2} {
+		out := filepath.Join(dst, fmt.Sprint("run", workers))
+		if _, err := copier.Copy(context.Background(), copier.Options{Src: src, Dst: out, Fs: afero.NewOsFs(), Workers: workers}); err != nil {
+			t.Fatal(err)
+		}
+		for rel, want := range map[string]os.FileMode{"f644": 0o644, "sub": 0o755 | os.ModeDir, "sub/x755": 0o755} {
+			info, err := os.Lstat(filepath.Join(out, rel))
+			if err != nil || info.Mode() != want {
+				t.Errorf("%s: mode %v (%v), want %v", rel, info.Mode(), err, want)
+			}
+		}
 	}
 }

@@ -45,7 +45,7 @@ func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo) bool
 	}
 
 	part := max(minPart, (size/int64(2*c.workerCount)+(1<<20)-1)&^(1<<20-1))
-	s := &split{rel: rel, dir: dir, src: joinRel(c.plan.srcRoot, rel), dst: dst, tmp: tmp, size: size,
+	s := &split{rel: rel, dir: dir, src: joinRel(c.plan.srcRoot, rel), dst: dst, tmp: tmp, size: size, ino: st.Ino,
 		mode: uint32(info.Mode()), mtime: info.ModTime().UnixNano(), atime: atimeOf(info).UnixNano()}
 	for off := int64(0); off < size; off += part {
 		c.nextID++
@@ -70,7 +70,7 @@ func finishSplit(s *split) error {
 	if err := unix.Lstat(s.src, &st); err != nil {
 		return fmt.Errorf("stat source: %w", err)
 	}
-	if st.Size != s.size || st.Mtim.Nano() != s.mtime {
+	if st.Ino != s.ino || st.Size != s.size || st.Mtim.Nano() != s.mtime {
 		return errors.New("changed while it was being copied; not copied")
 	}
 	fd, err := unix.Open(s.tmp, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)

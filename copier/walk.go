@@ -153,9 +153,22 @@ func (c *coordinator) enterDir(parent *dirState, rel string, info os.FileInfo) {
 		c.maybeFinishDir(d)
 		return
 	}
-	// A directory made with its exact mode needs no chmod when finished.
+	// A directory made inside one with a default ACL inherits it; a
+	// directory that was there may have one of its own.
+	parentACL := false
+	if parent != nil {
+		parentACL = parent.acl
+	} else {
+		parentACL = hasDefaultACL(filepath.Dir(joinRel(c.plan.dstRoot, rel)))
+	}
+	d.acl = parentACL
+	if !created {
+		d.acl = hasDefaultACL(joinRel(c.plan.dstRoot, rel))
+	}
+	// A directory made with its exact mode needs no chmod when finished:
+	// not where a default ACL, rather than the umask, shaped it.
 	perm := uint32(info.Mode().Perm())
-	d.modeSet = created && info.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) == 0 &&
+	d.modeSet = created && !parentACL && info.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) == 0 &&
 		perm&0o700 == 0o700 && perm&processUmask() == 0
 	names, err := readNames(c.fs, joinRel(c.plan.srcRoot, rel))
 	if err != nil {
