@@ -120,6 +120,13 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 	// describe the data copied, and the access time is the one before
 	// this copy read the file.
 	perm := st.Mode & 0o7777
+	if srcfd < 0 {
+		// Empty: nothing can be half-written, so it is made at its name
+		// (when that is free), then given its times.
+		if done, err := o.createEmpty(ddir, dname, perm, &st); done {
+			return 0, err
+		}
+	}
 	// An unnamed file (O_TMPFILE) in the destination directory gets its
 	// name only when complete, with linkat: no temporary name to insert,
 	// rename away or leave behind. Where the filesystem cannot, a named
@@ -200,6 +207,33 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 		return n, renameError(osFs, dst, &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err})
 	}
 	return n, nil
+}
+
+// createEmpty makes an empty file at name in directory dirfd with the mode
+// and times of st. done is false when the name is taken: the caller then
+// replaces what is there the safe way.
+func (o *osCopier) createEmpty(dirfd int, name string, perm uint32, st *unix.Stat_t) (done bool, err error) {
+	fd, err := unix.Openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
+	if err == unix.EEXIST {
+		return false, nil
+	}
+	if err != nil {
+		return true, fmt.Errorf("create in destination: open: %w", err)
+	}
+	if o.dstACL || perm&processUmask() != 0 || perm&^0o777 != 0 {
+		err = unix.Fchmod(fd, perm)
+	}
+	if err == nil {
+		err = futimens(fd, st.Atim.Nano(), st.Mtim.Nano())
+	}
+	if cerr := unix.Close(fd); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		unix.Unlinkat(dirfd, name, 0) // it was made here, just now
+		return true, fmt.Errorf("set metadata: %w", err)
+	}
+	return true, nil
 }
 
 // copyPart copies the range job.Offset, job.Size of src into the existing

@@ -87,6 +87,7 @@ func TestProcessCopyOddNames(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(src, "big"), strings.Repeat("big data ", 2<<20), 0o640, t0) // 18 MB: several chunks
 	writeFile(t, filepath.Join(src, "exec"), "#!/bin/sh\n", 0o755, t0)
+	writeFile(t, filepath.Join(src, "empty-file"), "", 0o4751, t0.Add(3)) // made at its name, not via O_TMPFILE
 	writeFile(t, filepath.Join(src, "ro-dir", "ro-file"), "x", 0o400, t0)
 	must(t, os.Symlink("big", filepath.Join(src, "link")))
 	must(t, os.Symlink("/nonexistent/dangling\nlink", filepath.Join(src, "dangling")))
@@ -105,7 +106,7 @@ func TestProcessCopyOddNames(t *testing.T) {
 	}
 	t.Cleanup(func() { os.Chmod(filepath.Join(dst, "ro-dir"), 0o755) })
 	assertSameTree(t, src, dst)
-	if want := int64(2*len(names) + 3); sum.Files != want || sum.Symlinks != 3 {
+	if want := int64(2*len(names) + 4); sum.Files != want || sum.Symlinks != 3 {
 		t.Errorf("summary: %d files %d symlinks, want %d and 3", sum.Files, sum.Symlinks, want)
 	}
 
