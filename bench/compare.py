@@ -57,6 +57,58 @@ def treediff(src, dst, opts):
     return ("identical" if p.returncode == 0 else "DIFFERS: ") + ("" if p.returncode == 0 else last)
 
 
+def tree_bytes(src):
+    total = 0
+    for d, _, files in os.walk(src):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(d, f)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def warm(src):
+    subprocess.run(f"find {src} -type f -print0 | xargs -0 cat > /dev/null", shell=True)
+
+
+def meminfo(key):
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def settle(src, nbytes):
+    """Make sure the copy will not have to reclaim memory while it is timed.
+
+    Once the page cache fills RAM, every copy pays for evicting old pages and
+    inodes in the kernel, and more so the more copies came before it: times
+    drift upwards through a run. When free memory is short of what the copy
+    needs, inodes and dentries are dropped (root only), which frees the
+    cached data of the old copies with their inodes but keeps the
+    filesystem's own metadata (bitmaps, inode tables) cached, as in the runs
+    before; then the source is read again. (Dropping the page cache too makes
+    every create read inode tables from disk.)"""
+    if meminfo("MemFree") > 3 * nbytes + (1 << 30):
+        return
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("2\n")
+    except OSError:
+        return
+    warm(src)
+
+
+def check_space(work, nbytes):
+    st = os.statvfs(work)
+    free = st.f_bavail * st.f_frsize
+    if free < 2 * nbytes + (4 << 30):
+        sys.exit(f"compare.py: only {free >> 20} MiB free in {work}: remove {os.path.join(work, 'trash')} "
+                 "(then wait a few minutes before timing again)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("trees", nargs="+")
@@ -84,7 +136,8 @@ def main():
         src = os.path.abspath(tree)
         name = os.path.basename(src.rstrip("/"))
         nfiles = sum(len(f) for _, _, f in os.walk(src))
-        subprocess.run(f"find {src} -type f -print0 | xargs -0 cat > /dev/null", shell=True)
+        nbytes = tree_bytes(src)
+        warm(src)
         times = {t: [] for t in tools}
         checks = {}
         for r in range(a.runs):
@@ -97,7 +150,9 @@ def main():
                     else:
                         os.rename(dst, os.path.join(trash, f"{name}.{t}.{time.time_ns()}"))
                 shutil.rmtree(os.path.join(work, "fptmp"), ignore_errors=True)
+                check_space(work, nbytes)
                 subprocess.run("sync", shell=True)
+                settle(src, nbytes)
                 cmd = TOOLS[t][0].format(src=src, dst=dst, pcopy=pcopy, work=work,
                                          baseline=os.path.abspath(a.baseline or "pcopy"))
                 times[t].append(run(cmd))

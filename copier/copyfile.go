@@ -140,6 +140,12 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst, tempPrefix
 	if err != nil {
 		return n, err
 	}
+	// The listed size and times must describe the data copied.
+	if info, err := in.Stat(); err != nil {
+		return n, fmt.Errorf("stat source: %w", unwrapPath(err))
+	} else if info.Size() != job.Size || n != job.Size || info.ModTime().UnixNano() != job.Mtime {
+		return n, fmt.Errorf("changed while it was being copied (size %d, now %d); not copied", job.Size, info.Size())
+	}
 	mode := fs.FileMode(job.Mode) & modeBits
 	if f, ok := out.(interface{ Chmod(fs.FileMode) error }); ok {
 		err = f.Chmod(mode) // fchmod: no second path lookup

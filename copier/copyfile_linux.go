@@ -11,19 +11,18 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 // The Linux fast path copies one file with raw system calls on file
-// descriptors. It avoids what *os.File costs per open (registering the fd
-// with the poller, which fails for regular files, and restoring blocking
-// mode: three extra calls) and the lstat os.Rename makes first; metadata is
-// set on the descriptor, not by path. Per file: openat, fstat, openat
-// (O_EXCL), the data (one FICLONE, or copy_file_range until it returns 0),
-// futimens, close, renameat, close; fchmod only when the umask or special
-// bits require it.
+// descriptors, relative to open directories. It avoids what *os.File costs
+// per open (registering the fd with the poller, which fails for regular
+// files, and restoring blocking mode: three extra calls), the lstat
+// os.Rename makes first, and path walks. It trusts the size, mode and times
+// the coordinator listed, and checks them once the data is copied: one
+// fstat both gives the worker nothing to look up before and tells it
+// whether the file changed while it was read.
 
 // osCopier copies files on the operating system's filesystem for one
 // worker. It keeps the source and destination directories of the last
@@ -33,6 +32,8 @@ type osCopier struct {
 	tempPrefix     string
 	srcDir, dstDir string // paths of the open directories
 	srcfd, dstfd   int
+	srcNoClone     bool // the source directory is on a filesystem where FICLONE failed
+	srcDev         uint64
 	dstACL         bool // the destination directory has a default ACL
 }
 
@@ -50,83 +51,96 @@ func (o *osCopier) close() {
 	o.srcfd, o.dstfd, o.srcDir, o.dstDir = -1, -1, "", ""
 }
 
-// dirs returns descriptors of the directories holding src and dst.
-func (o *osCopier) dirs(src, dst string) (int, int, error) {
+// srcDirFd returns a descriptor of the directory holding src.
+func (o *osCopier) srcDirFd(src string) (int, error) {
 	if d := filepath.Dir(src); d != o.srcDir || o.srcfd < 0 {
 		fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return -1, -1, fmt.Errorf("open source directory: %w", err)
+			return -1, fmt.Errorf("open source directory: %w", err)
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return -1, fmt.Errorf("open source directory: fstat: %w", err)
 		}
 		if o.srcfd >= 0 {
 			unix.Close(o.srcfd)
 		}
-		o.srcfd, o.srcDir = fd, d
+		_, no := noClone.Load(st.Dev)
+		o.srcfd, o.srcDir, o.srcDev, o.srcNoClone = fd, d, st.Dev, no
 	}
+	return o.srcfd, nil
+}
+
+// dstDirFd returns a descriptor of the directory holding dst.
+func (o *osCopier) dstDirFd(dst string) (int, error) {
 	if d := filepath.Dir(dst); d != o.dstDir || o.dstfd < 0 {
 		// O_NOFOLLOW: a directory of DST replaced by a symlink since the
 		// coordinator created it is not written through.
 		fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return -1, -1, fmt.Errorf("open destination directory: %w", err)
+			return -1, fmt.Errorf("open destination directory: %w", err)
 		}
 		if o.dstfd >= 0 {
 			unix.Close(o.dstfd)
 		}
 		o.dstfd, o.dstDir, o.dstACL = fd, d, fdHasDefaultACL(fd)
 	}
-	return o.srcfd, o.dstfd, nil
+	return o.dstfd, nil
 }
 
-// copyFile copies src to dst with raw system calls on descriptors. What
-// *os.File costs per open (registering the fd with the poller, which fails
-// for regular files, then restoring blocking mode: three calls), the lstat
-// os.Rename makes first, and setting metadata by path are all avoided. For
-// a new file: openat, fstat, openat(O_TMPFILE), the data (FICLONE, or
-// copy_file_range until it returns 0), futimens, linkat, close, close; an
-// empty file takes one fstatat instead of opening the source.
+// dirs returns descriptors of the directories holding src and dst.
+func (o *osCopier) dirs(src, dst string) (int, int, error) {
+	sdir, err := o.srcDirFd(src)
+	if err != nil {
+		return -1, -1, err
+	}
+	ddir, err := o.dstDirFd(dst)
+	return sdir, ddir, err
+}
+
+// needsChmod says whether a file created with perm in the current
+// destination directory may not have exactly perm: the umask or a default
+// ACL cut it, or open(2) dropped special bits.
+func (o *osCopier) needsChmod(perm uint32) bool {
+	return o.dstACL || perm&processUmask() != 0 || perm&^0o777 != 0
+}
+
+// copyFile copies src to dst as the coordinator listed it (job). A new file
+// costs openat, openat(O_TMPFILE), the data (FICLONE, or copy_file_range
+// for job.Size bytes), fstat (has the source changed since it was listed?),
+// futimens, linkat, close, close: 8 calls, where cp -a makes 14. An empty
+// file costs mknodat and utimensat.
 func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, progress func(int64) error) (int64, error) {
-	sdir, ddir, err := o.dirs(src, dst)
+	ddir, err := o.dstDirFd(dst)
 	if err != nil {
 		return 0, err
 	}
-	sname, dname := filepath.Base(src), filepath.Base(dst)
+	dname := filepath.Base(dst)
+	perm := unixPerm(fs.FileMode(job.Mode))
 
-	var st unix.Stat_t
 	srcfd := -1
 	if job.Size == 0 {
-		// Empty when listed: if it still is, there is nothing to read.
-		if err := unix.Fstatat(sdir, sname, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return 0, fmt.Errorf("stat source: %w", err)
+		// Empty when listed: nothing to read and nothing that can be
+		// half-written, so it is made at its name when that is free.
+		if done, err := o.createEmpty(ddir, dname, perm, job); done {
+			return 0, err
 		}
-	}
-	if job.Size != 0 || (st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size != 0) {
-		srcfd, err = unix.Openat(sdir, sname, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	} else {
+		sdir, err := o.srcDirFd(src)
+		if err != nil {
+			return 0, err
+		}
+		srcfd, err = rawOpenat(sdir, filepath.Base(src), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 		if err != nil {
 			if err == unix.ELOOP {
 				return 0, errors.New("is now a symlink (changed since it was listed); not followed")
 			}
 			return 0, fmt.Errorf("open source: open: %w", err)
 		}
-		defer unix.Close(srcfd)
-		if err := unix.Fstat(srcfd, &st); err != nil {
-			return 0, fmt.Errorf("stat source: %w", err)
-		}
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return 0, fmt.Errorf("is now a %s (changed since it was listed); not copied", typeName(unixType(st.Mode)))
+		defer rawClose(srcfd)
 	}
 
-	// Mode and times come from this stat, taken before reading: they
-	// describe the data copied, and the access time is the one before
-	// this copy read the file.
-	perm := st.Mode & 0o7777
-	if srcfd < 0 {
-		// Empty: nothing can be half-written, so it is made at its name
-		// (when that is free), then given its times.
-		if done, err := o.createEmpty(ddir, dname, perm, &st); done {
-			return 0, err
-		}
-	}
 	// An unnamed file (O_TMPFILE) in the destination directory gets its
 	// name only when complete, with linkat: no temporary name to insert,
 	// rename away or leave behind. Where the filesystem cannot, a named
@@ -142,7 +156,7 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 	committed := false
 	defer func() {
 		if !committed {
-			unix.Close(dstfd)
+			rawClose(dstfd)
 			if tmp != "" {
 				unix.Unlinkat(ddir, tmp, 0)
 			}
@@ -151,19 +165,23 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 
 	var n int64
 	if srcfd >= 0 {
-		if n, err = copyFd(ctx, dstfd, srcfd, &st, progress); err != nil {
+		n, err = o.copyData(ctx, dstfd, srcfd, job, progress)
+		// A source that changed since it was listed explains a failed
+		// copy better than the error does, and a copy that went well
+		// is of data its listed size and times do not describe.
+		if cerr := checkUnchanged(srcfd, job); cerr != nil {
+			return n, cerr
+		}
+		if err != nil {
 			return n, err
 		}
 	}
-	// The create mode was cut by the umask (or shaped by a default ACL),
-	// and open(2) may drop the special bits: set them exactly where any
-	// of these could have changed them.
-	if o.dstACL || perm&processUmask() != 0 || perm&^0o777 != 0 {
-		if err := unix.Fchmod(dstfd, perm); err != nil {
+	if o.needsChmod(perm) {
+		if err := rawFchmod(dstfd, perm); err != nil {
 			return n, fmt.Errorf("set mode: fchmod: %w", err)
 		}
 	}
-	if err := futimens(dstfd, st.Atim.Nano(), st.Mtim.Nano()); err != nil {
+	if err := futimens(dstfd, job.Atime, job.Mtime); err != nil {
 		return n, fmt.Errorf("set times: futimens: %w", err)
 	}
 	if tmp == "" {
@@ -187,7 +205,7 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 		}
 		if tmp == "" {
 			committed = true
-			if err := unix.Close(dstfd); err != nil {
+			if err := rawClose(dstfd); err != nil {
 				// A write error reported only now: the name just made
 				// must not stay on a file that may be incomplete.
 				unix.Unlinkat(ddir, dname, 0)
@@ -196,7 +214,7 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 			return n, nil
 		}
 	}
-	err = unix.Close(dstfd)
+	err = rawClose(dstfd)
 	committed = true // closed; from here on only the name needs removing on failure
 	if err != nil {
 		unix.Unlinkat(ddir, tmp, 0)
@@ -209,31 +227,96 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 	return n, nil
 }
 
+// checkUnchanged compares the open source file with what the coordinator
+// listed: a file of another type, size or mtime changed since, and what
+// was read from it may mix old and new data.
+func checkUnchanged(srcfd int, job *Job) error {
+	var st unix.Stat_t
+	if err := rawFstat(srcfd, &st); err != nil {
+		return fmt.Errorf("stat source: %w", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("is now a %s (changed since it was listed); not copied", typeName(unixType(st.Mode)))
+	}
+	if st.Size != job.Size || st.Mtim.Nano() != job.Mtime {
+		return fmt.Errorf("changed while it was being copied (size %d, now %d); not copied", job.Size, st.Size)
+	}
+	return nil
+}
+
+// copyData copies job.Size bytes of srcfd to the empty dstfd: by reflink
+// where the filesystems can share extents, keeping holes where the source
+// is sparse, with copy_file_range otherwise, and with read and write where
+// the kernel cannot copy between these files.
+func (o *osCopier) copyData(ctx context.Context, dstfd, srcfd int, job *Job, progress func(int64) error) (int64, error) {
+	if !o.srcNoClone {
+		switch err := unix.IoctlFileClone(dstfd, srcfd); err {
+		case nil:
+			return job.Size, nil
+		case unix.EOPNOTSUPP, unix.ENOTTY, unix.EXDEV, unix.ENOSYS:
+			// Not on this filesystem: remembered per source device, so
+			// the attempt costs one call per filesystem, not per file.
+			noClone.Store(o.srcDev, true)
+			o.srcNoClone = true
+		}
+		// Otherwise not for this file (EINVAL, EPERM): copy the bytes.
+	}
+	if job.Sparse {
+		return copySparse(ctx, dstfd, srcfd, job.Size, progress)
+	}
+	return copyRange(ctx, dstfd, srcfd, 0, job.Size, progress, 0)
+}
+
 // createEmpty makes an empty file at name in directory dirfd with the mode
-// and times of st. done is false when the name is taken: the caller then
-// replaces what is there the safe way.
-func (o *osCopier) createEmpty(dirfd int, name string, perm uint32, st *unix.Stat_t) (done bool, err error) {
-	fd, err := unix.Openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
-	if err == unix.EEXIST {
-		return false, nil
+// perm and the times of job. done is false when the name is taken: the
+// caller then replaces what is there the safe way.
+func (o *osCopier) createEmpty(dirfd int, name string, perm uint32, job *Job) (done bool, err error) {
+	if o.needsChmod(perm) {
+		fd, err := rawOpenat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
+		if err == unix.EEXIST {
+			return false, nil
+		}
+		if err != nil {
+			return true, fmt.Errorf("create in destination: open: %w", err)
+		}
+		err = rawFchmod(fd, perm)
+		if cerr := rawClose(fd); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			unix.Unlinkat(dirfd, name, 0) // it was made here, just now
+			return true, fmt.Errorf("set mode: %w", err)
+		}
+	} else {
+		// mknod makes a regular file without opening it.
+		err := rawMknodat(dirfd, name, unix.S_IFREG|perm)
+		if err == unix.EEXIST {
+			return false, nil
+		}
+		if err != nil {
+			return true, fmt.Errorf("create in destination: mknod: %w", err)
+		}
 	}
-	if err != nil {
-		return true, fmt.Errorf("create in destination: open: %w", err)
-	}
-	if o.dstACL || perm&processUmask() != 0 || perm&^0o777 != 0 {
-		err = unix.Fchmod(fd, perm)
-	}
-	if err == nil {
-		err = futimens(fd, st.Atim.Nano(), st.Mtim.Nano())
-	}
-	if cerr := unix.Close(fd); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := rawUtimensat(dirfd, name, job.Atime, job.Mtime, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		unix.Unlinkat(dirfd, name, 0) // it was made here, just now
-		return true, fmt.Errorf("set metadata: %w", err)
+		return true, fmt.Errorf("set times: utimensat: %w", err)
 	}
 	return true, nil
+}
+
+// unixPerm converts the permission and special bits of m to a Unix mode.
+func unixPerm(m fs.FileMode) uint32 {
+	perm := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		perm |= unix.S_ISUID
+	}
+	if m&fs.ModeSetgid != 0 {
+		perm |= unix.S_ISGID
+	}
+	if m&fs.ModeSticky != 0 {
+		perm |= unix.S_ISVTX
+	}
+	return perm
 }
 
 // copyPart copies the range job.Offset, job.Size of src into the existing
@@ -321,7 +404,7 @@ func openUnnamed(dirfd int, perm uint32) (int, error) {
 	if linkMode.Load() == linkNone {
 		return -1, unix.EOPNOTSUPP
 	}
-	fd, err := unix.Openat(dirfd, ".", unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, perm)
+	fd, err := rawOpenat(dirfd, ".", unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, perm)
 	if err == unix.EISDIR {
 		// A kernel without O_TMPFILE sees only its O_DIRECTORY bit. (A
 		// filesystem without it says EOPNOTSUPP: another may have it.)
@@ -334,7 +417,7 @@ func openUnnamed(dirfd int, perm uint32) (int, error) {
 func linkUnnamed(fd, dirfd int, name string) error {
 	mode := linkMode.Load()
 	if mode == linkUnknown || mode == linkEmptyPath {
-		err := unix.Linkat(fd, "", dirfd, name, unix.AT_EMPTY_PATH)
+		err := rawLinkat(fd, "", dirfd, name, unix.AT_EMPTY_PATH)
 		if err == nil {
 			linkMode.CompareAndSwap(linkUnknown, linkEmptyPath)
 			return nil
@@ -350,43 +433,9 @@ func linkUnnamed(fd, dirfd int, name string) error {
 	return err
 }
 
-// copyFd copies the data of srcfd (described by st) to the empty dstfd:
-// by reflink where the filesystems can share extents, keeping holes where
-// the source is sparse, with copy_file_range otherwise, and with read and
-// write where the kernel cannot copy between these files.
-func copyFd(ctx context.Context, dstfd, srcfd int, st *unix.Stat_t, progress func(int64) error) (int64, error) {
-	if st.Size == 0 {
-		return 0, nil
-	}
-	if cloned, err := tryClone(dstfd, srcfd, st); cloned || err != nil {
-		if err == nil && progress != nil {
-			err = progress(st.Size)
-		}
-		return st.Size, err
-	}
-	if st.Blocks*512 < st.Size {
-		return copySparse(ctx, dstfd, srcfd, st.Size, progress)
-	}
-	return copyRange(ctx, dstfd, srcfd, 0, -1, progress, 0)
-}
-
-// noClone remembers the source devices where FICLONE failed as
-// unsupported, so the attempt costs one call per filesystem, not per file.
+// noClone holds the source devices where FICLONE failed as unsupported.
 // A worker copies into one DST, so the source device is key enough.
 var noClone sync.Map // uint64 -> true
-
-func tryClone(dstfd, srcfd int, st *unix.Stat_t) (bool, error) {
-	if _, no := noClone.Load(st.Dev); no {
-		return false, nil
-	}
-	switch err := unix.IoctlFileClone(dstfd, srcfd); err {
-	case nil:
-		return true, nil
-	case unix.EOPNOTSUPP, unix.ENOTTY, unix.EXDEV, unix.ENOSYS:
-		noClone.Store(st.Dev, true) // not on this filesystem
-	}
-	return false, nil // unsupported, or not for this file (EINVAL, EPERM): copy the bytes
-}
 
 // copySparse copies only the data regions of srcfd, found with SEEK_DATA
 // and SEEK_HOLE, and sets the size, so holes stay holes.
@@ -406,6 +455,9 @@ func copySparse(ctx context.Context, dstfd, srcfd int, size int64, progress func
 		}
 		n, err := copyRange(ctx, dstfd, srcfd, data, hole-data, progress, done)
 		done += n
+		if err == nil && progress != nil {
+			err = progress(done)
+		}
 		if err != nil {
 			return done, err
 		}
@@ -432,12 +484,22 @@ func copyRange(ctx context.Context, dstfd, srcfd int, off, length int64, progres
 		if length >= 0 {
 			want = min(want, length-done)
 		}
-		start := time.Now()
+		// The last chunk is not timed and its progress not reported: the
+		// job's result says the file is done. A small file is one chunk.
+		last := length >= 0 && want == length-done
+		var start time.Time
+		if !last {
+			start = time.Now()
+		}
 		var n int
 		var err error
 		if !useRead {
 			roff, woff := off+done, off+done
-			n, err = unix.CopyFileRange(srcfd, &roff, dstfd, &woff, int(want), 0)
+			if want <= rawCopyMax {
+				n, err = rawCopyFileRange(srcfd, &roff, dstfd, &woff, int(want))
+			} else {
+				n, err = unix.CopyFileRange(srcfd, &roff, dstfd, &woff, int(want), 0)
+			}
 			switch {
 			case err == unix.EXDEV || err == unix.ENOSYS || err == unix.EOPNOTSUPP || err == unix.EINVAL,
 				// Some filesystems answer 0 for files that have data.
@@ -455,7 +517,12 @@ func copyRange(ctx context.Context, dstfd, srcfd int, off, length int64, progres
 			break // end of file
 		}
 		done += int64(n)
-		chunk = adaptChunk(chunk, time.Since(start))
+		if length >= 0 && done == length {
+			break
+		}
+		if !last {
+			chunk = adaptChunk(chunk, time.Since(start))
+		}
 		if progress != nil {
 			if err := progress(base + done); err != nil {
 				return done, err
@@ -464,6 +531,10 @@ func copyRange(ctx context.Context, dstfd, srcfd int, off, length int64, progres
 	}
 	return done, nil
 }
+
+// rawCopyMax is the largest copy made with a raw system call: a longer
+// one would hold up the worker's garbage collector.
+const rawCopyMax = 1 << 20
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
@@ -487,15 +558,9 @@ func copyByHand(dstfd, srcfd int, off, want int64) (int, error) {
 	return n, nil
 }
 
-// futimens sets the times of fd. x/sys has no futimens; it is
-// utimensat(fd, NULL, times, 0), which UtimesNanoAt cannot express.
+// futimens sets the times of fd.
 func futimens(fd int, atime, mtime int64) error {
-	ts := [2]unix.Timespec{unix.NsecToTimespec(atime), unix.NsecToTimespec(mtime)}
-	_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
-	if e != 0 {
-		return e
-	}
-	return nil
+	return rawUtimensat(fd, "", atime, mtime, 0)
 }
 
 func unixType(mode uint32) fs.FileMode {

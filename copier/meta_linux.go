@@ -17,6 +17,13 @@ func atimeOf(fi os.FileInfo) time.Time {
 	return fi.ModTime()
 }
 
+// sparseOf says whether fi's file has less storage allocated than its
+// size: it may have holes, which the copy keeps.
+func sparseOf(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Blocks*512 < fi.Size()
+}
+
 // lchtimes sets the times of a symlink itself, not of its target.
 func lchtimes(name string, atime, mtime time.Time) error {
 	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}

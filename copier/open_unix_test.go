@@ -45,6 +45,17 @@ func TestSourceReplacedAfterWalk(t *testing.T) {
 				job := &Job{ID: 1, Kind: KindFile, Mode: 0o644, Size: size}
 				dst := filepath.Join(dir, "copy-of-"+filepath.Base(src))
 				err := copy(job, src, dst)
+				if name == "fast path" && size == 0 {
+					// Listed as empty, it is made from the listing without
+					// looking at the source again: an empty file, as it
+					// was then, and never the link's target.
+					fi, lerr := os.Lstat(dst)
+					if err != nil || lerr != nil || !fi.Mode().IsRegular() || fi.Size() != 0 || fi.Mode().Perm() != 0o644 {
+						t.Errorf("%s, copy of %s listed as empty: err = %v, copy = %v, %v; want an empty 0644 file", name, filepath.Base(src), err, fi, lerr)
+					}
+					os.Remove(dst)
+					continue
+				}
 				if err == nil || !strings.Contains(err.Error(), want) {
 					t.Errorf("%s, copy of %s listed with size %d: err = %v, want %q", name, filepath.Base(src), size, err, want)
 				}
@@ -53,5 +64,60 @@ func TestSourceReplacedAfterWalk(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A file whose size or mtime differs from what the walk listed changed
+// while (or since) it was listed: what was read may mix old and new data,
+// so it is reported and nothing reaches its name.
+func TestSourceChangedSinceListing(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "grows")
+	if err := os.WriteFile(src, []byte("0123456789"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mtime := fi.ModTime().UnixNano()
+	copiers := map[string]func(job *Job, dst string) error{
+		"afero": func(job *Job, dst string) error {
+			_, err := copyFile(context.Background(), afero.NewOsFs(), job, src, dst, TempPrefix, nil)
+			return err
+		},
+	}
+	if fast := newOSCopier(TempPrefix); fast != nil {
+		defer fast.close()
+		copiers["fast path"] = func(job *Job, dst string) error {
+			_, err := fast.copyFile(context.Background(), job, src, dst, nil)
+			return err
+		}
+	}
+	for name, copy := range copiers {
+		for what, job := range map[string]Job{
+			"size":  {ID: 1, Kind: KindFile, Mode: 0o644, Size: 5, Mtime: mtime},
+			"mtime": {ID: 1, Kind: KindFile, Mode: 0o644, Size: 10, Mtime: mtime - 1e9},
+		} {
+			dst := filepath.Join(dir, "copy-"+what)
+			err := copy(&job, dst)
+			if err == nil || !strings.Contains(err.Error(), "changed while it was being copied") {
+				t.Errorf("%s, %s differs from the listing: err = %v, want a change reported", name, what, err)
+			}
+			if _, err := os.Lstat(dst); err == nil {
+				t.Errorf("%s: %s was created", name, dst)
+			}
+		}
+		// As listed: copied.
+		job := Job{ID: 1, Kind: KindFile, Mode: 0o644, Size: 10, Mtime: mtime, Atime: mtime}
+		dst := filepath.Join(dir, "copy-"+strings.ReplaceAll(name, " ", "-"))
+		if err := copy(&job, dst); err != nil {
+			t.Errorf("%s, unchanged: %v", name, err)
+		} else if b, _ := os.ReadFile(dst); string(b) != "0123456789" {
+			t.Errorf("%s: copy holds %q", name, b)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".pcopy-*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }

@@ -19,7 +19,7 @@ import (
 
 const (
 	protocolMagic   = "pcopy-wire"
-	protocolVersion = 2
+	protocolVersion = 3
 
 	// maxFrame and maxFrameJobs bound the memory a malformed or hostile
 	// frame can make the decoder allocate. A batch of jobs with long
@@ -75,6 +75,7 @@ type Job struct {
 	Mode   uint32 // os.FileMode bits
 	Mtime  int64  // ns since the Unix epoch
 	Atime  int64
+	Sparse bool   // allocated less than its size when listed: copy only its data
 	Temp   string // KindPart: the temporary file's name
 	Offset int64  // KindPart: where the range starts
 }
@@ -106,6 +107,13 @@ func (e *encoder) begin(t msgType) {
 }
 func (e *encoder) uvarint(v uint64) { e.buf = binary.AppendUvarint(e.buf, v) }
 func (e *encoder) varint(v int64)   { e.buf = binary.AppendVarint(e.buf, v) }
+func (e *encoder) bool(v bool) {
+	if v {
+		e.buf = append(e.buf, 1)
+	} else {
+		e.buf = append(e.buf, 0)
+	}
+}
 func (e *encoder) str(s string) {
 	e.uvarint(uint64(len(s)))
 	e.buf = append(e.buf, s...)
@@ -151,6 +159,18 @@ func (d *decoder) varint(what string) int64 {
 	}
 	d.b = d.b[n:]
 	return v
+}
+
+func (d *decoder) bool(what string) bool {
+	switch v := d.uvarint(what); {
+	case d.err != nil:
+		return false
+	case v > 1:
+		d.fail(what)
+		return false
+	default:
+		return v == 1
+	}
 }
 
 func (d *decoder) str(what string) string {
@@ -217,6 +237,7 @@ func (c *conn) writeBatch(jobs []Job) error {
 		c.enc.uvarint(uint64(j.Mode))
 		c.enc.varint(j.Mtime)
 		c.enc.varint(j.Atime)
+		c.enc.bool(j.Sparse)
 		c.enc.str(j.Temp)
 		c.enc.varint(j.Offset)
 	}
@@ -288,9 +309,9 @@ func decodeMessage(t msgType, payload []byte) (any, error) {
 		return h, d.done("hello")
 	case msgBatch:
 		n := d.uvarint("batch count")
-		// Each job takes at least 9 bytes, so a count larger than that
+		// Each job takes at least 10 bytes, so a count larger than that
 		// allows is malformed; checking first keeps the allocation bounded.
-		if d.err == nil && (n > maxFrameJobs || n > uint64(len(d.b))/9) {
+		if d.err == nil && (n > maxFrameJobs || n > uint64(len(d.b))/10) {
 			return nil, fmt.Errorf("%w: batch count %d exceeds frame", ErrProtocol, n)
 		}
 		b := &batch{Jobs: make([]Job, 0, n)}
@@ -303,6 +324,7 @@ func decodeMessage(t msgType, payload []byte) (any, error) {
 				Mode:   uint32(d.uvarint("job mode")),
 				Mtime:  d.varint("job mtime"),
 				Atime:  d.varint("job atime"),
+				Sparse: d.bool("job sparse flag"),
 				Temp:   d.str("job temporary name"),
 				Offset: d.varint("job offset"),
 			})

@@ -77,17 +77,7 @@ func finishSplit(s *split) error {
 	if err != nil {
 		return fmt.Errorf("open temporary file: %w", err)
 	}
-	perm := uint32(fs.FileMode(s.mode).Perm())
-	m := fs.FileMode(s.mode)
-	if m&fs.ModeSetuid != 0 {
-		perm |= unix.S_ISUID
-	}
-	if m&fs.ModeSetgid != 0 {
-		perm |= unix.S_ISGID
-	}
-	if m&fs.ModeSticky != 0 {
-		perm |= unix.S_ISVTX
-	}
+	perm := unixPerm(fs.FileMode(s.mode))
 	if err := unix.Fchmod(fd, perm); err != nil {
 		unix.Close(fd)
 		return fmt.Errorf("set mode: fchmod: %w", err)

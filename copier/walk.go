@@ -127,13 +127,14 @@ func (c *coordinator) newTask(dir *dirState, rel string, kind JobKind, info os.F
 		dir.pending++
 	}
 	return &task{dir: dir, job: Job{
-		ID:    c.nextID,
-		Kind:  kind,
-		Rel:   rel,
-		Size:  info.Size(),
-		Mode:  uint32(info.Mode()),
-		Mtime: info.ModTime().UnixNano(),
-		Atime: atimeOf(info).UnixNano(),
+		ID:     c.nextID,
+		Kind:   kind,
+		Rel:    rel,
+		Size:   info.Size(),
+		Mode:   uint32(info.Mode()),
+		Mtime:  info.ModTime().UnixNano(),
+		Atime:  atimeOf(info).UnixNano(),
+		Sparse: kind == KindFile && sparseOf(info),
 	}}
 }
 
