@@ -18,7 +18,7 @@ import (
 // entries ahead of the copying and the coordinator's memory stays flat
 // however large the tree.
 const (
-	maxBatchJobs  = 32
+	maxBatchJobs  = 128
 	maxBatchBytes = 8 << 20 // a file this large travels alone
 	maxQueued     = 2
 
