@@ -108,7 +108,10 @@ type coordinator struct {
 	sum   Summary
 
 	// walk
-	stack    []*frame
+	entries  <-chan []srcEntry // from the lister
+	chunk    []srcEntry        // received, not yet taken
+	dirs     []*dirState       // directories entered and not ended, innermost last
+	skip     int               // > 0: in a directory that could not be created
 	walkDone bool
 	nextID   uint64
 
@@ -193,11 +196,17 @@ func (c *coordinator) run(ctx context.Context, workers int) error {
 		if c.walkDone && len(c.retry) == 0 && len(c.parts) == 0 && c.out == 0 {
 			break
 		}
-		// While the walk has more and a worker has room, only take what
-		// is already there; otherwise wait for a result or a signal.
+		// While the walk has more and a worker has room, take what is
+		// already there, or wait for the lister too; otherwise wait for
+		// a result or a signal.
 		var wait <-chan time.Time
+		var entries <-chan []srcEntry
 		if !c.walkDone && c.pickWorker() != nil {
-			wait = closedTimeChan
+			if len(c.chunk) > 0 {
+				wait = closedTimeChan
+			} else {
+				entries = c.entries
+			}
 		}
 		select {
 		case ev := <-c.events:
@@ -208,6 +217,8 @@ func (c *coordinator) run(ctx context.Context, workers int) error {
 		case <-ctx.Done():
 			c.abort()
 			return fmt.Errorf("interrupted: %w", context.Cause(ctx))
+		case chunk, ok := <-entries:
+			c.received(chunk, ok)
 		case <-wait:
 		}
 	}

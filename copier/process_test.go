@@ -133,6 +133,39 @@ func TestProcessCopyThousandsOfFiles(t *testing.T) {
 	assertSameTree(t, src, dst)
 }
 
+// The walk works relative to open directories down to some depth and by
+// path below it; a tree deeper than that is copied whole either way.
+func TestProcessCopyDeepTree(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	dir := src
+	for i := range 100 {
+		dir = filepath.Join(dir, fmt.Sprintf("d%d", i))
+		writeFile(t, filepath.Join(dir, "f"), fmt.Sprint(i), 0o640, t0.Add(time.Duration(i)))
+		if i%10 == 0 {
+			must(t, os.Mkdir(filepath.Join(dir, "empty"), 0o755))
+			writeFile(t, filepath.Join(dir, "setuid-empty"), "", 0o4755, t0)
+			must(t, os.Symlink("f", filepath.Join(dir, "link")))
+		}
+	}
+	for d := dir; d != filepath.Dir(src); d = filepath.Dir(d) {
+		mode := os.FileMode(0o755)
+		if strings.HasSuffix(d, "0") {
+			mode = 0o2775 | os.ModeSticky
+		}
+		must(t, os.Chmod(d, mode))
+		must(t, os.Chtimes(d, t0.Add(time.Minute), t0.Add(time.Hour)))
+	}
+	dst := filepath.Join(t.TempDir(), "dst")
+	sum, err := processCopy(t, src, dst, 2)
+	if err != nil {
+		t.Fatalf("copy: %v (%v)", err, sum.Errors)
+	}
+	if sum.Files != 110 || sum.Symlinks != 10 || sum.Dirs != 111 {
+		t.Errorf("summary: %d files %d symlinks %d dirs, want 110, 10 and 111", sum.Files, sum.Symlinks, sum.Dirs)
+	}
+	assertSameTree(t, src, dst)
+}
+
 func TestProcessCopySingleFile(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "-odd name")

@@ -1,21 +1,44 @@
 package copier
 
 import (
+	"io/fs"
+	"os"
 	"sort"
+	"syscall"
+	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// readNamesOS lists a directory of the operating system's filesystem with
-// raw system calls (os.File would add poller bookkeeping to each open),
-// sorted. O_NOFOLLOW: a directory replaced by a symlink since it was
-// seen is not listed, so nothing outside SRC is copied through it.
+// dirFds says whether the walk can list and stat relative to open
+// directory descriptors here, instead of walking each entry's full path.
+const dirFds = true
+
+// atFdcwd, as a directory descriptor, means the working directory.
+const atFdcwd = unix.AT_FDCWD
+
+// readNamesOS lists a directory of the operating system's filesystem,
+// sorted (see listDirAt).
 func readNamesOS(dir string) ([]string, error) {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &opError{"open", err}
+	fd, names, err := listDirAt(atFdcwd, dir)
+	if fd >= 0 {
+		unix.Close(fd)
 	}
-	defer unix.Close(fd)
+	return names, err
+}
+
+// listDirAt opens the directory name, relative to the directory dirfd,
+// and returns its descriptor and its sorted entry names. Raw system calls:
+// os.File would add poller bookkeeping to each open. O_NOFOLLOW: a
+// directory replaced by a symlink since it was seen is not listed, so
+// nothing outside SRC is copied through it. When the listing fails part
+// way, the names read so far come with the error and no descriptor.
+func listDirAt(dirfd int, name string) (int, []string, error) {
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, nil, &opError{"open", err}
+	}
 	var names []string
 	buf := make([]byte, 32<<10)
 	for {
@@ -24,7 +47,9 @@ func readNamesOS(dir string) ([]string, error) {
 			continue
 		}
 		if err != nil {
-			return names, &opError{"getdents", err}
+			unix.Close(fd)
+			sort.Strings(names)
+			return -1, names, &opError{"getdents", err}
 		}
 		if n <= 0 {
 			break
@@ -32,5 +57,56 @@ func readNamesOS(dir string) ([]string, error) {
 		_, _, names = unix.ParseDirent(buf[:n], -1, names) // skips . and ..
 	}
 	sort.Strings(names)
-	return names, nil
+	return fd, names, nil
+}
+
+// closeDirFd closes a descriptor from listDirAt.
+func closeDirFd(fd int) { unix.Close(fd) }
+
+// lstatAt is lstat of name relative to the directory dirfd: no walk of
+// the path from the root for every entry.
+func lstatAt(dirfd int, name string) (os.FileInfo, error) {
+	fi := &statInfo{name: name}
+	if err := unix.Fstatat(dirfd, name, (*unix.Stat_t)(unsafe.Pointer(&fi.st)), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return nil, &opError{"lstat", err}
+	}
+	return fi, nil
+}
+
+// syscall.Stat_t and unix.Stat_t describe the same kernel structure, so
+// one can be filled through the other: these fail to compile otherwise.
+var (
+	_ [unsafe.Sizeof(syscall.Stat_t{}) - unsafe.Sizeof(unix.Stat_t{})]struct{}
+	_ [unsafe.Sizeof(unix.Stat_t{}) - unsafe.Sizeof(syscall.Stat_t{})]struct{}
+)
+
+// statInfo is an os.FileInfo made from a stat structure, like the os
+// package's own; Sys returns the *syscall.Stat_t.
+type statInfo struct {
+	name string
+	st   syscall.Stat_t
+}
+
+func (fi *statInfo) Name() string       { return fi.name }
+func (fi *statInfo) Size() int64        { return fi.st.Size }
+func (fi *statInfo) ModTime() time.Time { return time.Unix(fi.st.Mtim.Unix()) }
+func (fi *statInfo) IsDir() bool        { return fi.st.Mode&unix.S_IFMT == unix.S_IFDIR }
+func (fi *statInfo) Sys() any           { return &fi.st }
+func (fi *statInfo) Mode() fs.FileMode {
+	return unixType(fi.st.Mode) | unixMode(fi.st.Mode)
+}
+
+// unixMode converts the permission and special bits of a Unix mode.
+func unixMode(mode uint32) fs.FileMode {
+	m := fs.FileMode(mode & 0o777)
+	if mode&unix.S_ISUID != 0 {
+		m |= fs.ModeSetuid
+	}
+	if mode&unix.S_ISGID != 0 {
+		m |= fs.ModeSetgid
+	}
+	if mode&unix.S_ISVTX != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
 }

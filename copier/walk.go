@@ -12,15 +12,165 @@ import (
 	"github.com/spf13/afero"
 )
 
-// The walk is depth first, driven by the coordinator one entry at a time
-// (nextTask), so it runs only as far ahead of the workers as the queue
-// allows. Its memory is the stack of directories being listed: the names of
-// each open directory, not of the whole tree.
+// The walk has two halves. A lister goroutine reads the source depth first
+// (each directory's names, an lstat of each entry: reading only, no state
+// shared) and hands the entries over in order, in chunks, through a bounded
+// channel. The coordinator takes them one at a time as the dispatcher asks
+// for work, creating destination directories and making tasks. So the
+// source is read on one core while the coordinator creates directories
+// and talks to workers on another (on a tree of empty files and
+// directories, one thread doing both was what every worker waited for),
+// and memory stays flat: the lister runs at most chunksAhead chunks ahead,
+// and holds the names of the directories it is in, not of the tree.
 
-type frame struct {
-	dir   *dirState
-	names []string // sorted entry names of dir
+type entryKind uint8
+
+const (
+	entryOther entryKind = iota // not a directory, or lstat failed: info or err says
+	entryDir                    // a directory begins: its entries follow, then an entryEnd
+	entryEnd                    // the innermost directory begun has no more entries
+)
+
+// srcEntry is one step of the walk of the source.
+type srcEntry struct {
+	kind entryKind
+	rel  string
+	info os.FileInfo // nil for entryEnd
+	err  error       // entryOther: lstat failed; entryDir: listing it failed
+}
+
+const (
+	chunkEntries = 256 // entries per handover, when the lister is ahead
+	chunksAhead  = 8
+	// maxDirFds is how deep the lister keeps directories open to work
+	// relative to them; deeper, it uses paths.
+	maxDirFds = 64
+)
+
+// lister walks the source and sends its entries to the coordinator.
+type lister struct {
+	fs     afero.Fs
+	root   string
+	useFds bool // list and lstat relative to open directories
+	out    chan<- []srcEntry
+	quit   <-chan struct{}
+	chunk  []srcEntry
+}
+
+// listFrame is a directory the lister is in.
+type listFrame struct {
+	rel   string
+	fd    int // open directory, or -1: work by path
+	depth int
+	names []string // sorted
 	next  int
+}
+
+func startLister(fsys afero.Fs, root string, rootInfo os.FileInfo, quit <-chan struct{}) <-chan []srcEntry {
+	out := make(chan []srcEntry, chunksAhead)
+	_, isOS := fsys.(*afero.OsFs)
+	l := &lister{fs: fsys, root: root, useFds: dirFds && isOS, out: out, quit: quit}
+	go l.run(rootInfo)
+	return out
+}
+
+// run walks the tree, then closes out; it stops early when quit closes.
+func (l *lister) run(rootInfo os.FileInfo) {
+	defer close(l.out)
+	var stack []*listFrame
+	defer func() {
+		for _, f := range stack {
+			f.close()
+		}
+	}()
+	enter := func(parent *listFrame, rel string, info os.FileInfo) bool {
+		f, err := l.list(parent, rel)
+		stack = append(stack, f)
+		return l.emit(srcEntry{kind: entryDir, rel: rel, info: info, err: err})
+	}
+	if !enter(nil, "", rootInfo) {
+		return
+	}
+	for len(stack) > 0 {
+		top := stack[len(stack)-1]
+		if top.next == len(top.names) {
+			top.close()
+			stack = stack[:len(stack)-1]
+			if !l.emit(srcEntry{kind: entryEnd, rel: top.rel}) {
+				return
+			}
+			continue
+		}
+		name := top.names[top.next]
+		top.next++
+		rel := path.Join(top.rel, name)
+		var info os.FileInfo
+		var err error
+		if top.fd >= 0 {
+			info, err = lstatAt(top.fd, name)
+		} else {
+			info, err = lstat(l.fs, joinRel(l.root, rel))
+		}
+		if err == nil && info.IsDir() {
+			if !enter(top, rel, info) {
+				return
+			}
+			continue
+		}
+		if !l.emit(srcEntry{kind: entryOther, rel: rel, info: info, err: err}) {
+			return
+		}
+	}
+	if len(l.chunk) > 0 {
+		l.send()
+	}
+}
+
+// list reads the names of directory rel, below parent.
+func (l *lister) list(parent *listFrame, rel string) (*listFrame, error) {
+	f := &listFrame{rel: rel, fd: -1}
+	var err error
+	switch {
+	case parent == nil && l.useFds:
+		f.fd, f.names, err = listDirAt(atFdcwd, l.root)
+	case parent != nil && parent.fd >= 0 && parent.depth+1 < maxDirFds:
+		f.depth = parent.depth + 1
+		f.fd, f.names, err = listDirAt(parent.fd, path.Base(rel))
+	default:
+		f.names, err = readNames(l.fs, joinRel(l.root, rel))
+	}
+	return f, err
+}
+
+func (f *listFrame) close() {
+	if f.fd >= 0 {
+		closeDirFd(f.fd)
+		f.fd = -1
+	}
+}
+
+// emit queues e for the coordinator. A chunk goes when full, or at once
+// when the coordinator has nothing else to go on with. It returns false
+// when the coordinator is gone.
+func (l *lister) emit(e srcEntry) bool {
+	if l.chunk == nil && len(l.out) > 0 {
+		l.chunk = make([]srcEntry, 0, chunkEntries) // it will fill
+	}
+	l.chunk = append(l.chunk, e)
+	if len(l.chunk) < chunkEntries && len(l.out) > 0 {
+		return true
+	}
+	return l.send()
+}
+
+func (l *lister) send() bool {
+	select {
+	case l.out <- l.chunk:
+		l.chunk = nil
+		return true
+	case <-l.quit:
+		return false
+	}
 }
 
 // lstat is Lstat where the filesystem has it, Stat otherwise.
@@ -52,7 +202,8 @@ func readNamesFs(fsys afero.Fs, dir string) ([]string, error) {
 }
 
 // startWalk sets up the walk of the plan's source. For a single file it
-// queues the one job; for a directory it creates DST and opens the root.
+// queues the one job; for a directory it starts the lister, whose first
+// entry is the root.
 func (c *coordinator) startWalk() error {
 	p := c.plan
 	if !p.dir {
@@ -68,56 +219,98 @@ func (c *coordinator) startWalk() error {
 	if err := c.fs.MkdirAll(filepath.Dir(filepath.Clean(p.dstRoot)), 0o777); err != nil {
 		return fmt.Errorf("create destination directory: %w", err)
 	}
-	c.enterDir(nil, "", p.srcInfo)
+	c.entries = startLister(c.fs, p.srcRoot, p.srcInfo, c.quit)
 	return nil
 }
 
-// walkBudget is how many entries nextTask visits before it returns empty
+// walkBudget is how many entries nextTask takes before it returns empty
 // handed, so that in a tree of empty directories the coordinator still
 // hears of signals and results promptly.
 const walkBudget = 256
 
-// nextTask walks until it finds the next file or symlink to copy, creating
-// directories on the way. It returns nil when the walk is over (walkDone is
-// then set) or when it used up its budget.
+// nextTask takes the lister's entries until it finds the next file or
+// symlink to copy, creating directories on the way. It returns nil when
+// the walk is over (walkDone is then set), when the lister has nothing
+// ready, or when it used up its budget.
 func (c *coordinator) nextTask() *task {
-	for visited := 0; len(c.stack) > 0; visited++ {
-		if visited == walkBudget {
-			return nil
-		}
-		top := c.stack[len(c.stack)-1]
-		if top.next == len(top.names) {
-			c.stack = c.stack[:len(c.stack)-1]
-			top.dir.walked = true
-			c.maybeFinishDir(top.dir)
-			continue
-		}
-		name := top.names[top.next]
-		top.next++
-		rel := path.Join(top.dir.rel, name)
-		info, err := lstat(c.fs, joinRel(c.plan.srcRoot, rel))
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				err = errors.New("vanished before it could be copied")
+	for range walkBudget {
+		if len(c.chunk) == 0 {
+			select {
+			case chunk, ok := <-c.entries:
+				if !c.received(chunk, ok) {
+					return nil
+				}
+			default:
+				return nil
 			}
-			c.fail(rel, unwrapPath(err))
-			continue
 		}
-		switch mode := info.Mode(); {
-		case mode.IsDir():
-			c.enterDir(top.dir, rel, info)
-		case mode.IsRegular():
-			if c.trySplit(top.dir, rel, info) {
-				return nil // its parts are queued; the walk goes on next time
-			}
-			return c.newTask(top.dir, rel, KindFile, info)
-		case mode&fs.ModeSymlink != 0:
-			return c.newTask(top.dir, rel, KindSymlink, info)
-		default:
-			c.warn(fmt.Sprintf("%s: skipped: %s (not copied by this version)", DisplayPath(rel), typeName(mode)))
+		e := c.chunk[0]
+		c.chunk[0] = srcEntry{}
+		c.chunk = c.chunk[1:]
+		if t := c.take(e); t != nil {
+			return t
 		}
 	}
-	c.walkDone = true
+	return nil
+}
+
+// received takes a chunk from the lister, or notes that the walk is over
+// (ok false); it says whether there are entries to take.
+func (c *coordinator) received(chunk []srcEntry, ok bool) bool {
+	if !ok {
+		c.walkDone = true
+		return false
+	}
+	c.chunk = chunk
+	return len(chunk) > 0
+}
+
+// take acts on one entry of the walk and returns the task it makes, if any.
+func (c *coordinator) take(e srcEntry) *task {
+	if c.skip > 0 {
+		// Inside a directory that could not be created: nothing in it
+		// can be copied, and its entries are not listed as failures.
+		switch e.kind {
+		case entryDir:
+			c.skip++
+		case entryEnd:
+			c.skip--
+		}
+		return nil
+	}
+	var parent *dirState
+	if len(c.dirs) > 0 {
+		parent = c.dirs[len(c.dirs)-1]
+	}
+	switch e.kind {
+	case entryDir:
+		c.enterDir(parent, e)
+		return nil
+	case entryEnd:
+		c.dirs = c.dirs[:len(c.dirs)-1]
+		parent.walked = true
+		c.maybeFinishDir(parent)
+		return nil
+	}
+	if e.err != nil {
+		err := e.err
+		if errors.Is(err, fs.ErrNotExist) {
+			err = errors.New("vanished before it could be copied")
+		}
+		c.fail(e.rel, unwrapPath(err))
+		return nil
+	}
+	switch mode := e.info.Mode(); {
+	case mode.IsRegular():
+		if c.trySplit(parent, e.rel, e.info) {
+			return nil // its parts are queued
+		}
+		return c.newTask(parent, e.rel, KindFile, e.info)
+	case mode&fs.ModeSymlink != 0:
+		return c.newTask(parent, e.rel, KindSymlink, e.info)
+	default:
+		c.warn(fmt.Sprintf("%s: skipped: %s (not copied by this version)", DisplayPath(e.rel), typeName(mode)))
+	}
 	return nil
 }
 
@@ -138,10 +331,12 @@ func (c *coordinator) newTask(dir *dirState, rel string, kind JobKind, info os.F
 	}}
 }
 
-// enterDir creates the destination directory for rel and pushes its listing.
-// A directory that cannot be created or listed is reported; the rest of the
-// tree goes on.
-func (c *coordinator) enterDir(parent *dirState, rel string, info os.FileInfo) {
+// enterDir creates the destination directory of the directory entry e,
+// below parent, and makes it the one the next entries are in. A directory
+// that cannot be created or listed is reported; the rest of the tree goes
+// on.
+func (c *coordinator) enterDir(parent *dirState, e srcEntry) {
+	rel, info := e.rel, e.info
 	d := &dirState{rel: rel, parent: parent, mode: info.Mode(), mtime: info.ModTime(), atime: atimeOf(info)}
 	if parent != nil {
 		parent.pending++
@@ -152,6 +347,7 @@ func (c *coordinator) enterDir(parent *dirState, rel string, info os.FileInfo) {
 		d.walked = true
 		c.fail(rel, err)
 		c.maybeFinishDir(d)
+		c.skip = 1 // until its entryEnd
 		return
 	}
 	// A directory made inside one with a default ACL inherits it; a
@@ -171,11 +367,10 @@ func (c *coordinator) enterDir(parent *dirState, rel string, info os.FileInfo) {
 	perm := uint32(info.Mode().Perm())
 	d.modeSet = created && !parentACL && info.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) == 0 &&
 		perm&0o700 == 0o700 && perm&processUmask() == 0
-	names, err := readNames(c.fs, joinRel(c.plan.srcRoot, rel))
-	if err != nil {
-		c.fail(rel, fmt.Errorf("list directory: %w", unwrapPath(err)))
+	if e.err != nil {
+		c.fail(rel, fmt.Errorf("list directory: %w", unwrapPath(e.err)))
 	}
-	c.stack = append(c.stack, &frame{dir: d, names: names})
+	c.dirs = append(c.dirs, d)
 }
 
 // makeDir makes sure DST/rel is a directory pcopy can write into, and
