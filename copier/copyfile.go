@@ -36,11 +36,32 @@ const (
 // modeBits are the parts of a mode that chmod sets.
 const modeBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 
+// joinRel returns the path of rel below root. Both are clean, as the
+// plan and the walk make them and checkRel checks, so joining them is
+// concatenation: no filepath.Clean on the per-file path.
 func joinRel(root, rel string) string {
 	if rel == "" {
 		return root
 	}
-	return filepath.Join(root, filepath.FromSlash(rel))
+	if os.IsPathSeparator(root[len(root)-1]) { // "/" or `C:\`
+		return root + filepath.FromSlash(rel)
+	}
+	return root + string(filepath.Separator) + filepath.FromSlash(rel)
+}
+
+// splitPath splits a path made by joinRel below a root into its directory
+// and its last element, like filepath.Dir and filepath.Base without
+// cleaning what is already clean.
+func splitPath(p string) (dir, base string) {
+	i := len(p) - 1
+	for i >= 0 && !os.IsPathSeparator(p[i]) {
+		i--
+	}
+	dir, base = p[:max(i, 0)], p[i+1:]
+	if i >= 0 && (i == 0 || os.IsPathSeparator(p[i-1]) || p[i-1] == ':') { // the root's own separator
+		dir = p[:i+1]
+	}
+	return dir, base
 }
 
 // checkRel refuses a job path that could reach outside the roots: absolute,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -53,7 +52,7 @@ func (o *osCopier) close() {
 
 // srcDirFd returns a descriptor of the directory holding src.
 func (o *osCopier) srcDirFd(src string) (int, error) {
-	if d := filepath.Dir(src); d != o.srcDir || o.srcfd < 0 {
+	if d, _ := splitPath(src); d != o.srcDir || o.srcfd < 0 {
 		fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return -1, fmt.Errorf("open source directory: %w", err)
@@ -74,7 +73,7 @@ func (o *osCopier) srcDirFd(src string) (int, error) {
 
 // dstDirFd returns a descriptor of the directory holding dst.
 func (o *osCopier) dstDirFd(dst string) (int, error) {
-	if d := filepath.Dir(dst); d != o.dstDir || o.dstfd < 0 {
+	if d, _ := splitPath(dst); d != o.dstDir || o.dstfd < 0 {
 		// O_NOFOLLOW: a directory of DST replaced by a symlink since the
 		// coordinator created it is not written through.
 		fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
@@ -116,7 +115,7 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 	if err != nil {
 		return 0, err
 	}
-	dname := filepath.Base(dst)
+	_, dname := splitPath(dst)
 	perm := unixPerm(fs.FileMode(job.Mode))
 
 	srcfd := -1
@@ -131,7 +130,8 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 		if err != nil {
 			return 0, err
 		}
-		srcfd, err = rawOpenat(sdir, filepath.Base(src), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		_, sname := splitPath(src)
+		srcfd, err = rawOpenat(sdir, sname, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 		if err != nil {
 			if err == unix.ELOOP {
 				return 0, errors.New("is now a symlink (changed since it was listed); not followed")
@@ -331,7 +331,8 @@ func (o *osCopier) copyPart(ctx context.Context, job *Job, src, dst string, prog
 	if err != nil {
 		return 0, err
 	}
-	srcfd, err := unix.Openat(sdir, filepath.Base(src), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	_, sname := splitPath(src)
+	srcfd, err := unix.Openat(sdir, sname, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, fmt.Errorf("open source: open: %w", err)
 	}

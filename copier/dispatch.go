@@ -94,11 +94,16 @@ func (w *workerState) String() string {
 
 func (w *workerState) usable() bool { return !w.broken && !w.closing && !w.ended }
 
+// event is what a worker sent: messages, in order, then possibly the end
+// of its output (err).
 type event struct {
-	w   *workerState
-	msg any
-	err error
+	w    *workerState
+	msgs []any
+	err  error
 }
+
+// maxEventMsgs bounds the messages one event carries.
+const maxEventMsgs = 256
 
 type coordinator struct {
 	fs    afero.Fs
@@ -254,11 +259,24 @@ func (c *coordinator) startWorker() error {
 }
 
 // readLoop forwards w's messages to the coordinator until its output ends.
+// The messages already buffered travel together (a worker sends a batch's
+// results at once): one wakeup of the coordinator each, not one per file.
 func (c *coordinator) readLoop(w *workerState) {
 	for {
-		m, err := w.conn.read()
+		var msgs []any
+		var err error
+		for {
+			var m any
+			if m, err = w.conn.read(); err != nil {
+				break
+			}
+			msgs = append(msgs, m)
+			if len(msgs) == maxEventMsgs || !w.conn.frameReady() {
+				break
+			}
+		}
 		select {
-		case c.events <- event{w: w, msg: m, err: err}:
+		case c.events <- event{w: w, msgs: msgs, err: err}:
 		case <-c.quit:
 			return
 		}
@@ -375,18 +393,26 @@ func (c *coordinator) send(w *workerState, b *batchState) {
 }
 
 func (c *coordinator) handle(ev event) error {
-	w := ev.w
-	if ev.err != nil {
-		return c.workerEnded(w, ev.err)
+	for _, m := range ev.msgs {
+		if err := c.handleMsg(ev.w, m); err != nil {
+			return err
+		}
 	}
-	switch ev.msg.(type) {
+	if ev.err != nil {
+		return c.workerEnded(ev.w, ev.err)
+	}
+	return nil
+}
+
+func (c *coordinator) handleMsg(w *workerState, msg any) error {
+	switch msg.(type) {
 	case hello, fatal: // a worker that cannot start says why instead of hello
 	default:
 		if !w.greeted {
-			return c.misbehaved(w, fmt.Sprintf("%T before hello", ev.msg))
+			return c.misbehaved(w, fmt.Sprintf("%T before hello", msg))
 		}
 	}
-	switch m := ev.msg.(type) {
+	switch m := msg.(type) {
 	case hello:
 		if w.greeted {
 			return c.misbehaved(w, "second hello")

@@ -70,3 +70,9 @@ func FakeWorker(version uint64) Spawner {
 		return w, nil
 	}
 }
+
+// JoinRel and SplitPath build and take apart the per-file paths.
+var (
+	JoinRel   = joinRel
+	SplitPath = splitPath
+)

@@ -267,6 +267,16 @@ func (c *conn) writeFatal(f fatal) error {
 
 // read returns the next message: a hello, *batch, progressMsg, result or
 // fatal. It returns io.EOF only at a clean end of stream (between frames).
+// frameReady says whether a whole frame is already buffered, so that
+// reading it cannot block.
+func (c *conn) frameReady() bool {
+	if c.r.Buffered() < 4 {
+		return false
+	}
+	hdr, _ := c.r.Peek(4) // cannot block: the bytes are buffered
+	return c.r.Buffered() >= 4+int(binary.BigEndian.Uint32(hdr))
+}
+
 func (c *conn) read() (any, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {

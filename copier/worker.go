@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/afero"
@@ -62,7 +63,7 @@ func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) e
 		}
 	}()
 
-	wk := &worker{fs: fsys, conn: c, src: h.SrcRoot, dst: h.DstRoot, lastFlush: time.Now(),
+	wk := &worker{fs: fsys, conn: c, src: filepath.Clean(h.SrcRoot), dst: filepath.Clean(h.DstRoot), lastFlush: time.Now(),
 		tempPrefix: workerTempPrefix(os.Getpid(), int(h.Worker))}
 	if _, isOS := fsys.(*afero.OsFs); isOS {
 		if wk.osCopier = newOSCopier(wk.tempPrefix); wk.osCopier != nil {
