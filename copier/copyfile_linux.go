@@ -319,6 +319,22 @@ func unixPerm(m fs.FileMode) uint32 {
 	return perm
 }
 
+// unixMode is unixPerm the other way: the permission and special bits of
+// a Unix mode as an fs.FileMode.
+func unixMode(mode uint32) fs.FileMode {
+	m := fs.FileMode(mode & 0o777)
+	if mode&unix.S_ISUID != 0 {
+		m |= fs.ModeSetuid
+	}
+	if mode&unix.S_ISGID != 0 {
+		m |= fs.ModeSetgid
+	}
+	if mode&unix.S_ISVTX != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
+}
+
 // copyPart copies the range job.Offset, job.Size of src into the existing
 // temporary file job.Temp next to dst, which the coordinator created: by
 // cloning the range where the filesystem shares extents, else with

@@ -95,18 +95,3 @@ func (fi *statInfo) Sys() any           { return &fi.st }
 func (fi *statInfo) Mode() fs.FileMode {
 	return unixType(fi.st.Mode) | unixMode(fi.st.Mode)
 }
-
-// unixMode converts the permission and special bits of a Unix mode.
-func unixMode(mode uint32) fs.FileMode {
-	m := fs.FileMode(mode & 0o777)
-	if mode&unix.S_ISUID != 0 {
-		m |= fs.ModeSetuid
-	}
-	if mode&unix.S_ISGID != 0 {
-		m |= fs.ModeSetgid
-	}
-	if mode&unix.S_ISVTX != 0 {
-		m |= fs.ModeSticky
-	}
-	return m
-}
