@@ -4,8 +4,8 @@
     compare.py [--runs N] [--tools cp,pcopy,...] [--pcopy PATH] [--baseline PATH] [--work DIR] TREE...
 
 Each round runs every tool once, in a rotated order, each into a fresh destination on the same
-filesystem as the work directory, with the page cache warm (every tool reads the tree once
-before timing starts). Destinations of trees with many files are moved into WORK/trash, never deleted while timing:
+filesystem as the work directory, with the page cache warm (the tree is read again before
+every timed run). Destinations of trees with many files are moved into WORK/trash, never deleted while timing:
 on ext4 without a journal, creating files within minutes of deleting many inodes is 10-20x
 slower. Trees of few (large) files are deleted, or the disk would fill.
 The first copy each tool makes is compared with the source by ../shared/tools/treediff.py
@@ -80,7 +80,7 @@ def meminfo(key):
     return 0
 
 
-def settle(src, nbytes):
+def settle(nbytes):
     """Make sure the copy will not have to reclaim memory while it is timed.
 
     Once the page cache fills RAM, every copy pays for evicting old pages and
@@ -89,8 +89,8 @@ def settle(src, nbytes):
     needs, inodes and dentries are dropped (root only), which frees the
     cached data of the old copies with their inodes but keeps the
     filesystem's own metadata (bitmaps, inode tables) cached, as in the runs
-    before; then the source is read again. (Dropping the page cache too makes
-    every create read inode tables from disk.)"""
+    before. (Dropping the page cache too makes every create read inode tables
+    from disk.) The caller reads the source again after this."""
     if meminfo("MemFree") > 3 * nbytes + (1 << 30):
         return
     try:
@@ -98,15 +98,37 @@ def settle(src, nbytes):
             f.write("2\n")
     except OSError:
         return
-    warm(src)
 
 
-def check_space(work, nbytes):
-    st = os.statvfs(work)
-    free = st.f_bavail * st.f_frsize
-    if free < 2 * nbytes + (4 << 30):
-        sys.exit(f"compare.py: only {free >> 20} MiB free in {work}: remove {os.path.join(work, 'trash')} "
-                 "(then wait a few minutes before timing again)")
+def free_bytes(path):
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def empty_trash_files(trash):
+    """Free the space of old copies without freeing their inodes: every file in trash is
+    truncated to 0 bytes, the entries stay. Deleting them would make every file creation
+    in the next minutes 10-20x slower (ext4 without a journal skips recently freed inodes);
+    freed data blocks carry no such penalty."""
+    for d, _, files in os.walk(trash):
+        for f in files:
+            p = os.path.join(d, f)
+            try:
+                if os.lstat(p).st_size > 0 and not os.path.islink(p):
+                    os.truncate(p, 0)
+            except OSError:
+                pass
+    subprocess.run("sync", shell=True)
+
+
+def check_space(work, trash, nbytes):
+    need = 2 * nbytes + (4 << 30)
+    if free_bytes(work) < need:
+        print(f"compare.py: {free_bytes(work) >> 20} MiB free: truncating the files of old copies in {trash}",
+              file=sys.stderr)
+        empty_trash_files(trash)
+    if free_bytes(work) < need:
+        sys.exit(f"compare.py: only {free_bytes(work) >> 20} MiB free in {work}, {need >> 20} MiB needed")
 
 
 def main():
@@ -137,7 +159,6 @@ def main():
         name = os.path.basename(src.rstrip("/"))
         nfiles = sum(len(f) for _, _, f in os.walk(src))
         nbytes = tree_bytes(src)
-        warm(src)
         times = {t: [] for t in tools}
         checks = {}
         for r in range(a.runs):
@@ -150,9 +171,16 @@ def main():
                     else:
                         os.rename(dst, os.path.join(trash, f"{name}.{t}.{time.time_ns()}"))
                 shutil.rmtree(os.path.join(work, "fptmp"), ignore_errors=True)
-                check_space(work, nbytes)
+                check_space(work, trash, nbytes)
                 subprocess.run("sync", shell=True)
-                settle(src, nbytes)
+                settle(nbytes)
+                # Warm again before every run: on this VM, memory untouched for a
+                # minute is paged out behind the kernel's back (DAMON "pageout" on
+                # physical addresses), so a source read once at the start is cold
+                # again a few rounds later, and a tool that reads one file at a time
+                # (cp -a) waits on the disk for each: cp -a of small took 3-5 s
+                # instead of 0.8 s, with ~26,000 waits, in most rounds.
+                warm(src)
                 cmd = TOOLS[t][0].format(src=src, dst=dst, pcopy=pcopy, work=work,
                                          baseline=os.path.abspath(a.baseline or "pcopy"))
                 times[t].append(run(cmd))
