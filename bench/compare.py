@@ -121,7 +121,7 @@ def empty_trash_files(trash):
     subprocess.run("sync", shell=True)
 
 
-def check_space(work, trash, nbytes):
+def check_space(work, trash, nbytes, nfiles):
     need = 2 * nbytes + (4 << 30)
     if free_bytes(work) < need:
         print(f"compare.py: {free_bytes(work) >> 20} MiB free: truncating the files of old copies in {trash}",
@@ -129,6 +129,11 @@ def check_space(work, trash, nbytes):
         empty_trash_files(trash)
     if free_bytes(work) < need:
         sys.exit(f"compare.py: only {free_bytes(work) >> 20} MiB free in {work}, {need >> 20} MiB needed")
+    st = os.statvfs(work)
+    if st.f_favail < 2 * nfiles + 100_000:
+        # Old copies keep their inodes (see empty_trash_files); only deleting frees them.
+        sys.exit(f"compare.py: only {st.f_favail} inodes free in {work}: remove {trash}, then wait "
+                 "six minutes before timing again (ext4 without a journal is slow to reuse them)")
 
 
 def main():
@@ -171,7 +176,7 @@ def main():
                     else:
                         os.rename(dst, os.path.join(trash, f"{name}.{t}.{time.time_ns()}"))
                 shutil.rmtree(os.path.join(work, "fptmp"), ignore_errors=True)
-                check_space(work, trash, nbytes)
+                check_space(work, trash, nbytes, nfiles)
                 subprocess.run("sync", shell=True)
                 settle(nbytes)
                 # Warm again before every run: on this VM, memory untouched for a
