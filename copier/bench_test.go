@@ -33,7 +33,9 @@ func BenchmarkCopyFile(b *testing.B) {
 				}
 			}
 			must(os.Mkdir(filepath.Join(dir, "dst"), 0o755))
-			job := &Job{Kind: KindFile, Size: int64(size), Mode: 0o644}
+			info, err := os.Stat(src)
+			must(err)
+			job := jobFor(info)
 			fast := newOSCopier(TempPrefix)
 			b.SetBytes(int64(size))
 			b.ResetTimer()
@@ -58,7 +60,11 @@ func BenchmarkCopyFile(b *testing.B) {
 				b.Fatal(err)
 			}
 			fsys.Mkdir("/dst", 0o755)
-			job := &Job{Kind: KindFile, Size: int64(size), Mode: 0o644}
+			info, err := fsys.Stat("/src")
+			if err != nil {
+				b.Fatal(err)
+			}
+			job := jobFor(info)
 			b.SetBytes(int64(size))
 			b.ResetTimer()
 			for i := range b.N {
@@ -68,6 +74,12 @@ func BenchmarkCopyFile(b *testing.B) {
 			}
 		})
 	}
+}
+
+// jobFor is the job the walk makes for a file: the copy checks the file
+// still has the size and mtime listed.
+func jobFor(info os.FileInfo) *Job {
+	return &Job{Kind: KindFile, Size: info.Size(), Mode: uint32(info.Mode()), Mtime: info.ModTime().UnixNano(), Atime: atimeOf(info).UnixNano()}
 }
 
 // BenchmarkProtocolBatch encodes and decodes one full batch of jobs with
