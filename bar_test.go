@@ -43,7 +43,7 @@ func TestProgressBarOnTerminal(t *testing.T) {
 		t.Fatalf("pcopy on a terminal: %v\n%s", err, out.String())
 	}
 	got := out.String()
-	for _, want := range []string{"100%", "3/3 files", "(12/12 MB", "\r", "pcopy: 3 files, 0 symlinks, 2 dirs, 12.0 MB in "} {
+	for _, want := range []string{"100%", "3/3 files", "(12/12 MB", "\r", "pcopy: 3 files, 0 symlinks, 2 dirs, 0 unchanged, 12.0 MB in "} {
 		if !strings.Contains(got, want) {
 			t.Errorf("terminal output lacks %q:\n%q", want, got)
 		}

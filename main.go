@@ -115,6 +115,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			&cli.IntFlag{Name: "workers", Aliases: []string{"j"}, Value: runtime.NumCPU(),
 				Usage: "number of worker processes", DefaultText: "number of CPUs"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors"},
+			&cli.BoolFlag{Name: "checksum", Aliases: []string{"c"}, Usage: "leave a file already in DST alone when its " +
+				"content is the same (read both), not when its size and modification time are"},
+			&cli.BoolFlag{Name: "force", Usage: "copy every file, even those DST already holds"},
 			&cli.StringFlag{Name: "split-size", Value: "0", Usage: "copy files of at least `SIZE` (e.g. 512M, 2G) " +
 				"in parts by several workers at once; for network filesystems, where one stream is slow " +
 				"(on local disks it is slower); 0: never"},
@@ -152,6 +155,16 @@ func copyCommand(ctx context.Context, c *cli.Context, stderr io.Writer) int {
 		printError(stderr, fmt.Sprintf("--workers must be at least 1, not %d", workers), "")
 		return exitUsage
 	}
+	update := copier.UpdateChanged
+	switch {
+	case c.Bool("force") && c.Bool("checksum"):
+		printError(stderr, "--force and --checksum cannot go together", "--force copies everything; --checksum compares content")
+		return exitUsage
+	case c.Bool("force"):
+		update = copier.UpdateAll
+	case c.Bool("checksum"):
+		update = copier.UpdateChecksum
+	}
 	splitSize, err := parseSize(c.String("split-size"))
 	if err != nil {
 		printError(stderr, "--split-size: "+err.Error(), "a number of bytes with an optional K, M, G or T suffix, like 512M")
@@ -177,6 +190,7 @@ func copyCommand(ctx context.Context, c *cli.Context, stderr io.Writer) int {
 		Reporter:    rep,
 		CountTotals: rep.WantsTotals(),
 		SplitSize:   splitSize,
+		Update:      update,
 	})
 	rep.Finish(err == nil)
 

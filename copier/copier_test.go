@@ -532,3 +532,60 @@ func TestWorkerOfAnotherVersionIsRefused(t *testing.T) {
 		t.Fatalf("err = %v, want a refusal naming protocol version 99", err)
 	}
 }
+
+// A re-run copies only what changed: under the default policy a file of
+// the same size and mtime is left alone (as rsync does, even if its bytes
+// differ), with --checksum its content decides, with --force everything
+// is copied. A file left alone still gets the source's mode.
+func TestRerunCopiesOnlyWhatChanged(t *testing.T) {
+	entries := []entry{
+		{path: "same", data: "unchanged", mtime: t0},
+		{path: "d/newer", data: "v1", mtime: t0},
+		{path: "d/sneaky", data: "abc", mtime: t0},        // DST: other bytes, same size and mtime
+		{path: "touched", data: "same bytes", mtime: t0},  // DST: same bytes, other mtime
+		{path: "mode", data: "m", mode: 0o600, mtime: t0}, // DST: other mode
+		{path: "empty", data: "", mtime: t0},
+	}
+	for _, c := range []struct {
+		name               string
+		policy             copier.UpdatePolicy
+		wantFiles, skipped int64
+		sneaky             string // d/sneaky's content in DST afterwards
+	}{
+		{"size and mtime", copier.UpdateChanged, 2, 4, "xyz"},
+		{"checksum", copier.UpdateChecksum, 2, 4, "abc"},
+		{"force", copier.UpdateAll, 6, 0, "abc"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fsys := afero.NewMemMapFs()
+			buildMem(t, fsys, "/src", entries)
+			if sum, err := memCopy(context.Background(), fsys, "/src", "/dst", 2); err != nil || sum.Files != 6 {
+				t.Fatalf("first copy: %d files, %v", sum.Files, err)
+			}
+			must(t, afero.WriteFile(fsys, "/src/d/newer", []byte("v2"), 0o644))
+			must(t, fsys.Chtimes("/src/d/newer", t0.Add(time.Hour), t0.Add(time.Hour)))
+			must(t, fsys.Chtimes("/src/d", t0, t0))
+			must(t, afero.WriteFile(fsys, "/dst/d/sneaky", []byte("xyz"), 0o644))
+			must(t, fsys.Chtimes("/dst/d/sneaky", t0, t0))
+			must(t, fsys.Chtimes("/dst/touched", t0.Add(time.Minute), t0.Add(time.Minute)))
+			must(t, fsys.Chmod("/dst/mode", 0o644))
+
+			sum, err := copier.Copy(context.Background(), copier.Options{Src: "/src", Dst: "/dst", Fs: fsys,
+				Workers: 2, Update: c.policy})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Files != c.wantFiles || sum.Skipped != c.skipped {
+				t.Errorf("re-run: %d files copied, %d skipped; want %d and %d", sum.Files, sum.Skipped, c.wantFiles, c.skipped)
+			}
+			if got, _ := afero.ReadFile(fsys, "/dst/d/sneaky"); string(got) != c.sneaky {
+				t.Errorf("d/sneaky = %q, want %q", got, c.sneaky)
+			}
+			// Everything else is as in SRC.
+			must(t, afero.WriteFile(fsys, "/dst/d/sneaky", []byte("abc"), 0o644))
+			must(t, fsys.Chtimes("/dst/d/sneaky", t0, t0))
+			must(t, fsys.Chtimes("/dst/d", t0, t0))
+			compareMem(t, fsys, "/src", "/dst")
+		})
+	}
+}

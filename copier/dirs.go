@@ -20,6 +20,7 @@ type dirState struct {
 	pending  int  // entries started but not finished: tasks out, subdirectories open
 	walked   bool // every entry has been listed
 	failed   bool // could not be created; no metadata to set
+	created  bool // made by this copy: holds nothing a job must compare with
 	modeSet  bool // created with its exact mode: no chmod needed
 	acl      bool // in DST, it has a default ACL
 	finished bool

@@ -125,6 +125,7 @@ type coordinator struct {
 	splits        map[*split]bool
 	workerCount   int
 	splitSize     int64
+	update        UpdatePolicy
 	out           int // tasks held by workers
 	workers       []*workerState
 	lastWorkerID  int
@@ -159,6 +160,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		splits:      map[*split]bool{},
 		workerCount: max(opts.Workers, 1),
 		splitSize:   opts.SplitSize,
+		update:      opts.Update,
 	}
 	if c.spawn == nil {
 		c.spawn = InProcess(fsys)
@@ -248,7 +250,7 @@ func (c *coordinator) startWorker() error {
 	c.workers = append(c.workers, w)
 	go c.readLoop(w)
 	err = w.conn.writeHello(hello{Version: protocolVersion, Worker: uint64(w.id),
-		SrcRoot: c.plan.srcRoot, DstRoot: c.plan.dstRoot})
+		SrcRoot: c.plan.srcRoot, DstRoot: c.plan.dstRoot, Update: c.update})
 	if err == nil {
 		err = w.conn.flush()
 	}
@@ -459,6 +461,13 @@ func (c *coordinator) finishTask(w *workerState, t *task, r result) {
 	c.out--
 	if r.Err != "" {
 		c.complete(t, 0, errors.New(r.Err))
+		return
+	}
+	if r.Skipped {
+		c.rep.Bytes(t.job.Size - t.done) // done, as far as the progress bar goes
+		c.sum.Skipped++
+		c.rep.FileDone(t.job.Rel, nil)
+		c.taskDone(t)
 		return
 	}
 	c.rep.Bytes(r.Bytes - t.done)

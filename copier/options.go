@@ -23,6 +23,10 @@ type Options struct {
 	// Workers is the number of workers; 0 means one.
 	Workers int
 
+	// Update says which files already in DST are left alone (a re-run
+	// copies only what changed); the zero value is UpdateChanged.
+	Update UpdatePolicy
+
 	// Spawn starts worker number id. Nil means in-process workers on Fs
 	// (see InProcess); the pcopy command passes Exec, which re-executes
 	// the binary.
@@ -68,6 +72,7 @@ type Summary struct {
 	Symlinks int64 // symlinks copied
 	Dirs     int64 // directories created or updated
 	Bytes    int64 // bytes of file content copied
+	Skipped  int64 // regular files DST already held (see UpdatePolicy), not copied
 	Duration time.Duration
 	Errors   []*FileError // what could not be copied, in the order found
 	Warnings []string

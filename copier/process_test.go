@@ -166,6 +166,35 @@ func TestProcessCopyDeepTree(t *testing.T) {
 	assertSameTree(t, src, dst)
 }
 
+// A re-run with worker processes on a real filesystem copies only the
+// files whose size or mtime differ, and a file cut short (as by a copy
+// interrupted some other way) is never taken for a complete one.
+func TestProcessRerunSkipsUnchanged(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	for i := range 20 {
+		writeFile(t, filepath.Join(src, fmt.Sprintf("d%d/f%02d", i%3, i)), strings.Repeat("x", 100+i), 0o644, t0.Add(time.Duration(i)))
+	}
+	dst := filepath.Join(t.TempDir(), "dst")
+	if sum, err := processCopy(t, src, dst, 2); err != nil || sum.Files != 20 || sum.Skipped != 0 {
+		t.Fatalf("first copy: %d files, %d skipped, %v", sum.Files, sum.Skipped, err)
+	}
+	sum, err := processCopy(t, src, dst, 2)
+	if err != nil || sum.Files != 0 || sum.Skipped != 20 {
+		t.Fatalf("second copy: %d files, %d skipped, %v; want 0 and 20", sum.Files, sum.Skipped, err)
+	}
+	cut := filepath.Join(dst, "d0/f03")
+	must(t, os.Truncate(cut, 50))
+	must(t, os.Chtimes(cut, t0.Add(3), t0.Add(3))) // the source's mtime, but half the bytes
+	must(t, os.Chtimes(filepath.Join(dst, "d1/f04"), t0, t0))
+	must(t, os.Chtimes(filepath.Join(dst, "d0"), t0, t0))
+	must(t, os.Chtimes(filepath.Join(dst, "d1"), t0, t0))
+	sum, err = processCopy(t, src, dst, 2)
+	if err != nil || sum.Files != 2 || sum.Skipped != 18 {
+		t.Fatalf("third copy: %d files, %d skipped, %v; want 2 and 18", sum.Files, sum.Skipped, err)
+	}
+	assertSameTree(t, src, dst)
+}
+
 func TestProcessCopySingleFile(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "-odd name")

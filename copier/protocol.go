@@ -19,7 +19,7 @@ import (
 
 const (
 	protocolMagic   = "pcopy-wire"
-	protocolVersion = 3
+	protocolVersion = 4
 
 	// maxFrame and maxFrameJobs bound the memory a malformed or hostile
 	// frame can make the decoder allocate. A batch of jobs with long
@@ -61,6 +61,7 @@ type hello struct {
 	Pid     uint64 // the worker's process id (worker -> coordinator)
 	SrcRoot string
 	DstRoot string
+	Update  UpdatePolicy // when a file already in DST is left as it is
 }
 
 // Job is one entry for a worker to copy. Rel is the slash-separated path
@@ -78,6 +79,7 @@ type Job struct {
 	Sparse bool   // allocated less than its size when listed: copy only its data
 	Temp   string // KindPart: the temporary file's name
 	Offset int64  // KindPart: where the range starts
+	Fresh  bool   // its destination directory was made by this copy: nothing to compare with
 }
 
 type batch struct {
@@ -90,9 +92,10 @@ type progressMsg struct {
 }
 
 type result struct {
-	ID    uint64
-	Bytes int64
-	Err   string // "" when the job succeeded
+	ID      uint64
+	Bytes   int64
+	Err     string // "" when the job succeeded
+	Skipped bool   // DST already held the file (see UpdatePolicy): nothing was copied
 }
 
 type fatal struct {
@@ -222,6 +225,7 @@ func (c *conn) writeHello(h hello) error {
 	c.enc.uvarint(h.Pid)
 	c.enc.str(h.SrcRoot)
 	c.enc.str(h.DstRoot)
+	c.enc.uvarint(uint64(h.Update))
 	return c.put()
 }
 
@@ -240,6 +244,7 @@ func (c *conn) writeBatch(jobs []Job) error {
 		c.enc.bool(j.Sparse)
 		c.enc.str(j.Temp)
 		c.enc.varint(j.Offset)
+		c.enc.bool(j.Fresh)
 	}
 	return c.put()
 }
@@ -256,6 +261,7 @@ func (c *conn) writeResult(r result) error {
 	c.enc.uvarint(r.ID)
 	c.enc.varint(r.Bytes)
 	c.enc.str(r.Err)
+	c.enc.bool(r.Skipped)
 	return c.put()
 }
 
@@ -315,6 +321,7 @@ func decodeMessage(t msgType, payload []byte) (any, error) {
 			Pid:     d.uvarint("hello pid"),
 			SrcRoot: d.str("hello source root"),
 			DstRoot: d.str("hello destination root"),
+			Update:  UpdatePolicy(d.uvarint("hello update policy")),
 		}
 		return h, d.done("hello")
 	case msgBatch:
@@ -337,6 +344,7 @@ func decodeMessage(t msgType, payload []byte) (any, error) {
 				Sparse: d.bool("job sparse flag"),
 				Temp:   d.str("job temporary name"),
 				Offset: d.varint("job offset"),
+				Fresh:  d.bool("job fresh flag"),
 			})
 		}
 		return b, d.done("batch")
@@ -344,7 +352,8 @@ func decodeMessage(t msgType, payload []byte) (any, error) {
 		p := progressMsg{ID: d.uvarint("progress id"), Bytes: d.varint("progress bytes")}
 		return p, d.done("progress")
 	case msgResult:
-		r := result{ID: d.uvarint("result id"), Bytes: d.varint("result bytes"), Err: d.str("result error")}
+		r := result{ID: d.uvarint("result id"), Bytes: d.varint("result bytes"), Err: d.str("result error"),
+			Skipped: d.bool("result skipped flag")}
 		return r, d.done("result")
 	case msgFatal:
 		f := fatal{Err: d.str("fatal")}

@@ -26,15 +26,16 @@ func TestProtocolRoundTrip(t *testing.T) {
 	var jobs []Job
 	for i, name := range oddNames {
 		jobs = append(jobs, Job{ID: uint64(i + 1), Kind: KindFile, Rel: name, Size: int64(i) << 40,
-			Mode: 0o4755, Mtime: -1234567890123456789, Atime: 1<<62 + 7})
+			Mode: 0o4755, Mtime: -1234567890123456789, Atime: 1<<62 + 7, Fresh: i%2 == 0})
 	}
 	jobs = append(jobs, Job{ID: 1 << 63, Kind: KindSymlink, Rel: string(bytes.Repeat([]byte("x"), 5000))})
 	msgs := []any{
-		hello{Version: protocolVersion, Worker: 3, Pid: 4242, SrcRoot: "/src\n", DstRoot: "/d\xffst"},
+		hello{Version: protocolVersion, Worker: 3, Pid: 4242, SrcRoot: "/src\n", DstRoot: "/d\xffst", Update: UpdateChecksum},
 		&batch{Jobs: jobs},
 		progressMsg{ID: 9, Bytes: 1 << 35},
 		result{ID: 9, Bytes: 123, Err: "open source: permission denied"},
 		result{ID: 10},
+		result{ID: 11, Skipped: true},
 		fatal{Err: "boom"},
 	}
 

@@ -320,6 +320,7 @@ func (c *coordinator) newTask(dir *dirState, rel string, kind JobKind, info os.F
 		dir.pending++
 	}
 	return &task{dir: dir, job: Job{
+		Fresh:  dir != nil && dir.created,
 		ID:     c.nextID,
 		Kind:   kind,
 		Rel:    rel,
@@ -358,7 +359,7 @@ func (c *coordinator) enterDir(parent *dirState, e srcEntry) {
 	} else {
 		parentACL = hasDefaultACL(filepath.Dir(joinRel(c.plan.dstRoot, rel)))
 	}
-	d.acl = parentACL
+	d.acl, d.created = parentACL, created
 	if !created {
 		d.acl = hasDefaultACL(joinRel(c.plan.dstRoot, rel))
 	}

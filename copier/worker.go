@@ -63,7 +63,7 @@ func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) e
 		}
 	}()
 
-	wk := &worker{fs: fsys, conn: c, src: filepath.Clean(h.SrcRoot), dst: filepath.Clean(h.DstRoot), lastFlush: time.Now(),
+	wk := &worker{fs: fsys, conn: c, src: filepath.Clean(h.SrcRoot), dst: filepath.Clean(h.DstRoot), update: h.Update, lastFlush: time.Now(),
 		tempPrefix: workerTempPrefix(os.Getpid(), int(h.Worker))}
 	if _, isOS := fsys.(*afero.OsFs); isOS {
 		if wk.osCopier = newOSCopier(wk.tempPrefix); wk.osCopier != nil {
@@ -110,6 +110,7 @@ type worker struct {
 	conn       *conn
 	src, dst   string
 	tempPrefix string
+	update     UpdatePolicy
 	lastFlush  time.Time
 	osCopier   fileCopier // the platform's fast path, when fs is the OS's
 }
@@ -131,6 +132,9 @@ func (w *worker) run(ctx context.Context, job *Job) error {
 		return ctx.Err()
 	}
 	res := result{ID: job.ID, Bytes: n}
+	if err == errUpToDate {
+		res.Skipped, err = true, nil
+	}
 	if err != nil {
 		res.Err = err.Error()
 	}
@@ -165,6 +169,14 @@ func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 	src, dst := joinRel(w.src, job.Rel), joinRel(w.dst, job.Rel)
 	switch job.Kind {
 	case KindFile:
+		if !job.Fresh && w.update != UpdateAll {
+			if ok, err := upToDate(w.fs, job, src, dst, w.update); ok || err != nil {
+				if ok {
+					err = errUpToDate
+				}
+				return 0, err
+			}
+		}
 		progress := w.progressFunc(job)
 		if w.osCopier != nil {
 			return w.osCopier.copyFile(ctx, job, src, dst, progress)

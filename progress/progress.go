@@ -158,8 +158,8 @@ func SummaryLine(s copier.Summary) string {
 	if secs > 0 {
 		rate = HumanBytes(int64(float64(s.Bytes)/secs)) + "/s"
 	}
-	return fmt.Sprintf("%d files, %d symlinks, %d dirs, %s in %s (%s), %d errors",
-		s.Files, s.Symlinks, s.Dirs, HumanBytes(s.Bytes), s.Duration.Round(time.Millisecond), rate, len(s.Errors))
+	return fmt.Sprintf("%d files, %d symlinks, %d dirs, %d unchanged, %s in %s (%s), %d errors",
+		s.Files, s.Symlinks, s.Dirs, s.Skipped, HumanBytes(s.Bytes), s.Duration.Round(time.Millisecond), rate, len(s.Errors))
 }
 
 // HumanBytes formats n with SI units, like the bar does.

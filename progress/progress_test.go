@@ -20,9 +20,9 @@ func TestHumanBytes(t *testing.T) {
 }
 
 func TestSummaryLine(t *testing.T) {
-	s := copier.Summary{Files: 15036, Symlinks: 3, Dirs: 270, Bytes: 270_100_000, Duration: 1234567 * time.Microsecond,
+	s := copier.Summary{Files: 15036, Symlinks: 3, Dirs: 270, Skipped: 12, Bytes: 270_100_000, Duration: 1234567 * time.Microsecond,
 		Errors: []*copier.FileError{{Path: "x", Err: errors.New("boom")}}}
-	want := "15036 files, 3 symlinks, 270 dirs, 270.1 MB in 1.235s (218.8 MB/s), 1 errors"
+	want := "15036 files, 3 symlinks, 270 dirs, 12 unchanged, 270.1 MB in 1.235s (218.8 MB/s), 1 errors"
 	if got := SummaryLine(s); got != want {
 		t.Errorf("SummaryLine = %q, want %q", got, want)
 	}

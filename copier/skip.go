@@ -1,0 +1,102 @@
+package copier
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"sync"
+	"time"
+
+	"github.com/spf13/afero"
+)
+
+// UpdatePolicy says when a regular file that DST already holds is left as
+// it is, so that running the same copy again only copies what changed.
+type UpdatePolicy uint8
+
+const (
+	// UpdateChanged skips a file whose copy has the same size and
+	// modification time (to the nanosecond), as rsync does. A copy
+	// interrupted part way is never taken for a complete one: a file gets
+	// its name only once complete, and its time only then.
+	UpdateChanged UpdatePolicy = iota
+	// UpdateChecksum skips a file whose copy has the same size and the
+	// same content, whatever its time, and then gives it the source's time.
+	UpdateChecksum
+	// UpdateAll copies every file.
+	UpdateAll
+)
+
+// errUpToDate ends a job whose destination already holds the file.
+var errUpToDate = errors.New("up to date")
+
+// upToDate says whether dst already holds what job would copy there, under
+// policy. A file found up to date gets the source's mode (and, when its
+// content decided, its times) if it has others, so that the destination
+// ends up as a copy would have left it.
+func upToDate(fsys afero.Fs, job *Job, src, dst string, policy UpdatePolicy) (bool, error) {
+	info, err := lstat(fsys, dst)
+	if err != nil || !info.Mode().IsRegular() || info.Size() != job.Size {
+		return false, nil // missing or different: the copy sees to it, and reports real trouble
+	}
+	sameTime := info.ModTime().UnixNano() == job.Mtime
+	switch policy {
+	case UpdateChanged:
+		if !sameTime {
+			return false, nil
+		}
+	case UpdateChecksum:
+		same, err := sameContent(fsys, src, dst, job.Size)
+		if err != nil || !same {
+			return false, err
+		}
+		if !sameTime {
+			if err := fsys.Chtimes(dst, time.Unix(0, job.Atime), time.Unix(0, job.Mtime)); err != nil {
+				return false, fmt.Errorf("set times: %w", unwrapPath(err))
+			}
+		}
+	default:
+		return false, nil
+	}
+	if want := fs.FileMode(job.Mode) & modeBits; info.Mode()&modeBits != want {
+		if err := fsys.Chmod(dst, want); err != nil {
+			return false, fmt.Errorf("set mode: %w", unwrapPath(err))
+		}
+	}
+	return true, nil
+}
+
+var comparePool = sync.Pool{New: func() any { return &[2][]byte{make([]byte, 256<<10), make([]byte, 256<<10)} }}
+
+// sameContent compares the first size bytes of two files.
+func sameContent(fsys afero.Fs, a, b string, size int64) (bool, error) {
+	fa, err := openSource(fsys, a)
+	if err != nil {
+		return false, err
+	}
+	defer fa.Close()
+	fb, err := openOS(fsys, b)
+	if err != nil {
+		return false, nil // unreadable: copy over it
+	}
+	defer fb.Close()
+	bufs := comparePool.Get().(*[2][]byte)
+	defer comparePool.Put(bufs)
+	ba, bb := bufs[0], bufs[1]
+	for done := int64(0); done < size; {
+		n := min(int64(len(ba)), size-done)
+		if _, err := io.ReadFull(fa, ba[:n]); err != nil {
+			return false, fmt.Errorf("read source: %w", unwrapPath(err))
+		}
+		if _, err := io.ReadFull(fb, bb[:n]); err != nil {
+			return false, nil
+		}
+		if !bytes.Equal(ba[:n], bb[:n]) {
+			return false, nil
+		}
+		done += n
+	}
+	return true, nil
+}
