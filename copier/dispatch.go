@@ -126,6 +126,7 @@ type coordinator struct {
 	workerCount   int
 	splitSize     int64
 	update        UpdatePolicy
+	staleRemoved  int // temporary files of earlier, killed runs removed
 	out           int // tasks held by workers
 	workers       []*workerState
 	lastWorkerID  int
@@ -174,6 +175,9 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		go countTotals(countCtx, fsys, p, opts.Reporter)
 	}
 	err = c.run(ctx, max(opts.Workers, 1))
+	if c.staleRemoved > 0 {
+		c.warn(fmt.Sprintf("removed %d temporary files left by an earlier, interrupted copy", c.staleRemoved))
+	}
 	c.sum.Duration = time.Since(start)
 	sort.SliceStable(c.sum.Errors, func(i, j int) bool { return c.sum.Errors[i].Path < c.sum.Errors[j].Path })
 	if err == nil && len(c.sum.Errors) > 0 {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -191,6 +193,55 @@ func TestProcessRerunSkipsUnchanged(t *testing.T) {
 	sum, err = processCopy(t, src, dst, 2)
 	if err != nil || sum.Files != 2 || sum.Skipped != 18 {
 		t.Fatalf("third copy: %d files, %d skipped, %v; want 2 and 18", sum.Files, sum.Skipped, err)
+	}
+	assertSameTree(t, src, dst)
+}
+
+// The next run removes the temporary files a killed run left in DST (as
+// pcopy killed with SIGKILL together with its workers would), and only
+// those: a temporary file whose process still runs is a concurrent copy's.
+func TestRerunRemovesTempFilesOfDeadRuns(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no way to tell a dead process here: stale files are kept")
+	}
+	dead := exec.Command("true")
+	must(t, dead.Run())
+	src := filepath.Join(t.TempDir(), "src")
+	writeFile(t, filepath.Join(src, "sub", "f"), "data", 0o644, t0)
+	dst := filepath.Join(t.TempDir(), "dst")
+	if _, err := processCopy(t, src, dst, 1); err != nil {
+		t.Fatal(err)
+	}
+	stale := []string{
+		filepath.Join(dst, fmt.Sprintf("%s%d-1-00000000deadbeef.tmp", copier.TempPrefix, dead.Process.Pid)),
+		filepath.Join(dst, "sub", fmt.Sprintf("%s%d-2-0123456789abcdef.tmp", copier.TempPrefix, dead.Process.Pid)),
+	}
+	live := filepath.Join(dst, "sub", fmt.Sprintf("%s%d-1-fedcba9876543210.tmp", copier.TempPrefix, os.Getpid()))
+	for _, p := range append(stale, live) {
+		writeFile(t, p, "half a file", 0o600, t0)
+	}
+	must(t, os.Chtimes(filepath.Join(dst, "sub"), t0, t0))
+	must(t, os.Chtimes(dst, t0, t0))
+	sum, err := processCopy(t, src, dst, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range stale {
+		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: left behind (%v)", p, err)
+		}
+	}
+	if _, err := os.Lstat(live); err != nil {
+		t.Errorf("a running process's temporary file was removed: %v", err)
+	}
+	want := "removed 2 temporary files left by an earlier, interrupted copy"
+	if len(sum.Warnings) != 1 || sum.Warnings[0] != want {
+		t.Errorf("warnings = %q, want [%q]", sum.Warnings, want)
+	}
+	must(t, os.Remove(live))
+	must(t, os.Chtimes(filepath.Join(dst, "sub"), t0, t0))
+	if _, err := processCopy(t, src, dst, 1); err != nil {
+		t.Fatal(err)
 	}
 	assertSameTree(t, src, dst)
 }

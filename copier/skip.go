@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -99,4 +102,38 @@ func sameContent(fsys afero.Fs, a, b string, size int64) (bool, error) {
 		done += n
 	}
 	return true, nil
+}
+
+// removeStaleTemps removes from dir, a destination directory that existed
+// before this copy, the temporary files of pcopy runs that are no longer
+// running: a run killed with SIGKILL (with its workers) could not remove
+// them itself. Their names carry the pid of the process that made them;
+// a file whose process still runs, as a concurrent copy's would, is left.
+func (c *coordinator) removeStaleTemps(dir string) {
+	names, _ := readNames(c.fs, dir)
+	for _, name := range names {
+		pid, ok := tempPid(name)
+		if !ok || processAlive(pid) {
+			continue
+		}
+		if err := c.fs.Remove(filepath.Join(dir, name)); err != nil {
+			c.warn(fmt.Sprintf("cannot remove %s, left by an interrupted copy: %v", DisplayPath(filepath.Join(dir, name)), unwrapPath(err)))
+			continue
+		}
+		c.staleRemoved++
+	}
+}
+
+// tempPid returns the pid in a temporary file's name (see workerTempPrefix).
+func tempPid(name string) (int, bool) {
+	if !isTempName(name) {
+		return 0, false
+	}
+	rest := strings.TrimPrefix(name, TempPrefix)
+	i := strings.IndexByte(rest, '-')
+	if i <= 0 {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(rest[:i])
+	return pid, err == nil && pid > 0
 }

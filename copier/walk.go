@@ -362,6 +362,7 @@ func (c *coordinator) enterDir(parent *dirState, e srcEntry) {
 	d.acl, d.created = parentACL, created
 	if !created {
 		d.acl = hasDefaultACL(joinRel(c.plan.dstRoot, rel))
+		c.removeStaleTemps(joinRel(c.plan.dstRoot, rel))
 	}
 	// A directory made with its exact mode needs no chmod when finished:
 	// not where a default ACL, rather than the umask, shaped it.
