@@ -589,3 +589,69 @@ func TestRerunCopiesOnlyWhatChanged(t *testing.T) {
 		})
 	}
 }
+
+// changingFs changes the file at name each time it is opened, until
+// changes runs out: a source that changes while a worker copies it.
+type changingFs struct {
+	afero.Fs
+	name    string
+	mu      sync.Mutex
+	changes int
+	opens   int
+}
+
+func (c *changingFs) Open(name string) (afero.File, error) {
+	if name == c.name {
+		c.mu.Lock()
+		c.opens++
+		if c.changes > 0 {
+			c.changes--
+			data, _ := afero.ReadFile(c.Fs, name)
+			afero.WriteFile(c.Fs, name, append(data, '+'), 0o644)
+			c.Fs.Chtimes(name, t0.Add(time.Duration(c.opens)*time.Hour), t0.Add(time.Duration(c.opens)*time.Hour))
+		}
+		c.mu.Unlock()
+	}
+	return c.Fs.Open(name)
+}
+
+// A file that changes while it is copied is looked at again and copied
+// once more as it is now; one that changes every time is reported after
+// that one retry, and everything else is copied.
+func TestSourceChangingWhileCopiedIsRetriedOnce(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		changes int
+		wantErr bool
+	}{
+		{"changes once", 1, false},
+		{"keeps changing", 100, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			mem := afero.NewMemMapFs()
+			buildMem(t, mem, "/src", []entry{{path: "f", data: "first", mtime: t0}, {path: "g", data: "steady", mtime: t0}})
+			fsys := &changingFs{Fs: mem, name: "/src/f", changes: c.changes}
+			sum, err := copier.Copy(context.Background(), copier.Options{Src: "/src", Dst: "/dst", Fs: fsys, Workers: 2})
+			if fsys.opens != 2 {
+				t.Errorf("the source was opened %d times, want 2 (one retry)", fsys.opens)
+			}
+			if got, _ := afero.ReadFile(mem, "/dst/g"); string(got) != "steady" {
+				t.Errorf("g = %q: the other file was not copied", got)
+			}
+			if !c.wantErr {
+				if err != nil {
+					t.Fatalf("err = %v (%v), want the retry to copy it", err, sum.Errors)
+				}
+				compareMem(t, mem, "/src", "/dst")
+				return
+			}
+			if !errors.Is(err, copier.ErrIncomplete) || len(sum.Errors) != 1 || sum.Errors[0].Path != "f" ||
+				!strings.Contains(sum.Errors[0].Error(), "changed while it was being copied") {
+				t.Fatalf("err = %v, errors %v; want f reported as changed", err, sum.Errors)
+			}
+			if _, err := mem.Stat("/dst/f"); err == nil {
+				t.Error("a copy of a file that kept changing reached its name")
+			}
+		})
+	}
+}

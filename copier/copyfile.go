@@ -103,6 +103,9 @@ func tempName(dir, prefix string) string {
 // openSource opens a file the walk saw as regular and checks it still is.
 func openSource(fsys afero.Fs, name string) (afero.File, error) {
 	f, err := openOS(fsys, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, changedf("vanished after it was listed; not copied")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open source: %w", unwrapPath(err))
 	}
@@ -113,7 +116,7 @@ func openSource(fsys afero.Fs, name string) (afero.File, error) {
 	}
 	if !info.Mode().IsRegular() {
 		f.Close()
-		return nil, fmt.Errorf("is now a %s (changed since it was listed); not copied", typeName(info.Mode()))
+		return nil, changedf("is now a %s (changed since it was listed); not copied", typeName(info.Mode()))
 	}
 	return f, nil
 }
@@ -165,7 +168,7 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst, tempPrefix
 	if info, err := in.Stat(); err != nil {
 		return n, fmt.Errorf("stat source: %w", unwrapPath(err))
 	} else if info.Size() != job.Size || n != job.Size || info.ModTime().UnixNano() != job.Mtime {
-		return n, fmt.Errorf("changed while it was being copied (size %d, now %d); not copied", job.Size, info.Size())
+		return n, changedf("changed while it was being copied (size %d, now %d); not copied", job.Size, info.Size())
 	}
 	mode := fs.FileMode(job.Mode) & modeBits
 	if f, ok := out.(interface{ Chmod(fs.FileMode) error }); ok {

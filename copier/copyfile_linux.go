@@ -133,8 +133,11 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 		_, sname := splitPath(src)
 		srcfd, err = rawOpenat(sdir, sname, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 		if err != nil {
-			if err == unix.ELOOP {
-				return 0, errors.New("is now a symlink (changed since it was listed); not followed")
+			switch err {
+			case unix.ELOOP:
+				return 0, changedf("is now a symlink (changed since it was listed); not followed")
+			case unix.ENOENT:
+				return 0, changedf("vanished after it was listed; not copied")
 			}
 			return 0, fmt.Errorf("open source: open: %w", err)
 		}
@@ -236,10 +239,10 @@ func checkUnchanged(srcfd int, job *Job) error {
 		return fmt.Errorf("stat source: %w", err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return fmt.Errorf("is now a %s (changed since it was listed); not copied", typeName(unixType(st.Mode)))
+		return changedf("is now a %s (changed since it was listed); not copied", typeName(unixType(st.Mode)))
 	}
 	if st.Size != job.Size || st.Mtim.Nano() != job.Mtime {
-		return fmt.Errorf("changed while it was being copied (size %d, now %d); not copied", job.Size, st.Size)
+		return changedf("changed while it was being copied (size %d, now %d); not copied", job.Size, st.Size)
 	}
 	return nil
 }

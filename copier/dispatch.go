@@ -41,6 +41,7 @@ type task struct {
 	done     int64  // bytes the holding worker reported so far
 	attempts int    // workers that died while it was the only job in hand
 	isolate  bool   // send alone, so a worker death can be blamed on it
+	relisted bool   // its source changed while copied and was looked at again
 	split    *split // for a part: the file it is a range of
 }
 
@@ -464,6 +465,9 @@ func (c *coordinator) finishTask(w *workerState, t *task, r result) {
 	w.untrack(t)
 	c.out--
 	if r.Err != "" {
+		if r.Changed && !t.relisted && c.relist(t) {
+			return
+		}
 		c.complete(t, 0, errors.New(r.Err))
 		return
 	}
@@ -477,6 +481,23 @@ func (c *coordinator) finishTask(w *workerState, t *task, r result) {
 	c.rep.Bytes(r.Bytes - t.done)
 	t.done = r.Bytes
 	c.complete(t, r.Bytes, nil)
+}
+
+// relist looks again at the source of t, which changed while a worker
+// copied it, and queues it once more as it is now; it says whether it did.
+// A source that went away or is no longer a file is reported as the
+// worker said, and so is one that changes again.
+func (c *coordinator) relist(t *task) bool {
+	t.relisted = true
+	info, err := lstat(c.fs, joinRel(c.plan.srcRoot, t.job.Rel))
+	if err != nil || !info.Mode().IsRegular() {
+		return false
+	}
+	c.rep.Bytes(-t.done)
+	t.done = 0
+	t.job = listedJob(t.job.ID, KindFile, t.job.Rel, info, t.job.Fresh)
+	c.retry = append(c.retry, t)
+	return true
 }
 
 // complete records a task's end: a file or symlink copied (err nil) or

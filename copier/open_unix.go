@@ -21,7 +21,7 @@ func openOS(fsys afero.Fs, name string) (afero.File, error) {
 	}
 	f, err := os.OpenFile(name, openFlags, 0)
 	if errors.Is(err, syscall.ELOOP) {
-		return nil, errors.New("is now a symlink (changed since it was listed); not followed")
+		return nil, changedf("is now a symlink (changed since it was listed); not followed")
 	}
 	return f, err
 }

@@ -19,7 +19,7 @@ import (
 
 const (
 	protocolMagic   = "pcopy-wire"
-	protocolVersion = 4
+	protocolVersion = 5
 
 	// maxFrame and maxFrameJobs bound the memory a malformed or hostile
 	// frame can make the decoder allocate. A batch of jobs with long
@@ -96,6 +96,7 @@ type result struct {
 	Bytes   int64
 	Err     string // "" when the job succeeded
 	Skipped bool   // DST already held the file (see UpdatePolicy): nothing was copied
+	Changed bool   // Err: the source changed or went away after it was listed
 }
 
 type fatal struct {
@@ -262,6 +263,7 @@ func (c *conn) writeResult(r result) error {
 	c.enc.varint(r.Bytes)
 	c.enc.str(r.Err)
 	c.enc.bool(r.Skipped)
+	c.enc.bool(r.Changed)
 	return c.put()
 }
 
@@ -353,7 +355,7 @@ func decodeMessage(t msgType, payload []byte) (any, error) {
 		return p, d.done("progress")
 	case msgResult:
 		r := result{ID: d.uvarint("result id"), Bytes: d.varint("result bytes"), Err: d.str("result error"),
-			Skipped: d.bool("result skipped flag")}
+			Skipped: d.bool("result skipped flag"), Changed: d.bool("result changed flag")}
 		return r, d.done("result")
 	case msgFatal:
 		f := fatal{Err: d.str("fatal")}

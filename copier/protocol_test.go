@@ -36,6 +36,7 @@ func TestProtocolRoundTrip(t *testing.T) {
 		result{ID: 9, Bytes: 123, Err: "open source: permission denied"},
 		result{ID: 10},
 		result{ID: 11, Skipped: true},
+		result{ID: 12, Err: "changed", Changed: true},
 		fatal{Err: "boom"},
 	}
 

@@ -32,6 +32,15 @@ const (
 	UpdateAll
 )
 
+// sourceChanged is a copy that failed because its source changed, or went
+// away, after the walk listed it. The coordinator looks at the source
+// again and retries it once; a file that changes again is reported.
+type sourceChanged struct{ msg string }
+
+func (e *sourceChanged) Error() string { return e.msg }
+
+func changedf(format string, a ...any) error { return &sourceChanged{fmt.Sprintf(format, a...)} }
+
 // errUpToDate ends a job whose destination already holds the file.
 var errUpToDate = errors.New("up to date")
 

@@ -319,9 +319,13 @@ func (c *coordinator) newTask(dir *dirState, rel string, kind JobKind, info os.F
 	if dir != nil {
 		dir.pending++
 	}
-	return &task{dir: dir, job: Job{
-		Fresh:  dir != nil && dir.created,
-		ID:     c.nextID,
+	return &task{dir: dir, job: listedJob(c.nextID, kind, rel, info, dir != nil && dir.created)}
+}
+
+// listedJob is the job for rel as info describes it.
+func listedJob(id uint64, kind JobKind, rel string, info os.FileInfo, fresh bool) Job {
+	return Job{
+		ID:     id,
 		Kind:   kind,
 		Rel:    rel,
 		Size:   info.Size(),
@@ -329,7 +333,8 @@ func (c *coordinator) newTask(dir *dirState, rel string, kind JobKind, info os.F
 		Mtime:  info.ModTime().UnixNano(),
 		Atime:  atimeOf(info).UnixNano(),
 		Sparse: kind == KindFile && sparseOf(info),
-	}}
+		Fresh:  fresh,
+	}
 }
 
 // enterDir creates the destination directory of the directory entry e,

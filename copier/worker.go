@@ -137,6 +137,8 @@ func (w *worker) run(ctx context.Context, job *Job) error {
 	}
 	if err != nil {
 		res.Err = err.Error()
+		var changed *sourceChanged
+		res.Changed = errors.As(err, &changed)
 	}
 	if err := w.conn.writeResult(res); err != nil {
 		return err
