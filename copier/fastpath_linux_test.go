@@ -3,10 +3,12 @@ package copier_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -199,5 +201,57 @@ func TestModesUnderDefaultACL(t *testing.T) {
 				t.Errorf("%s: mode %v (%v), want %v", rel, info.Mode(), err, want)
 			}
 		}
+	}
+}
+
+// A destination that fills up (a 1 MiB tmpfs): the files that do not fit
+// are reported with the reason and the filesystem, nothing half-written
+// or temporary is left, what DST held before is intact, the files that fit
+// are copied, and the copy ends rather than hangs.
+func TestDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	mnt := filepath.Join(t.TempDir(), "small")
+	must(t, os.Mkdir(mnt, 0o755))
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+
+	src := filepath.Join(t.TempDir(), "src")
+	must(t, os.MkdirAll(src, 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "a-small"), []byte("fits"), 0o644))
+	must(t, os.WriteFile(filepath.Join(src, "b-big"), bytes.Repeat([]byte("x"), 3<<20), 0o644))
+	must(t, os.WriteFile(filepath.Join(src, "keep"), bytes.Repeat([]byte("n"), 2<<20), 0o644))
+	dst := filepath.Join(mnt, "dst")
+	must(t, os.Mkdir(dst, 0o755))
+	must(t, os.WriteFile(filepath.Join(dst, "keep"), []byte("old and precious"), 0o644))
+
+	sum, err := processCopy(t, src, dst, 2)
+	if !errors.Is(err, copier.ErrIncomplete) {
+		t.Fatalf("err = %v, want some entries failed", err)
+	}
+	failed := map[string]string{}
+	for _, e := range sum.Errors {
+		failed[e.Path] = e.Error()
+	}
+	for _, name := range []string{"b-big", "keep"} {
+		msg, ok := failed[name]
+		if !ok || !strings.Contains(msg, "no space left on device") || !strings.Contains(msg, "mounted at "+mnt) {
+			t.Errorf("%s: error %q, want no space left, naming %s", name, msg, mnt)
+		}
+	}
+	if got, _ := os.ReadFile(filepath.Join(dst, "keep")); string(got) != "old and precious" {
+		t.Errorf("keep = %d bytes, want the old content intact", len(got))
+	}
+	if got, _ := os.ReadFile(filepath.Join(dst, "a-small")); string(got) != "fits" {
+		t.Errorf("a-small = %q: what fits is not copied", got)
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "b-big")); err == nil {
+		t.Error("b-big reached its name half-written")
+	}
+	if left := treecheck.TempFiles(dst, copier.TempPrefix); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }

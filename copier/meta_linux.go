@@ -2,6 +2,7 @@ package copier
 
 import (
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -31,4 +32,22 @@ func lchtimes(name string, atime, mtime time.Time) error {
 		return &os.PathError{Op: "lutimes", Path: name, Err: err}
 	}
 	return nil
+}
+
+// mountPoint returns the directory where the filesystem holding path is
+// mounted: the highest ancestor on the same device. Errors say where
+// "no space left" happened.
+func mountPoint(path string) string {
+	var st unix.Stat_t
+	if unix.Stat(path, &st) != nil {
+		return path
+	}
+	for {
+		parent := filepath.Dir(path)
+		var pst unix.Stat_t
+		if parent == path || unix.Stat(parent, &pst) != nil || pst.Dev != st.Dev {
+			return path
+		}
+		path = parent
+	}
 }

@@ -15,3 +15,6 @@ func sparseOf(fi os.FileInfo) bool { return false }
 
 // lchtimes is a no-op where setting a symlink's own times is not wired up.
 func lchtimes(name string, atime, mtime time.Time) error { return nil }
+
+// mountPoint is not looked up here: errors name DST's root instead.
+func mountPoint(path string) string { return path }

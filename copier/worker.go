@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/spf13/afero"
@@ -111,6 +112,7 @@ type worker struct {
 	src, dst   string
 	tempPrefix string
 	update     UpdatePolicy
+	dstMount   string // where DST's filesystem is mounted, once a write found it full
 	lastFlush  time.Time
 	osCopier   fileCopier // the platform's fast path, when fs is the OS's
 }
@@ -136,6 +138,12 @@ func (w *worker) run(ctx context.Context, job *Job) error {
 		res.Skipped, err = true, nil
 	}
 	if err != nil {
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+			if w.dstMount == "" {
+				w.dstMount = mountPoint(w.dst)
+			}
+			err = fmt.Errorf("%w (the filesystem mounted at %s)", err, w.dstMount)
+		}
 		res.Err = err.Error()
 		var changed *sourceChanged
 		res.Changed = errors.As(err, &changed)
