@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,18 +25,7 @@ import (
 // its name. Ctrl-C at a terminal reaches the whole foreground process
 // group, workers included; kill -INT reaches pcopy alone: both hold.
 func TestInterrupt(t *testing.T) {
-	src := filepath.Join(t.TempDir(), "src")
-	must(t, os.Mkdir(src, 0o755))
-	big := bytes.Repeat([]byte{7}, 1<<20)
-	for _, name := range []string{"big1", "big2", "big3"} {
-		f, err := os.Create(filepath.Join(src, name))
-		must(t, err)
-		for range 300 {
-			_, err := f.Write(big)
-			must(t, err)
-		}
-		must(t, f.Close())
-	}
+	src := bigTree(t, 3)
 	exe, err := os.Executable()
 	must(t, err)
 	for _, c := range []struct {
@@ -53,16 +43,7 @@ func TestInterrupt(t *testing.T) {
 			var stderr bytes.Buffer
 			cmd := &exec.Cmd{Path: exe, Args: []string{"pcopy", "-j", "2", src, dst}, Stderr: &stderr,
 				SysProcAttr: &syscall.SysProcAttr{Setpgid: true}}
-			must(t, cmd.Start())
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
-			for len(proccheck.Writing(cmd.Process.Pid, dst)) == 0 {
-				select {
-				case <-exited:
-					t.Skip("the copy finished before it could be interrupted")
-				case <-time.After(time.Millisecond):
-				}
-			}
+			exited := startMidFile(t, cmd, dst)
 			workers := proccheck.Children(cmd.Process.Pid)
 			pid := cmd.Process.Pid
 			if c.group {
@@ -91,4 +72,41 @@ func TestInterrupt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// bigTree makes a source of n files of 300 MiB: big enough that a copy
+// can be caught in the middle of one.
+func bigTree(t *testing.T, n int) string {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "src")
+	must(t, os.Mkdir(src, 0o755))
+	big := bytes.Repeat([]byte{7}, 1<<20)
+	for i := range n {
+		f, err := os.Create(filepath.Join(src, fmt.Sprintf("big%d", i+1)))
+		must(t, err)
+		for range 300 {
+			_, err := f.Write(big)
+			must(t, err)
+		}
+		must(t, f.Close())
+	}
+	return src
+}
+
+// startMidFile starts cmd, a pcopy into dst, and returns once one of its
+// workers is writing a file there; the channel gets cmd's Wait result.
+func startMidFile(t *testing.T, cmd *exec.Cmd, dst string) <-chan error {
+	t.Helper()
+	must(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	for len(proccheck.Writing(cmd.Process.Pid, dst)) == 0 {
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Skip("the copy finished before it could be interrupted")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return exited
 }

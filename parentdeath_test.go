@@ -20,34 +20,12 @@ import (
 // notice on their own (parent-death signal, closed pipes), remove the
 // temporary file of the job in hand, and exit.
 func TestWorkersDieWithPcopy(t *testing.T) {
-	src := filepath.Join(t.TempDir(), "src")
-	must(t, os.Mkdir(src, 0o755))
-	big := bytes.Repeat([]byte{7}, 1<<20)
-	for _, name := range []string{"big1", "big2"} {
-		f, err := os.Create(filepath.Join(src, name))
-		must(t, err)
-		for range 300 {
-			_, err := f.Write(big)
-			must(t, err)
-		}
-		must(t, f.Close())
-	}
+	src := bigTree(t, 2)
 	dst := filepath.Join(t.TempDir(), "dst")
 	exe, err := os.Executable()
 	must(t, err)
 	cmd := &exec.Cmd{Path: exe, Args: []string{"pcopy", "-q", "-j", "2", src, dst}}
-	must(t, cmd.Start())
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-
-	// Wait until a worker is in the middle of a file.
-	for len(proccheck.Writing(cmd.Process.Pid, dst)) == 0 {
-		select {
-		case <-exited:
-			t.Skip("the copy finished before it could be interrupted")
-		case <-time.After(time.Millisecond):
-		}
-	}
+	exited := startMidFile(t, cmd, dst)
 	workers := proccheck.Children(cmd.Process.Pid)
 	if len(workers) != 2 {
 		t.Fatalf("pcopy -j 2 has %d child processes, want 2", len(workers))
