@@ -139,7 +139,7 @@ func createTemp(fsys afero.Fs, dir, prefix string) (afero.File, string, error) {
 // then mode and times, then a rename over dst. On any failure the temporary
 // file is removed and dst is untouched. progress is called with the bytes
 // done so far after each chunk; an error from it abandons the copy.
-func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst, tempPrefix string, progress func(int64) error) (n int64, err error) {
+func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst, tempPrefix string, fsync bool, progress func(int64) error) (n int64, err error) {
 	in, err := openSource(fsys, src)
 	if err != nil {
 		return 0, err
@@ -178,6 +178,11 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst, tempPrefix
 	}
 	if err != nil {
 		return n, fmt.Errorf("set mode: %w", unwrapPath(err))
+	}
+	if fsync {
+		if err := out.Sync(); err != nil {
+			return n, fmt.Errorf("write destination: fsync: %w", unwrapPath(err))
+		}
 	}
 	closed = true
 	if err := out.Close(); err != nil {

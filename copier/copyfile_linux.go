@@ -29,6 +29,7 @@ import (
 // a worker's jobs mostly come a directory at a time.
 type osCopier struct {
 	tempPrefix     string
+	fsync          bool   // flush each file before it gets its name
 	srcDir, dstDir string // paths of the open directories
 	srcfd, dstfd   int
 	srcNoClone     bool // the source directory is on a filesystem where FICLONE failed
@@ -36,8 +37,8 @@ type osCopier struct {
 	dstACL         bool // the destination directory has a default ACL
 }
 
-func newOSCopier(tempPrefix string) fileCopier {
-	return &osCopier{tempPrefix: tempPrefix, srcfd: -1, dstfd: -1}
+func newOSCopier(tempPrefix string, fsync bool) fileCopier {
+	return &osCopier{tempPrefix: tempPrefix, fsync: fsync, srcfd: -1, dstfd: -1}
 }
 
 func (o *osCopier) close() {
@@ -186,6 +187,11 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 	}
 	if err := futimens(dstfd, job.Atime, job.Mtime); err != nil {
 		return n, fmt.Errorf("set times: futimens: %w", err)
+	}
+	if o.fsync {
+		if err := fsyncFd(dstfd); err != nil {
+			return n, fmt.Errorf("write destination: fsync: %w", err)
+		}
 	}
 	if tmp == "" {
 		err := linkUnnamed(dstfd, ddir, dname)
@@ -452,6 +458,9 @@ func linkUnnamed(fd, dirfd int, name string) error {
 	}
 	return err
 }
+
+// fsyncFd flushes a file to disk (a variable: tests count the calls).
+var fsyncFd = unix.Fsync
 
 // noClone holds the source devices where FICLONE failed as unsupported.
 // A worker copies into one DST, so the source device is key enough.

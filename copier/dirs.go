@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io/fs"
 	"time"
+
+	"github.com/spf13/afero"
 )
 
 // dirState follows one directory from the moment the walk enters it until
@@ -55,6 +57,13 @@ func (c *coordinator) finishDir(d *dirState) error {
 	if err := c.fs.Chtimes(name, d.atime, d.mtime); err != nil {
 		return fmt.Errorf("set directory times: %w", unwrapPath(err))
 	}
+	if c.fsync {
+		// Its entries' names, and those of its subdirectories, which
+		// were finished before it.
+		if err := syncDir(c.fs, name); err != nil {
+			return fmt.Errorf("flush directory: %w", unwrapPath(err))
+		}
+	}
 	return nil
 }
 
@@ -64,4 +73,17 @@ func (c *coordinator) taskDone(t *task) {
 		t.dir.pending--
 		c.maybeFinishDir(t.dir)
 	}
+}
+
+// syncDir flushes the directory name to disk.
+func syncDir(fsys afero.Fs, name string) error {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -127,6 +127,7 @@ type coordinator struct {
 	workerCount   int
 	splitSize     int64
 	update        UpdatePolicy
+	fsync         bool
 	staleRemoved  int // temporary files of earlier, killed runs removed
 	out           int // tasks held by workers
 	workers       []*workerState
@@ -163,6 +164,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		workerCount: max(opts.Workers, 1),
 		splitSize:   opts.SplitSize,
 		update:      opts.Update,
+		fsync:       opts.Fsync,
 	}
 	if c.spawn == nil {
 		c.spawn = InProcess(fsys)
@@ -176,6 +178,12 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		go countTotals(countCtx, fsys, p, opts.Reporter)
 	}
 	err = c.run(ctx, max(opts.Workers, 1))
+	if err == nil && c.fsync {
+		// DST's own name (or the single file's), in the directory holding it.
+		if serr := syncDir(fsys, filepath.Dir(p.dstRoot)); serr != nil {
+			c.fail("", fmt.Errorf("flush the directory holding the destination: %w", unwrapPath(serr)))
+		}
+	}
 	if c.staleRemoved > 0 {
 		c.warn(fmt.Sprintf("removed %d temporary files left by an earlier, interrupted copy", c.staleRemoved))
 	}
@@ -255,7 +263,7 @@ func (c *coordinator) startWorker() error {
 	c.workers = append(c.workers, w)
 	go c.readLoop(w)
 	err = w.conn.writeHello(hello{Version: protocolVersion, Worker: uint64(w.id),
-		SrcRoot: c.plan.srcRoot, DstRoot: c.plan.dstRoot, Update: c.update})
+		SrcRoot: c.plan.srcRoot, DstRoot: c.plan.dstRoot, Update: c.update, Fsync: c.fsync})
 	if err == nil {
 		err = w.conn.flush()
 	}

@@ -1,8 +1,19 @@
 package copier
 
+import "sync/atomic"
+
 // SetMinPart lowers the smallest part of a split file for a test.
 func SetMinPart(cleanup func(func()), part int64) {
 	old := minPart
 	minPart = part
 	cleanup(func() { minPart = old })
+}
+
+// CountFsyncs counts the files the fast path flushes, for a test.
+func CountFsyncs(cleanup func(func())) *atomic.Int64 {
+	var n atomic.Int64
+	old := fsyncFd
+	fsyncFd = func(fd int) error { n.Add(1); return old(fd) }
+	cleanup(func() { fsyncFd = old })
+	return &n
 }

@@ -255,3 +255,29 @@ func TestDiskFull(t *testing.T) {
 		t.Errorf("temporary files left: %v", left)
 	}
 }
+
+// --fsync flushes every copied file before it gets its name (and each
+// directory once its entries are in); the copy is the same.
+func TestFsyncFlushesEveryFile(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	for i := range 12 {
+		writeFile(t, filepath.Join(src, fmt.Sprintf("d%d/f%d", i%3, i)), fmt.Sprint("data ", i), 0o644, t0)
+	}
+	for _, fsync := range []bool{false, true} {
+		n := copier.CountFsyncs(t.Cleanup)
+		dst := filepath.Join(t.TempDir(), "dst")
+		fsys := afero.NewOsFs()
+		if _, err := copier.Copy(context.Background(), copier.Options{Src: src, Dst: dst, Fs: fsys, Workers: 2,
+			Spawn: copier.InProcess(fsys), Fsync: fsync}); err != nil {
+			t.Fatal(err)
+		}
+		want := int64(0)
+		if fsync {
+			want = 12
+		}
+		if n.Load() != want {
+			t.Errorf("fsync %v: %d files flushed, want %d", fsync, n.Load(), want)
+		}
+		assertSameTree(t, src, dst)
+	}
+}

@@ -23,6 +23,11 @@ type Options struct {
 	// Workers is the number of workers; 0 means one.
 	Workers int
 
+	// Fsync flushes every file to disk before it gets its name, and every
+	// directory once its entries are in, so that a copy that completed
+	// survives a power loss. It costs time (see README).
+	Fsync bool
+
 	// Update says which files already in DST are left alone (a re-run
 	// copies only what changed); the zero value is UpdateChanged.
 	Update UpdatePolicy

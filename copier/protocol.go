@@ -19,7 +19,7 @@ import (
 
 const (
 	protocolMagic   = "pcopy-wire"
-	protocolVersion = 5
+	protocolVersion = 6
 
 	// maxFrame and maxFrameJobs bound the memory a malformed or hostile
 	// frame can make the decoder allocate. A batch of jobs with long
@@ -62,6 +62,7 @@ type hello struct {
 	SrcRoot string
 	DstRoot string
 	Update  UpdatePolicy // when a file already in DST is left as it is
+	Fsync   bool         // flush each file to disk before it gets its name
 }
 
 // Job is one entry for a worker to copy. Rel is the slash-separated path
@@ -227,6 +228,7 @@ func (c *conn) writeHello(h hello) error {
 	c.enc.str(h.SrcRoot)
 	c.enc.str(h.DstRoot)
 	c.enc.uvarint(uint64(h.Update))
+	c.enc.bool(h.Fsync)
 	return c.put()
 }
 
@@ -324,6 +326,7 @@ func decodeMessage(t msgType, payload []byte) (any, error) {
 			SrcRoot: d.str("hello source root"),
 			DstRoot: d.str("hello destination root"),
 			Update:  UpdatePolicy(d.uvarint("hello update policy")),
+			Fsync:   d.bool("hello fsync flag"),
 		}
 		return h, d.done("hello")
 	case msgBatch:

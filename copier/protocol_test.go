@@ -30,7 +30,7 @@ func TestProtocolRoundTrip(t *testing.T) {
 	}
 	jobs = append(jobs, Job{ID: 1 << 63, Kind: KindSymlink, Rel: string(bytes.Repeat([]byte("x"), 5000))})
 	msgs := []any{
-		hello{Version: protocolVersion, Worker: 3, Pid: 4242, SrcRoot: "/src\n", DstRoot: "/d\xffst", Update: UpdateChecksum},
+		hello{Version: protocolVersion, Worker: 3, Pid: 4242, SrcRoot: "/src\n", DstRoot: "/d\xffst", Update: UpdateChecksum, Fsync: true},
 		&batch{Jobs: jobs},
 		progressMsg{ID: 9, Bytes: 1 << 35},
 		result{ID: 9, Bytes: 123, Err: "open source: permission denied"},

@@ -64,10 +64,10 @@ func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) e
 		}
 	}()
 
-	wk := &worker{fs: fsys, conn: c, src: filepath.Clean(h.SrcRoot), dst: filepath.Clean(h.DstRoot), update: h.Update, lastFlush: time.Now(),
+	wk := &worker{fs: fsys, conn: c, src: filepath.Clean(h.SrcRoot), dst: filepath.Clean(h.DstRoot), update: h.Update, fsync: h.Fsync, lastFlush: time.Now(),
 		tempPrefix: workerTempPrefix(os.Getpid(), int(h.Worker))}
 	if _, isOS := fsys.(*afero.OsFs); isOS {
-		if wk.osCopier = newOSCopier(wk.tempPrefix); wk.osCopier != nil {
+		if wk.osCopier = newOSCopier(wk.tempPrefix, h.Fsync); wk.osCopier != nil {
 			defer wk.osCopier.close()
 		}
 	}
@@ -112,6 +112,7 @@ type worker struct {
 	src, dst   string
 	tempPrefix string
 	update     UpdatePolicy
+	fsync      bool
 	dstMount   string // where DST's filesystem is mounted, once a write found it full
 	lastFlush  time.Time
 	osCopier   fileCopier // the platform's fast path, when fs is the OS's
@@ -191,7 +192,7 @@ func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 		if w.osCopier != nil {
 			return w.osCopier.copyFile(ctx, job, src, dst, progress)
 		}
-		return copyFile(ctx, w.fs, job, src, dst, w.tempPrefix, progress)
+		return copyFile(ctx, w.fs, job, src, dst, w.tempPrefix, w.fsync, progress)
 	case KindPart:
 		if w.osCopier == nil {
 			return 0, errors.New("copying a file in parts is not supported here")
