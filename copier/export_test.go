@@ -76,3 +76,10 @@ var (
 	JoinRel   = joinRel
 	SplitPath = splitPath
 )
+
+// SetCopyHook has workers in this process call hook with each job's path
+// before copying it. A test binary serving as a worker process installs it
+// at start, so it may also kill the worker.
+func SetCopyHook(hook func(rel string)) {
+	testHookCopy = func(j *Job) { hook(j.Rel) }
+}

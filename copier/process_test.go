@@ -23,6 +23,16 @@ import (
 // with copier.WorkerEnv set, as the pcopy binary re-runs itself.
 func TestMain(m *testing.M) {
 	if os.Getenv(copier.WorkerEnv) != "" {
+		if poison := os.Getenv(poisonEnv); poison != "" {
+			// A worker that dies, as by a crash, whenever it copies this.
+			copier.SetCopyHook(func(rel string) {
+				if rel == poison {
+					p, _ := os.FindProcess(os.Getpid())
+					p.Kill()
+					select {}
+				}
+			})
+		}
 		if err := copier.RunWorkerProcess(); err != nil {
 			fmt.Fprintln(os.Stderr, "worker:", err)
 			os.Exit(1)
@@ -34,6 +44,10 @@ func TestMain(m *testing.M) {
 	os.Setenv("GORACE", "atexit_sleep_ms=0")
 	os.Exit(m.Run())
 }
+
+// poisonEnv names, to worker processes of this test binary, a file whose
+// copy kills them (SIGKILL).
+const poisonEnv = "PCOPY_TEST_POISON"
 
 func processCopy(t *testing.T, src, dst string, workers int) (copier.Summary, error) {
 	t.Helper()
@@ -244,6 +258,44 @@ func TestRerunRemovesTempFilesOfDeadRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertSameTree(t, src, dst)
+}
+
+// A file whose copy kills the worker process every time is reported
+// after a bounded number of attempts, each dead worker is replaced with a
+// warning, and everything else is copied.
+func TestProcessPoisonFileFailsAfterRetries(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	for i := range 40 {
+		writeFile(t, filepath.Join(src, fmt.Sprintf("d%d/f%02d", i%4, i)), fmt.Sprint("data ", i), 0o644, t0)
+	}
+	writeFile(t, filepath.Join(src, "d1/poison"), "kills", 0o644, t0)
+	t.Setenv(poisonEnv, "d1/poison")
+	dst := filepath.Join(t.TempDir(), "dst")
+	sum, err := processCopy(t, src, dst, 2)
+	if !errors.Is(err, copier.ErrIncomplete) {
+		t.Fatalf("err = %v, want some entries failed", err)
+	}
+	if len(sum.Errors) != 1 || sum.Errors[0].Path != "d1/poison" || !strings.Contains(sum.Errors[0].Error(), "a worker died each of the 3 times") {
+		t.Fatalf("errors = %v, want d1/poison failed after 3 worker deaths", sum.Errors)
+	}
+	deaths := 0
+	for _, w := range sum.Warnings {
+		if strings.Contains(w, "died") && strings.Contains(w, "starting a replacement") {
+			deaths++
+		}
+	}
+	if deaths < 3 {
+		t.Errorf("%d warnings of a replaced worker, want at least 3: %q", deaths, sum.Warnings)
+	}
+	if sum.Files != 40 {
+		t.Errorf("%d files copied, want the 40 others", sum.Files)
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "d1/poison")); err == nil {
+		t.Error("the poison file reached its name")
+	}
+	if left := treecheck.TempFiles(dst, copier.TempPrefix); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
 }
 
 func TestProcessCopySingleFile(t *testing.T) {

@@ -106,6 +106,10 @@ func sendFatal(c *conn, err error) error {
 	return err
 }
 
+// testHookCopy, when set by a test, sees each job before the worker
+// copies it.
+var testHookCopy func(job *Job)
+
 type worker struct {
 	fs         afero.Fs
 	conn       *conn
@@ -176,6 +180,9 @@ func (w *worker) progressFunc(job *Job) func(int64) error {
 func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 	if err := checkRel(job.Rel); err != nil {
 		return 0, err
+	}
+	if testHookCopy != nil {
+		testHookCopy(job)
 	}
 	src, dst := joinRel(w.src, job.Rel), joinRel(w.dst, job.Rel)
 	switch job.Kind {
