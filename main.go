@@ -34,7 +34,9 @@ const (
 
 const helpText = `Copies the contents of directory SRC into directory DST, creating DST
 (and its parents) if missing, with N worker processes. Running the same
-command again updates the same tree: DST never gets a SRC subdirectory.
+command again updates the same tree: DST never gets a SRC subdirectory,
+and files DST already has with the same size and modification time are
+left alone (--checksum compares content instead, --force copies all).
 When SRC is a file, it is copied to DST, or into DST when DST is an
 existing directory or ends with a slash.
 
