@@ -3,7 +3,6 @@ package copier
 import (
 	"context"
 	"io/fs"
-	"path"
 	"time"
 
 	"github.com/spf13/afero"
@@ -17,39 +16,28 @@ func countTotals(ctx context.Context, fsys afero.Fs, p *plan, rep Reporter) {
 		rep.Totals(1, p.srcInfo.Size(), true)
 		return
 	}
+	// The same lister as the copy's walk, running on its own, ahead.
 	var files, bytes int64
 	last := time.Now()
-	var walk func(rel string) bool
-	walk = func(rel string) bool {
-		names, _ := readNames(fsys, joinRel(p.srcRoot, rel))
-		for _, name := range names {
-			if ctx.Err() != nil {
-				return false
-			}
-			child := path.Join(rel, name)
-			info, err := lstat(fsys, joinRel(p.srcRoot, child))
-			if err != nil {
+	for chunk := range startLister(fsys, p.srcRoot, p.srcInfo, ctx.Done()) {
+		for _, e := range chunk {
+			if e.kind != entryOther || e.err != nil {
 				continue
 			}
-			switch mode := info.Mode(); {
-			case mode.IsDir():
-				if !walk(child) {
-					return false
-				}
+			switch mode := e.info.Mode(); {
 			case mode.IsRegular():
 				files++
-				bytes += info.Size()
+				bytes += e.info.Size()
 			case mode&fs.ModeSymlink != 0:
 				files++
 			}
-			if time.Since(last) > 200*time.Millisecond {
-				rep.Totals(files, bytes, false)
-				last = time.Now()
-			}
 		}
-		return true
+		if time.Since(last) > 200*time.Millisecond {
+			rep.Totals(files, bytes, false)
+			last = time.Now()
+		}
 	}
-	if walk("") {
+	if ctx.Err() == nil {
 		rep.Totals(files, bytes, true)
 	}
 }
