@@ -58,7 +58,7 @@ func splitPath(p string) (dir, base string) {
 		i--
 	}
 	dir, base = p[:max(i, 0)], p[i+1:]
-	if i >= 0 && (i == 0 || os.IsPathSeparator(p[i-1]) || p[i-1] == ':') { // the root's own separator
+	if i == 0 || (i > 0 && p[i-1] == ':') { // the root's own separator: "/x", `C:\x`
 		dir = p[:i+1]
 	}
 	return dir, base
