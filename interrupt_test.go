@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -109,4 +110,78 @@ func startMidFile(t *testing.T, cmd *exec.Cmd, dst string) <-chan error {
 		}
 	}
 	return exited
+}
+
+// A second Ctrl-C ends pcopy at once, without waiting for its workers to
+// clean up, but it kills them first: none outlives pcopy, even one that
+// ignores SIGTERM (as one stuck in the kernel would).
+func TestSecondInterruptEndsAtOnce(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	must(t, os.Mkdir(src, 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "f"), []byte("data"), 0o644))
+	dst := filepath.Join(t.TempDir(), "dst")
+	marks := t.TempDir()
+	exe, err := os.Executable()
+	must(t, err)
+	// A file, not a buffer: cmd.Wait would wait for every process holding
+	// a pipe open, surviving workers included.
+	stderr, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	must(t, err)
+	defer stderr.Close()
+	cmd := &exec.Cmd{Path: exe, Args: []string{"pcopy", "-j", "2", src, dst}, Stderr: stderr,
+		Env:         append(os.Environ(), stuckWorkerEnv+"="+marks),
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true}}
+	must(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	workers := waitMarks(t, marks, "started-", 2, exited)
+	t.Cleanup(func() {
+		for _, pid := range workers {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+
+	group := -cmd.Process.Pid // Ctrl-C at a terminal reaches the whole group
+	must(t, syscall.Kill(group, syscall.SIGINT))
+	waitMarks(t, marks, "sigterm-", 2, exited) // pcopy asked its workers to stop; they will not
+	must(t, syscall.Kill(group, syscall.SIGINT))
+	err = <-exited
+
+	out, _ := os.ReadFile(stderr.Name())
+	msg := string(out)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
+		t.Errorf("exit: %v, want code 130; stderr:\n%s", err, msg)
+	}
+	if !strings.Contains(msg, "pcopy: error: interrupted again by SIGINT: stopped at once") {
+		t.Errorf("stderr does not say the second Ctrl-C stopped pcopy at once:\n%s", msg)
+	}
+	if strings.Contains(msg, "after copying") {
+		t.Errorf("pcopy waited for its workers to stop after the second Ctrl-C:\n%s", msg)
+	}
+	for _, pid := range workers {
+		waitGone(t, pid)
+	}
+}
+
+// waitMarks waits for n files named prefix+PID in dir and returns the PIDs.
+func waitMarks(t *testing.T, dir, prefix string, n int, exited <-chan error) []int {
+	t.Helper()
+	for {
+		names, _ := filepath.Glob(filepath.Join(dir, prefix+"*"))
+		if len(names) >= n {
+			var pids []int
+			for _, name := range names {
+				pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(name), prefix))
+				must(t, err)
+				pids = append(pids, pid)
+			}
+			return pids
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("pcopy exited (%v) before %d workers left a %q mark", err, n, prefix)
+		case <-time.After(time.Millisecond):
+		}
+	}
 }

@@ -74,6 +74,12 @@ func main() {
 		sig := <-sigs
 		cancel(interrupted{sig})
 		sig = <-sigs // a second signal ends pcopy at once
+		copier.KillWorkers()
+		if term.IsTerminal(int(os.Stderr.Fd())) {
+			fmt.Fprintln(os.Stderr) // off the bar's line
+		}
+		printError(os.Stderr, "interrupted again by "+signalName(sig)+": stopped at once",
+			"run the same command again to finish the copy; it removes the temporary files left")
 		os.Exit(signalExitCode(sig))
 	}()
 	os.Exit(run(ctx, os.Args, os.Stdout, os.Stderr))

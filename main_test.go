@@ -19,6 +19,9 @@ import (
 // when run as one.
 func TestMain(m *testing.M) {
 	if os.Getenv(copier.WorkerEnv) != "" {
+		if dir := os.Getenv(stuckWorkerEnv); dir != "" {
+			stuckWorker(dir)
+		}
 		main()
 	}
 	// Race-enabled binaries sleep a second on exit by default; every copy

@@ -56,7 +56,7 @@ func waitGone(t *testing.T, pid int) {
 			return
 		}
 	}
-	t.Errorf("worker %d still runs after pcopy was killed", pid)
+	t.Errorf("worker %d still runs after pcopy ended", pid)
 }
 
 func must(t *testing.T, err error) {

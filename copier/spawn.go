@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/afero"
@@ -59,7 +60,31 @@ func Exec(path, arg0 string) Spawner {
 		if err := startWorker(cmd); err != nil {
 			return nil, fmt.Errorf("start worker: %w", err)
 		}
+		running.Lock()
+		running.m[cmd.Process] = struct{}{}
+		running.Unlock()
 		return &execWorker{cmd: cmd, stdin: stdin, stdout: stdout}, nil
+	}
+}
+
+// running is the worker processes Exec started that have not been waited
+// for.
+var running = struct {
+	sync.Mutex
+	m map[*os.Process]struct{}
+}{m: make(map[*os.Process]struct{})}
+
+// KillWorkers sends SIGKILL to every worker process Exec started that has
+// not yet been waited for. A program that must exit without waiting for a
+// copy to stop (a second Ctrl-C) calls it first: a worker that ignores
+// SIGTERM, or hangs in the kernel, would otherwise outlive it, since its
+// parent-death signal is SIGTERM too. What such workers leave behind are
+// temporary files, which the next run into the same destination removes.
+func KillWorkers() {
+	running.Lock()
+	defer running.Unlock()
+	for p := range running.m {
+		p.Kill()
 	}
 }
 
@@ -73,7 +98,13 @@ func (w *execWorker) Stdin() io.WriteCloser { return w.stdin }
 func (w *execWorker) Stdout() io.Reader     { return w.stdout }
 func (w *execWorker) Pid() int              { return w.cmd.Process.Pid }
 func (w *execWorker) Kill() error           { return w.cmd.Process.Kill() }
-func (w *execWorker) Wait() error           { return w.cmd.Wait() }
+func (w *execWorker) Wait() error {
+	err := w.cmd.Wait()
+	running.Lock()
+	delete(running.m, w.cmd.Process)
+	running.Unlock()
+	return err
+}
 func (w *execWorker) Terminate() error {
 	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		return w.cmd.Process.Kill() // no SIGTERM on Windows
