@@ -145,6 +145,25 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 		defer rawClose(srcfd)
 	}
 
+	n, err := o.writeNew(ctx, ddir, dname, dst, srcfd, job, perm, progress)
+	if errors.Is(err, errUnnamedUnusable) {
+		// This filesystem makes unnamed files but cannot finish them: a
+		// FUSE filesystem may have no path through which to set their
+		// times or link them. Named temporary files from now on.
+		linkMode.Store(linkNone)
+		n, err = o.writeNew(ctx, ddir, dname, dst, srcfd, job, perm, progress)
+	}
+	return n, err
+}
+
+// errUnnamedUnusable says that an unnamed file could be made but not
+// given its times or its name.
+var errUnnamedUnusable = errors.New("unnamed files unusable here")
+
+// writeNew writes a new file named dname in directory ddir (dst is its
+// path, for messages) with the data of srcfd, or none when srcfd < 0, and
+// job's mode and times.
+func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, srcfd int, job *Job, perm uint32, progress func(int64) error) (int64, error) {
 	// An unnamed file (O_TMPFILE) in the destination directory gets its
 	// name only when complete, with linkat: no temporary name to insert,
 	// rename away or leave behind. Where the filesystem cannot, a named
@@ -182,11 +201,11 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 	}
 	if o.needsChmod(perm) {
 		if err := rawFchmod(dstfd, perm); err != nil {
-			return n, fmt.Errorf("set mode: fchmod: %w", err)
+			return n, unnamedUnusable(tmp, err, fmt.Errorf("set mode: fchmod: %w", err))
 		}
 	}
 	if err := futimens(dstfd, job.Atime, job.Mtime); err != nil {
-		return n, fmt.Errorf("set times: futimens: %w", err)
+		return n, unnamedUnusable(tmp, err, fmt.Errorf("set times: futimens: %w", err))
 	}
 	if o.fsync {
 		if err := fsyncFd(dstfd); err != nil {
@@ -210,7 +229,7 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 			}
 		}
 		if err != nil {
-			return n, fmt.Errorf("link into place: %w", err)
+			return n, unnamedUnusable(tmp, err, fmt.Errorf("link into place: %w", err))
 		}
 		if tmp == "" {
 			committed = true
@@ -234,6 +253,16 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 		return n, renameError(osFs, dst, &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err})
 	}
 	return n, nil
+}
+
+// unnamedUnusable returns errUnnamedUnusable when err, from a step on an
+// unnamed file (tmp is ""), says the filesystem cannot do that step for
+// such files, and report otherwise.
+func unnamedUnusable(tmp string, err, report error) error {
+	if tmp == "" && (err == unix.ENOENT || err == unix.ESTALE || err == unix.EXDEV) {
+		return errUnnamedUnusable
+	}
+	return report
 }
 
 // checkUnchanged compares the open source file with what the coordinator
