@@ -1,0 +1,273 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/pcopy/pcopy/copier"
+	"github.com/pcopy/pcopy/internal/treecheck"
+)
+
+// A source disk with bad blocks: reading two files fails with EIO part way
+// through. Each is reported with its path and the reason, no part of it
+// reaches DST, and every other file is copied; exit 1.
+func TestReadErrors(t *testing.T) {
+	src := t.TempDir()
+	writeFile(t, filepath.Join(src, "a"), 100)
+	writeFile(t, filepath.Join(src, "broken"), 1<<20)
+	writeFile(t, filepath.Join(src, "large"), 1<<20) // read in full: the faults are per file
+	must(t, os.Mkdir(filepath.Join(src, "sub"), 0o755))
+	writeFile(t, filepath.Join(src, "sub", "broken2"), 1<<20)
+	writeFile(t, filepath.Join(src, "sub", "c"), 5000)
+	mnt := mountFaulty(t, src)
+	dst := filepath.Join(t.TempDir(), "dst")
+
+	code, stderr := runPcopy(t, "-j", "2", mnt, dst)
+	t.Logf("stderr:\n%s", stderr)
+	if code != exitFailed {
+		t.Errorf("exit code %d, want %d", code, exitFailed)
+	}
+	for _, want := range []string{"pcopy: error: broken: ", "pcopy: error: sub/broken2: "} {
+		if !hasLine(stderr, want, "input/output error") {
+			t.Errorf("no error line %q...input/output error; stderr:\n%s", want, stderr)
+		}
+	}
+	diffs, err := treecheck.Compare(src, dst, treecheck.Options{})
+	must(t, err)
+	want := []string{`"broken": missing in destination`, `"sub/broken2": missing in destination`}
+	if strings.Join(diffs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("destination differs from the source:\n%s\nwant only:\n%s", strings.Join(diffs, "\n"), strings.Join(want, "\n"))
+	}
+	if left := treecheck.TempFiles(dst, copier.TempPrefix); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// A destination disk with bad blocks: writing past 1 MiB of any file fails
+// with EIO. The two large files are reported with their paths and the
+// reason; the older copy of one that DST held stays whole; the small files
+// are copied; no temporary file is left; exit 1.
+func TestWriteErrors(t *testing.T) {
+	src := t.TempDir()
+	writeFile(t, filepath.Join(src, "a"), 100)
+	writeFile(t, filepath.Join(src, "big"), 2<<20)
+	must(t, os.Mkdir(filepath.Join(src, "sub"), 0o755))
+	writeFile(t, filepath.Join(src, "sub", "big2"), 3<<20)
+	writeFile(t, filepath.Join(src, "sub", "c"), 5000)
+	dst := t.TempDir()
+	old := []byte("the copy made yesterday\n")
+	must(t, os.WriteFile(filepath.Join(dst, "big"), old, 0o644))
+	mnt := mountFaulty(t, dst)
+
+	code, stderr := runPcopy(t, "-j", "2", src, mnt)
+	t.Logf("stderr:\n%s", stderr)
+	if code != exitFailed {
+		t.Errorf("exit code %d, want %d", code, exitFailed)
+	}
+	for _, want := range []string{"pcopy: error: big: ", "pcopy: error: sub/big2: "} {
+		if !hasLine(stderr, want, "input/output error") {
+			t.Errorf("no error line %q...input/output error; stderr:\n%s", want, stderr)
+		}
+	}
+	if got, err := os.ReadFile(filepath.Join(dst, "big")); err != nil || !bytes.Equal(got, old) {
+		t.Errorf("DST's earlier big was changed: %q, %v", got, err)
+	}
+	diffs, err := treecheck.Compare(src, dst, treecheck.Options{IgnoreRootTimes: true})
+	must(t, err)
+	diffs = slices.DeleteFunc(diffs, func(d string) bool { return strings.HasPrefix(d, `"big": `) }) // checked above
+	want := []string{`"sub/big2": missing in destination`}
+	if !sameLines(diffs, want) {
+		t.Errorf("destination differs from the source:\n%s\nwant only:\n%s", strings.Join(diffs, "\n"), strings.Join(want, "\n"))
+	}
+	if left := treecheck.TempFiles(dst, copier.TempPrefix); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// A FUSE filesystem may make unnamed (O_TMPFILE) files but have no path
+// through which to set their times or link them, as go-fuse's loopback:
+// pcopy notices on the first file and names temporary files instead.
+func TestCopyOntoFUSE(t *testing.T) {
+	src := t.TempDir()
+	for i := range 5 {
+		writeFile(t, filepath.Join(src, fmt.Sprint("f", i)), 1000*i)
+	}
+	must(t, os.Mkdir(filepath.Join(src, "sub"), 0o750))
+	writeFile(t, filepath.Join(src, "sub", "g"), 70000)
+	dst := t.TempDir()
+	mnt := mountFaulty(t, dst)
+
+	if code, stderr := runPcopy(t, "-j", "2", src, mnt); code != exitOK {
+		t.Errorf("exit code %d, want 0; stderr:\n%s", code, stderr)
+	}
+	diffs, err := treecheck.Compare(src, dst, treecheck.Options{IgnoreRootTimes: true})
+	must(t, err)
+	if len(diffs) > 0 {
+		t.Errorf("destination differs from the source:\n%s", strings.Join(diffs, "\n"))
+	}
+	if left := treecheck.TempFiles(dst, copier.TempPrefix); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// mountFaulty mounts a FUSE view of dir that behaves like a disk with bad
+// blocks: reading a file whose name starts with "broken" fails with EIO
+// past its first 256 KiB, and writing any file past 1 MiB fails with EIO.
+// It needs root and /dev/fuse, and skips the test without them.
+func mountFaulty(t *testing.T, dir string) string {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("mounting a FUSE filesystem needs root")
+	}
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skipf("no FUSE: %v", err)
+	}
+	root := &fs.LoopbackRoot{Path: dir}
+	var st syscall.Stat_t
+	must(t, syscall.Stat(dir, &st))
+	root.Dev = st.Dev
+	root.NewNode = func(r *fs.LoopbackRoot, _ *fs.Inode, _ string, _ *syscall.Stat_t) fs.InodeEmbedder {
+		return &faultyNode{fs.LoopbackNode{RootData: r}}
+	}
+	root.RootNode = root.NewNode(root, nil, "", &st)
+	mnt := t.TempDir()
+	server, err := fs.Mount(mnt, root.RootNode, &fs.Options{MountOptions: fuse.MountOptions{
+		DirectMountStrict: true, // no fusermount needed, as root
+		FsName:            "faulty",
+	}})
+	if err != nil {
+		t.Skipf("cannot mount FUSE: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := server.Unmount(); err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+		}
+	})
+	return mnt
+}
+
+const (
+	faultyReadLimit  = 256 << 10
+	faultyWriteLimit = 1 << 20
+)
+
+type faultyNode struct{ fs.LoopbackNode }
+
+func (n *faultyNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	fh, fuseFlags, errno := n.LoopbackNode.Open(ctx, flags)
+	if errno != 0 {
+		return nil, 0, errno
+	}
+	f := &faultyFile{LoopbackFile: fh.(*fs.LoopbackFile), readLimit: -1}
+	if name, _ := n.Parent(); strings.HasPrefix(name, "broken") {
+		f.readLimit = faultyReadLimit
+	}
+	return f, fuseFlags, 0
+}
+
+func (n *faultyNode) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	inode, fh, fuseFlags, errno := n.LoopbackNode.Create(ctx, name, flags, mode, out)
+	if errno != 0 {
+		return nil, nil, 0, errno
+	}
+	return inode, &faultyFile{LoopbackFile: fh.(*fs.LoopbackFile), readLimit: -1}, fuseFlags, 0
+}
+
+func (n *faultyNode) Tmpfile(ctx context.Context, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	inode, fh, fuseFlags, errno := n.LoopbackNode.Tmpfile(ctx, flags, mode, out)
+	if errno != 0 {
+		return nil, nil, 0, errno
+	}
+	return inode, &faultyFile{LoopbackFile: fh.(*fs.LoopbackFile), readLimit: -1}, fuseFlags, 0
+}
+
+// faultyFile fails reads past readLimit (unless it is negative) and
+// writes past faultyWriteLimit.
+type faultyFile struct {
+	*fs.LoopbackFile
+	readLimit int64
+}
+
+func (f *faultyFile) Read(ctx context.Context, buf []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if f.readLimit >= 0 && off+int64(len(buf)) > f.readLimit {
+		return nil, syscall.EIO
+	}
+	return f.LoopbackFile.Read(ctx, buf, off)
+}
+
+func (f *faultyFile) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	if off+int64(len(data)) > faultyWriteLimit {
+		return 0, syscall.EIO
+	}
+	return f.LoopbackFile.Write(ctx, data, off)
+}
+
+func (f *faultyFile) Writev(ctx context.Context, data [][]byte, off int64) (uint32, syscall.Errno) {
+	n := 0
+	for _, d := range data {
+		n += len(d)
+	}
+	if off+int64(n) > faultyWriteLimit {
+		return 0, syscall.EIO
+	}
+	return f.LoopbackFile.Writev(ctx, data, off)
+}
+
+// PassthroughFd declines kernel passthrough, which would bypass Read and
+// Write.
+func (f *faultyFile) PassthroughFd() (int, bool) { return -1, false }
+
+// runPcopy runs this test binary as pcopy and returns its exit code and
+// stderr.
+func runPcopy(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	exe, err := os.Executable()
+	must(t, err)
+	var stderr bytes.Buffer
+	cmd := &exec.Cmd{Path: exe, Args: append([]string{"pcopy"}, args...), Stderr: &stderr}
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), stderr.String()
+	}
+	must(t, err)
+	return 0, stderr.String()
+}
+
+func writeFile(t *testing.T, path string, size int) {
+	t.Helper()
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i*7 + size)
+	}
+	must(t, os.WriteFile(path, data, 0o644))
+}
+
+// hasLine reports whether some line of text starts with prefix and
+// contains sub.
+func hasLine(text, prefix, sub string) bool {
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, prefix) && strings.Contains(line, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func sameLines(got, want []string) bool {
+	return strings.Join(got, "\n") == strings.Join(want, "\n")
+}
