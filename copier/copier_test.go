@@ -597,6 +597,7 @@ type changingFs struct {
 	name    string
 	mu      sync.Mutex
 	changes int
+	vanish  bool // removed when opened
 	opens   int
 }
 
@@ -604,6 +605,9 @@ func (c *changingFs) Open(name string) (afero.File, error) {
 	if name == c.name {
 		c.mu.Lock()
 		c.opens++
+		if c.vanish {
+			c.Fs.Remove(name)
+		}
 		if c.changes > 0 {
 			c.changes--
 			data, _ := afero.ReadFile(c.Fs, name)
@@ -649,8 +653,59 @@ func TestSourceChangingWhileCopiedIsRetriedOnce(t *testing.T) {
 				!strings.Contains(sum.Errors[0].Error(), "changed while it was being copied") {
 				t.Fatalf("err = %v, errors %v; want f reported as changed", err, sum.Errors)
 			}
+			if sum.Changed != 1 || sum.Vanished != 0 {
+				t.Errorf("summary counts %d changed, %d vanished; want 1, 0", sum.Changed, sum.Vanished)
+			}
 			if _, err := mem.Stat("/dst/f"); err == nil {
 				t.Error("a copy of a file that kept changing reached its name")
+			}
+		})
+	}
+}
+
+// ghostFs lists a name that lstat then does not find, as a directory does
+// when one of its files is removed between readdir and lstat.
+type ghostFs struct {
+	afero.Fs
+	ghost string
+}
+
+func (g ghostFs) LstatIfPossible(name string) (os.FileInfo, bool, error) {
+	if name == g.ghost {
+		return nil, true, &fs.PathError{Op: "lstat", Path: name, Err: syscall.ENOENT}
+	}
+	return g.Fs.(afero.Lstater).LstatIfPossible(name)
+}
+
+// A source that goes away after the walk saw its name is reported as
+// vanished, whether it went before its lstat or before its copy; it is
+// counted so (rsync's "file has vanished"), the rest is copied, and the
+// copy is incomplete.
+func TestVanishedSourcesAreCounted(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		fsys    func(afero.Fs) afero.Fs
+		wantMsg string
+	}{
+		{"before lstat", func(mem afero.Fs) afero.Fs { return ghostFs{mem, "/src/f"} }, "vanished before it could be copied"},
+		{"before copy", func(mem afero.Fs) afero.Fs { return &changingFs{Fs: mem, name: "/src/f", vanish: true} }, "vanished after it was listed"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			mem := afero.NewMemMapFs()
+			buildMem(t, mem, "/src", []entry{{path: "f", data: "going", mtime: t0}, {path: "g", data: "steady", mtime: t0}})
+			sum, err := copier.Copy(context.Background(), copier.Options{Src: "/src", Dst: "/dst", Fs: c.fsys(mem), Workers: 2})
+			if !errors.Is(err, copier.ErrIncomplete) || len(sum.Errors) != 1 || sum.Errors[0].Path != "f" ||
+				!strings.Contains(sum.Errors[0].Error(), c.wantMsg) {
+				t.Fatalf("err = %v, errors %v; want f reported: %s", err, sum.Errors, c.wantMsg)
+			}
+			if sum.Vanished != 1 || sum.Changed != 0 {
+				t.Errorf("summary counts %d vanished, %d changed; want 1, 0", sum.Vanished, sum.Changed)
+			}
+			if got, _ := afero.ReadFile(mem, "/dst/g"); string(got) != "steady" {
+				t.Errorf("g = %q: the other file was not copied", got)
+			}
+			if _, err := mem.Stat("/dst/f"); err == nil {
+				t.Error("f is in DST")
 			}
 		})
 	}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/afero"
@@ -473,7 +475,7 @@ func (c *coordinator) finishTask(w *workerState, t *task, r result) {
 	w.untrack(t)
 	c.out--
 	if r.Err != "" {
-		if r.Changed && !t.relisted && c.relist(t) {
+		if r.Changed && c.relist(t) {
 			return
 		}
 		c.complete(t, 0, errors.New(r.Err))
@@ -491,16 +493,21 @@ func (c *coordinator) finishTask(w *workerState, t *task, r result) {
 	c.complete(t, r.Bytes, nil)
 }
 
-// relist looks again at the source of t, which changed while a worker
-// copied it, and queues it once more as it is now; it says whether it did.
-// A source that went away or is no longer a file is reported as the
-// worker said, and so is one that changes again.
+// relist looks again at the source of t, which changed or went away while
+// a worker copied it. The first time, a file that is still there is queued
+// once more as it is now, and relist says so. Otherwise the source is
+// counted as vanished or changed, and t is reported as the worker said.
 func (c *coordinator) relist(t *task) bool {
-	t.relisted = true
 	info, err := lstat(c.fs, joinRel(c.plan.srcRoot, t.job.Rel))
-	if err != nil || !info.Mode().IsRegular() {
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
+		c.sum.Vanished++
+		return false
+	case err != nil || !info.Mode().IsRegular() || t.relisted:
+		c.sum.Changed++
 		return false
 	}
+	t.relisted = true
 	c.rep.Bytes(-t.done)
 	t.done = 0
 	t.job = listedJob(t.job.ID, KindFile, t.job.Rel, info, t.job.Fresh)

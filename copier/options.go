@@ -78,6 +78,12 @@ type Summary struct {
 	Dirs     int64 // directories created or updated
 	Bytes    int64 // bytes of file content copied
 	Skipped  int64 // regular files DST already held (see UpdatePolicy), not copied
+	// Of the Errors, how many are sources that went away after the walk
+	// saw their names (Vanished), and files that changed while they were
+	// copied, and again when copied once more (Changed). Neither reached
+	// DST.
+	Vanished int64
+	Changed  int64
 	Duration time.Duration
 	Errors   []*FileError // what could not be copied, in the order found
 	Warnings []string

@@ -296,6 +296,7 @@ func (c *coordinator) take(e srcEntry) *task {
 		err := e.err
 		if errors.Is(err, fs.ErrNotExist) {
 			err = errors.New("vanished before it could be copied")
+			c.sum.Vanished++
 		}
 		c.fail(e.rel, unwrapPath(err))
 		return nil

@@ -12,6 +12,7 @@ package progress
 import (
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -158,8 +159,19 @@ func SummaryLine(s copier.Summary) string {
 	if secs > 0 {
 		rate = HumanBytes(int64(float64(s.Bytes)/secs)) + "/s"
 	}
-	return fmt.Sprintf("%d files, %d symlinks, %d dirs, %d unchanged, %s in %s (%s), %d errors",
+	line := fmt.Sprintf("%d files, %d symlinks, %d dirs, %d unchanged, %s in %s (%s), %d errors",
 		s.Files, s.Symlinks, s.Dirs, s.Skipped, HumanBytes(s.Bytes), s.Duration.Round(time.Millisecond), rate, len(s.Errors))
+	var why []string
+	if s.Vanished > 0 {
+		why = append(why, fmt.Sprintf("%d vanished from SRC", s.Vanished))
+	}
+	if s.Changed > 0 {
+		why = append(why, fmt.Sprintf("%d changed while copied", s.Changed))
+	}
+	if len(why) > 0 {
+		line += " (" + strings.Join(why, ", ") + ")"
+	}
+	return line
 }
 
 // HumanBytes formats n with SI units, like the bar does.

@@ -26,6 +26,12 @@ func TestSummaryLine(t *testing.T) {
 	if got := SummaryLine(s); got != want {
 		t.Errorf("SummaryLine = %q, want %q", got, want)
 	}
+	s.Vanished, s.Changed = 1, 2
+	s.Errors = append(s.Errors, s.Errors[0], s.Errors[0])
+	want = "15036 files, 3 symlinks, 270 dirs, 12 unchanged, 270.1 MB in 1.235s (218.8 MB/s), 3 errors (1 vanished from SRC, 2 changed while copied)"
+	if got := SummaryLine(s); got != want {
+		t.Errorf("SummaryLine = %q, want %q", got, want)
+	}
 }
 
 // Without a terminal the reporter writes nothing but warnings, and never a
