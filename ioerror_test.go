@@ -33,7 +33,7 @@ func TestReadErrors(t *testing.T) {
 	must(t, os.Mkdir(filepath.Join(src, "sub"), 0o755))
 	writeFile(t, filepath.Join(src, "sub", "broken2"), 1<<20)
 	writeFile(t, filepath.Join(src, "sub", "c"), 5000)
-	mnt := mountFaulty(t, src)
+	mnt := mountFaulty(t, src, syscall.EIO)
 	dst := filepath.Join(t.TempDir(), "dst")
 
 	code, stderr := runPcopy(t, "-j", "2", mnt, dst)
@@ -57,44 +57,61 @@ func TestReadErrors(t *testing.T) {
 	}
 }
 
-// A destination disk with bad blocks: writing past 1 MiB of any file fails
-// with EIO. The two large files are reported with their paths and the
-// reason; the older copy of one that DST held stays whole; the small files
-// are copied; no temporary file is left; exit 1.
+// A destination that fails writes past 1 MiB of any file: a disk with bad
+// blocks (EIO), or one over its quota (EDQUOT; this kernel has no quota
+// support for ext4, XFS or tmpfs, so FUSE plays it). The two large files
+// are reported with their paths and the reason, and a quota error names
+// the filesystem; the older copy of one that DST held stays whole; the
+// small files are copied; no temporary file is left; exit 1.
 func TestWriteErrors(t *testing.T) {
-	src := t.TempDir()
-	writeFile(t, filepath.Join(src, "a"), 100)
-	writeFile(t, filepath.Join(src, "big"), 2<<20)
-	must(t, os.Mkdir(filepath.Join(src, "sub"), 0o755))
-	writeFile(t, filepath.Join(src, "sub", "big2"), 3<<20)
-	writeFile(t, filepath.Join(src, "sub", "c"), 5000)
-	dst := t.TempDir()
-	old := []byte("the copy made yesterday\n")
-	must(t, os.WriteFile(filepath.Join(dst, "big"), old, 0o644))
-	mnt := mountFaulty(t, dst)
+	for _, c := range []struct {
+		name   string
+		errno  syscall.Errno
+		reason string
+	}{
+		{"bad blocks", syscall.EIO, "input/output error"},
+		{"over quota", syscall.EDQUOT, "disk quota exceeded (the filesystem mounted at "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := t.TempDir()
+			writeFile(t, filepath.Join(src, "a"), 100)
+			writeFile(t, filepath.Join(src, "big"), 2<<20)
+			must(t, os.Mkdir(filepath.Join(src, "sub"), 0o755))
+			writeFile(t, filepath.Join(src, "sub", "big2"), 3<<20)
+			writeFile(t, filepath.Join(src, "sub", "c"), 5000)
+			dst := t.TempDir()
+			old := []byte("the copy made yesterday\n")
+			must(t, os.WriteFile(filepath.Join(dst, "big"), old, 0o644))
+			mnt := mountFaulty(t, dst, c.errno)
 
-	code, stderr := runPcopy(t, "-j", "2", src, mnt)
-	t.Logf("stderr:\n%s", stderr)
-	if code != exitFailed {
-		t.Errorf("exit code %d, want %d", code, exitFailed)
-	}
-	for _, want := range []string{"pcopy: error: big: ", "pcopy: error: sub/big2: "} {
-		if !hasLine(stderr, want, "input/output error") {
-			t.Errorf("no error line %q...input/output error; stderr:\n%s", want, stderr)
-		}
-	}
-	if got, err := os.ReadFile(filepath.Join(dst, "big")); err != nil || !bytes.Equal(got, old) {
-		t.Errorf("DST's earlier big was changed: %q, %v", got, err)
-	}
-	diffs, err := treecheck.Compare(src, dst, treecheck.Options{IgnoreRootTimes: true})
-	must(t, err)
-	diffs = slices.DeleteFunc(diffs, func(d string) bool { return strings.HasPrefix(d, `"big": `) }) // checked above
-	want := []string{`"sub/big2": missing in destination`}
-	if !sameLines(diffs, want) {
-		t.Errorf("destination differs from the source:\n%s\nwant only:\n%s", strings.Join(diffs, "\n"), strings.Join(want, "\n"))
-	}
-	if left := treecheck.TempFiles(dst, copier.TempPrefix); len(left) > 0 {
-		t.Errorf("temporary files left: %v", left)
+			code, stderr := runPcopy(t, "-j", "2", src, mnt)
+			t.Logf("stderr:\n%s", stderr)
+			if code != exitFailed {
+				t.Errorf("exit code %d, want %d", code, exitFailed)
+			}
+			reason := c.reason
+			if c.errno == syscall.EDQUOT {
+				reason += mnt + ")"
+			}
+			for _, want := range []string{"pcopy: error: big: ", "pcopy: error: sub/big2: "} {
+				if !hasLine(stderr, want, reason) {
+					t.Errorf("no error line %q...%s; stderr:\n%s", want, reason, stderr)
+				}
+			}
+			if got, err := os.ReadFile(filepath.Join(dst, "big")); err != nil || !bytes.Equal(got, old) {
+				t.Errorf("DST's earlier big was changed: %q, %v", got, err)
+			}
+			diffs, err := treecheck.Compare(src, dst, treecheck.Options{IgnoreRootTimes: true})
+			must(t, err)
+			diffs = slices.DeleteFunc(diffs, func(d string) bool { return strings.HasPrefix(d, `"big": `) }) // checked above
+			want := []string{`"sub/big2": missing in destination`}
+			if !sameLines(diffs, want) {
+				t.Errorf("destination differs from the source:\n%s\nwant only:\n%s", strings.Join(diffs, "\n"), strings.Join(want, "\n"))
+			}
+			if left := treecheck.TempFiles(dst, copier.TempPrefix); len(left) > 0 {
+				t.Errorf("temporary files left: %v", left)
+			}
+		})
 	}
 }
 
@@ -109,7 +126,7 @@ func TestCopyOntoFUSE(t *testing.T) {
 	must(t, os.Mkdir(filepath.Join(src, "sub"), 0o750))
 	writeFile(t, filepath.Join(src, "sub", "g"), 70000)
 	dst := t.TempDir()
-	mnt := mountFaulty(t, dst)
+	mnt := mountFaulty(t, dst, syscall.EIO)
 
 	if code, stderr := runPcopy(t, "-j", "2", src, mnt); code != exitOK {
 		t.Errorf("exit code %d, want 0; stderr:\n%s", code, stderr)
@@ -126,9 +143,10 @@ func TestCopyOntoFUSE(t *testing.T) {
 
 // mountFaulty mounts a FUSE view of dir that behaves like a disk with bad
 // blocks: reading a file whose name starts with "broken" fails with EIO
-// past its first 256 KiB, and writing any file past 1 MiB fails with EIO.
+// past its first 256 KiB, and writing any file past 1 MiB fails with
+// writeErr.
 // It needs root and /dev/fuse, and skips the test without them.
-func mountFaulty(t *testing.T, dir string) string {
+func mountFaulty(t *testing.T, dir string, writeErr syscall.Errno) string {
 	t.Helper()
 	if os.Getuid() != 0 {
 		t.Skip("mounting a FUSE filesystem needs root")
@@ -141,7 +159,7 @@ func mountFaulty(t *testing.T, dir string) string {
 	must(t, syscall.Stat(dir, &st))
 	root.Dev = st.Dev
 	root.NewNode = func(r *fs.LoopbackRoot, _ *fs.Inode, _ string, _ *syscall.Stat_t) fs.InodeEmbedder {
-		return &faultyNode{fs.LoopbackNode{RootData: r}}
+		return &faultyNode{LoopbackNode: fs.LoopbackNode{RootData: r}, writeErr: writeErr}
 	}
 	root.RootNode = root.NewNode(root, nil, "", &st)
 	mnt := t.TempDir()
@@ -165,14 +183,17 @@ const (
 	faultyWriteLimit = 1 << 20
 )
 
-type faultyNode struct{ fs.LoopbackNode }
+type faultyNode struct {
+	fs.LoopbackNode
+	writeErr syscall.Errno
+}
 
 func (n *faultyNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	fh, fuseFlags, errno := n.LoopbackNode.Open(ctx, flags)
 	if errno != 0 {
 		return nil, 0, errno
 	}
-	f := &faultyFile{LoopbackFile: fh.(*fs.LoopbackFile), readLimit: -1}
+	f := &faultyFile{LoopbackFile: fh.(*fs.LoopbackFile), readLimit: -1, writeErr: n.writeErr}
 	if name, _ := n.Parent(); strings.HasPrefix(name, "broken") {
 		f.readLimit = faultyReadLimit
 	}
@@ -184,7 +205,7 @@ func (n *faultyNode) Create(ctx context.Context, name string, flags, mode uint32
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
-	return inode, &faultyFile{LoopbackFile: fh.(*fs.LoopbackFile), readLimit: -1}, fuseFlags, 0
+	return inode, &faultyFile{LoopbackFile: fh.(*fs.LoopbackFile), readLimit: -1, writeErr: n.writeErr}, fuseFlags, 0
 }
 
 func (n *faultyNode) Tmpfile(ctx context.Context, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
@@ -192,14 +213,15 @@ func (n *faultyNode) Tmpfile(ctx context.Context, flags, mode uint32, out *fuse.
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
-	return inode, &faultyFile{LoopbackFile: fh.(*fs.LoopbackFile), readLimit: -1}, fuseFlags, 0
+	return inode, &faultyFile{LoopbackFile: fh.(*fs.LoopbackFile), readLimit: -1, writeErr: n.writeErr}, fuseFlags, 0
 }
 
-// faultyFile fails reads past readLimit (unless it is negative) and
-// writes past faultyWriteLimit.
+// faultyFile fails reads past readLimit (unless it is negative) with EIO,
+// and writes past faultyWriteLimit with writeErr.
 type faultyFile struct {
 	*fs.LoopbackFile
 	readLimit int64
+	writeErr  syscall.Errno
 }
 
 func (f *faultyFile) Read(ctx context.Context, buf []byte, off int64) (fuse.ReadResult, syscall.Errno) {
@@ -211,7 +233,7 @@ func (f *faultyFile) Read(ctx context.Context, buf []byte, off int64) (fuse.Read
 
 func (f *faultyFile) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	if off+int64(len(data)) > faultyWriteLimit {
-		return 0, syscall.EIO
+		return 0, f.writeErr
 	}
 	return f.LoopbackFile.Write(ctx, data, off)
 }
@@ -222,7 +244,7 @@ func (f *faultyFile) Writev(ctx context.Context, data [][]byte, off int64) (uint
 		n += len(d)
 	}
 	if off+int64(n) > faultyWriteLimit {
-		return 0, syscall.EIO
+		return 0, f.writeErr
 	}
 	return f.LoopbackFile.Writev(ctx, data, off)
 }
