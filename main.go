@@ -126,6 +126,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			&cli.BoolFlag{Name: "checksum", Aliases: []string{"c"}, Usage: "leave a file already in DST alone when its " +
 				"content is the same (read both), not when its size and modification time are"},
 			&cli.BoolFlag{Name: "force", Usage: "copy every file, even those DST already holds"},
+			&cli.BoolFlag{Name: "no-owner", Usage: "leave copies owned by whoever runs pcopy; otherwise they get " +
+				"their source's owner and group (as root; others keep the group where it is theirs)"},
 			&cli.BoolFlag{Name: "fsync", Usage: "flush each file and directory to disk before going on, " +
 				"so that a copy that completed survives a power loss (slower)"},
 			&cli.StringFlag{Name: "split-size", Value: "0", Usage: "copy files of at least `SIZE` (e.g. 512M, 2G) " +
@@ -202,6 +204,7 @@ func copyCommand(ctx context.Context, c *cli.Context, stderr io.Writer) int {
 		SplitSize:   splitSize,
 		Update:      update,
 		Fsync:       c.Bool("fsync"),
+		NoOwner:     c.Bool("no-owner"),
 	})
 	rep.Finish(err == nil)
 

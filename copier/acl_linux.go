@@ -2,10 +2,6 @@ package copier
 
 import "golang.org/x/sys/unix"
 
-// A directory's default ACL, not the umask, decides the permissions of
-// what is created in it, so pcopy must then set modes explicitly.
-const defaultACL = "system.posix_acl_default"
-
 // hasDefaultACL reports whether the directory at path has a default ACL.
 func hasDefaultACL(path string) bool {
 	_, err := unix.Getxattr(path, defaultACL, nil)

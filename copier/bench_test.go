@@ -36,7 +36,7 @@ func BenchmarkCopyFile(b *testing.B) {
 			info, err := os.Stat(src)
 			must(err)
 			job := jobFor(info)
-			fast := newOSCopier(TempPrefix, false)
+			fast := newOSCopier(TempPrefix, false, true)
 			b.SetBytes(int64(size))
 			b.ResetTimer()
 			for i := range b.N {

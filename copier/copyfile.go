@@ -242,7 +242,7 @@ func copyData(ctx context.Context, out io.Writer, in io.Reader, progress func(in
 
 // copySymlink recreates the symlink src at dst with the same target and
 // times, through a temporary name and a rename like files.
-func copySymlink(fsys afero.Fs, job *Job, src, dst, tempPrefix string) error {
+func copySymlink(fsys afero.Fs, job *Job, src, dst, tempPrefix string, meta func(tmp string)) error {
 	reader, ok1 := fsys.(afero.LinkReader)
 	linker, ok2 := fsys.(afero.Linker)
 	if !ok1 || !ok2 {
@@ -264,6 +264,9 @@ func copySymlink(fsys afero.Fs, job *Job, src, dst, tempPrefix string) error {
 		return fmt.Errorf("create link: %w", unwrapPath(err))
 	}
 	if _, isOS := fsys.(*afero.OsFs); isOS {
+		if meta != nil {
+			meta(tmp)
+		}
 		if err := lchtimes(tmp, time.Unix(0, job.Atime), time.Unix(0, job.Mtime)); err != nil {
 			fsys.Remove(tmp)
 			return fmt.Errorf("set link times: %w", unwrapPath(err))

@@ -34,11 +34,24 @@ type osCopier struct {
 	srcfd, dstfd   int
 	srcNoClone     bool // the source directory is on a filesystem where FICLONE failed
 	srcDev         uint64
-	dstACL         bool // the destination directory has a default ACL
+	dstACL         bool   // the destination directory has a default ACL
+	dstNewGid      uint32 // the group a file made there gets
+
+	owner      bool   // give copies their source's owner and group
+	euid, egid uint32 // whom files this process makes belong to
+	xbuf       xattrBuf
+	warn       string // what the last job could not keep
 }
 
-func newOSCopier(tempPrefix string, fsync bool) fileCopier {
-	return &osCopier{tempPrefix: tempPrefix, fsync: fsync, srcfd: -1, dstfd: -1}
+func newOSCopier(tempPrefix string, fsync, owner bool) fileCopier {
+	return &osCopier{tempPrefix: tempPrefix, fsync: fsync, owner: owner, srcfd: -1, dstfd: -1,
+		euid: uint32(os.Geteuid()), egid: uint32(os.Getegid())}
+}
+
+func (o *osCopier) takeWarn() string {
+	w := o.warn
+	o.warn = ""
+	return w
 }
 
 func (o *osCopier) close() {
@@ -81,10 +94,20 @@ func (o *osCopier) dstDirFd(dst string) (int, error) {
 		if err != nil {
 			return -1, fmt.Errorf("open destination directory: %w", err)
 		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return -1, fmt.Errorf("open destination directory: fstat: %w", err)
+		}
 		if o.dstfd >= 0 {
 			unix.Close(o.dstfd)
 		}
 		o.dstfd, o.dstDir, o.dstACL = fd, d, fdHasDefaultACL(fd)
+		// In a set-group-ID directory, new files take its group.
+		o.dstNewGid = o.egid
+		if st.Mode&unix.S_ISGID != 0 {
+			o.dstNewGid = st.Gid
+		}
 	}
 	return o.dstfd, nil
 }
@@ -119,19 +142,20 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 	_, dname := splitPath(dst)
 	perm := unixPerm(fs.FileMode(job.Mode))
 
+	sdir, err := o.srcDirFd(src)
+	if err != nil {
+		return 0, err
+	}
+	_, sname := splitPath(src)
 	srcfd := -1
+	srcX := atXattrs(sdir, sname)
 	if job.Size == 0 {
 		// Empty when listed: nothing to read and nothing that can be
 		// half-written, so it is made at its name when that is free.
-		if done, err := o.createEmpty(ddir, dname, perm, job); done {
+		if done, err := o.createEmpty(srcX, ddir, dname, perm, job); done {
 			return 0, err
 		}
 	} else {
-		sdir, err := o.srcDirFd(src)
-		if err != nil {
-			return 0, err
-		}
-		_, sname := splitPath(src)
 		srcfd, err = rawOpenat(sdir, sname, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 		if err != nil {
 			switch err {
@@ -143,15 +167,17 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 			return 0, fmt.Errorf("open source: open: %w", err)
 		}
 		defer rawClose(srcfd)
+		srcX = fdXattrs(srcfd)
 	}
 
-	n, err := o.writeNew(ctx, ddir, dname, dst, srcfd, job, perm, progress)
+	n, err := o.writeNew(ctx, ddir, dname, dst, srcfd, srcX, job, perm, progress)
 	if errors.Is(err, errUnnamedUnusable) {
 		// This filesystem makes unnamed files but cannot finish them: a
 		// FUSE filesystem may have no path through which to set their
 		// times or link them. Named temporary files from now on.
 		linkMode.Store(linkNone)
-		n, err = o.writeNew(ctx, ddir, dname, dst, srcfd, job, perm, progress)
+		o.warn = ""
+		n, err = o.writeNew(ctx, ddir, dname, dst, srcfd, srcX, job, perm, progress)
 	}
 	return n, err
 }
@@ -161,9 +187,9 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 var errUnnamedUnusable = errors.New("unnamed files unusable here")
 
 // writeNew writes a new file named dname in directory ddir (dst is its
-// path, for messages) with the data of srcfd, or none when srcfd < 0, and
-// job's mode and times.
-func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, srcfd int, job *Job, perm uint32, progress func(int64) error) (int64, error) {
+// path, for messages) with the data of srcfd, or none when srcfd < 0, the
+// extended attributes of srcX, and job's owner, mode and times.
+func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, srcfd int, srcX xattrFile, job *Job, perm uint32, progress func(int64) error) (int64, error) {
 	// An unnamed file (O_TMPFILE) in the destination directory gets its
 	// name only when complete, with linkat: no temporary name to insert,
 	// rename away or leave behind. Where the filesystem cannot, a named
@@ -198,6 +224,9 @@ func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, sr
 		if err != nil {
 			return n, err
 		}
+	}
+	if err := o.keepOwnerAndXattrs(dstfd, srcX, job, tmp == ""); err != nil {
+		return n, err
 	}
 	if o.needsChmod(perm) {
 		if err := rawFchmod(dstfd, perm); err != nil {
@@ -305,27 +334,44 @@ func (o *osCopier) copyData(ctx context.Context, dstfd, srcfd int, job *Job, pro
 	return copyRange(ctx, dstfd, srcfd, 0, job.Size, progress, 0)
 }
 
-// createEmpty makes an empty file at name in directory dirfd with the mode
-// perm and the times of job. done is false when the name is taken: the
-// caller then replaces what is there the safe way.
-func (o *osCopier) createEmpty(dirfd int, name string, perm uint32, job *Job) (done bool, err error) {
-	if o.needsChmod(perm) {
-		fd, err := rawOpenat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
-		if err == unix.EEXIST {
-			return false, nil
+// keepOwnerAndXattrs gives the new file dstfd the owner job lists and the
+// extended attributes of srcX, as far as DST and this process allow (what
+// they do not is a warning). It comes before the mode is set: chown clears
+// set-user-ID and set-group-ID bits.
+func (o *osCopier) keepOwnerAndXattrs(dstfd int, srcX xattrFile, job *Job, unnamed bool) error {
+	if o.owner {
+		if uid, gid, ok := ownerChange(job.Uid, job.Gid, o.euid, o.dstNewGid); ok {
+			if err := unix.Fchown(dstfd, uid, gid); err != nil {
+				if unnamed && unnamedUnusable("", err, nil) != nil {
+					return errUnnamedUnusable
+				}
+				o.warn = firstWarn(o.warn, ownerWarning(err))
+			}
 		}
-		if err != nil {
-			return true, fmt.Errorf("create in destination: open: %w", err)
-		}
-		err = rawFchmod(fd, perm)
-		if cerr := rawClose(fd); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			unix.Unlinkat(dirfd, name, 0) // it was made here, just now
-			return true, fmt.Errorf("set mode: %w", err)
-		}
-	} else {
+	}
+	var inherited []string
+	if o.dstACL {
+		inherited = []string{accessACL}
+	}
+	o.warn = firstWarn(o.warn, copyXattrs(srcX, fdXattrs(dstfd), &o.xbuf, inherited...))
+	return nil
+}
+
+// createEmpty makes an empty file at name in directory dirfd with the
+// mode perm, the extended attributes of srcX, and the owner and times of
+// job. done is false when the name is taken: the caller then replaces
+// what is there the safe way.
+func (o *osCopier) createEmpty(srcX xattrFile, dirfd int, name string, perm uint32, job *Job) (done bool, err error) {
+	plain := !o.needsChmod(perm) // with a default ACL too: the inherited ACL goes
+	if plain && o.owner {
+		_, _, chown := ownerChange(job.Uid, job.Gid, o.euid, o.dstNewGid)
+		plain = !chown
+	}
+	if plain {
+		names, err := fill(&o.xbuf.names, srcX.list)
+		plain = len(names) == 0 && (err == nil || err == unix.ENOTSUP)
+	}
+	if plain {
 		// mknod makes a regular file without opening it.
 		err := rawMknodat(dirfd, name, unix.S_IFREG|perm)
 		if err == unix.EEXIST {
@@ -333,6 +379,27 @@ func (o *osCopier) createEmpty(dirfd int, name string, perm uint32, job *Job) (d
 		}
 		if err != nil {
 			return true, fmt.Errorf("create in destination: mknod: %w", err)
+		}
+	} else {
+		fd, err := rawOpenat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
+		if err == unix.EEXIST {
+			return false, nil
+		}
+		if err != nil {
+			return true, fmt.Errorf("create in destination: open: %w", err)
+		}
+		err = o.keepOwnerAndXattrs(fd, srcX, job, false)
+		if err == nil && o.needsChmod(perm) {
+			if err = rawFchmod(fd, perm); err != nil {
+				err = fmt.Errorf("set mode: %w", err)
+			}
+		}
+		if cerr := rawClose(fd); err == nil && cerr != nil {
+			err = fmt.Errorf("write destination: close: %w", cerr)
+		}
+		if err != nil {
+			unix.Unlinkat(dirfd, name, 0) // it was made here, just now
+			return true, err
 		}
 	}
 	if err := rawUtimensat(dirfd, name, job.Atime, job.Mtime, unix.AT_SYMLINK_NOFOLLOW); err != nil {

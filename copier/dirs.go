@@ -3,6 +3,7 @@ package copier
 import (
 	"fmt"
 	"io/fs"
+	"os"
 	"time"
 
 	"github.com/spf13/afero"
@@ -18,6 +19,8 @@ type dirState struct {
 	mode   fs.FileMode
 	mtime  time.Time
 	atime  time.Time
+	uid    uint32 // owner and group, or noOwner
+	gid    uint32
 
 	pending  int  // entries started but not finished: tasks out, subdirectories open
 	walked   bool // every entry has been listed
@@ -49,6 +52,20 @@ func (c *coordinator) maybeFinishDir(d *dirState) {
 
 func (c *coordinator) finishDir(d *dirState) error {
 	name := joinRel(c.plan.dstRoot, d.rel)
+	if c.owner {
+		if err := c.setOwner(d, name); err != nil {
+			return err
+		}
+	}
+	// A directory made in one with a default ACL inherited it; one that
+	// was there may have ACLs of its own. Either way SRC's are what count.
+	var inherited []string
+	if !d.created || d.acl {
+		inherited = []string{accessACL, defaultACL}
+	}
+	if w := c.copyXattrs(joinRel(c.plan.srcRoot, d.rel), name, inherited); w != "" {
+		c.warnOnce(d.rel, w)
+	}
 	if !d.modeSet {
 		if err := c.fs.Chmod(name, d.mode&modeBits); err != nil {
 			return fmt.Errorf("set directory mode: %w", unwrapPath(err))
@@ -62,6 +79,31 @@ func (c *coordinator) finishDir(d *dirState) error {
 		// were finished before it.
 		if err := syncDir(c.fs, name); err != nil {
 			return fmt.Errorf("flush directory: %w", unwrapPath(err))
+		}
+	}
+	return nil
+}
+
+// setOwner gives the directory name d's owner and group, as far as this
+// process may (see ownerChange).
+func (c *coordinator) setOwner(d *dirState, name string) error {
+	info, err := lstat(c.fs, name)
+	if err != nil {
+		return fmt.Errorf("set directory owner: %w", unwrapPath(err))
+	}
+	curUid, curGid := ownerOf(info)
+	uid, gid, ok := ownerChange(d.uid, d.gid, curUid, curGid)
+	if !ok {
+		return nil
+	}
+	if _, isOS := c.fs.(*afero.OsFs); isOS {
+		err = os.Lchown(name, uid, gid) // never through a symlink
+	} else {
+		err = c.fs.Chown(name, uid, gid)
+	}
+	if err != nil {
+		if w := ownerWarning(err); w != "" {
+			c.warnOnce(d.rel, w)
 		}
 	}
 	return nil

@@ -130,6 +130,9 @@ type coordinator struct {
 	splitSize     int64
 	update        UpdatePolicy
 	fsync         bool
+	owner         bool            // keep owners (Options.NoOwner unset)
+	warned        map[string]bool // warnings workers sent that were shown
+	xbuf          xattrBuf
 	staleRemoved  int // temporary files of earlier, killed runs removed
 	out           int // tasks held by workers
 	workers       []*workerState
@@ -167,6 +170,8 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		splitSize:   opts.SplitSize,
 		update:      opts.Update,
 		fsync:       opts.Fsync,
+		owner:       !opts.NoOwner,
+		warned:      make(map[string]bool),
 	}
 	if c.spawn == nil {
 		c.spawn = InProcess(fsys)
@@ -265,7 +270,7 @@ func (c *coordinator) startWorker() error {
 	c.workers = append(c.workers, w)
 	go c.readLoop(w)
 	err = w.conn.writeHello(hello{Version: protocolVersion, Worker: uint64(w.id),
-		SrcRoot: c.plan.srcRoot, DstRoot: c.plan.dstRoot, Update: c.update, Fsync: c.fsync})
+		SrcRoot: c.plan.srcRoot, DstRoot: c.plan.dstRoot, Update: c.update, Fsync: c.fsync, Owner: c.owner})
 	if err == nil {
 		err = w.conn.flush()
 	}
@@ -480,6 +485,9 @@ func (c *coordinator) finishTask(w *workerState, t *task, r result) {
 		}
 		c.complete(t, 0, errors.New(r.Err))
 		return
+	}
+	if r.Warn != "" {
+		c.warnOnce(t.job.Rel, r.Warn)
 	}
 	if r.Skipped {
 		c.rep.Bytes(t.job.Size - t.done) // done, as far as the progress bar goes
@@ -753,6 +761,15 @@ func (c *coordinator) abort() {
 
 func (c *coordinator) fail(rel string, err error) {
 	c.sum.Errors = append(c.sum.Errors, &FileError{Path: rel, Err: err})
+}
+
+// warnOnce shows a warning about rel that is about the whole copy (DST
+// does not store extended attributes, say) only the first time.
+func (c *coordinator) warnOnce(rel, msg string) {
+	if !c.warned[msg] {
+		c.warned[msg] = true
+		c.warn(fmt.Sprintf("%s: %s (said once)", DisplayPath(rel), msg))
+	}
 }
 
 func (c *coordinator) warn(msg string) {

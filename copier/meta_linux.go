@@ -1,11 +1,13 @@
 package copier
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
 	"time"
 
+	"github.com/spf13/afero"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,6 +25,42 @@ func atimeOf(fi os.FileInfo) time.Time {
 func sparseOf(fi os.FileInfo) bool {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	return ok && st.Blocks*512 < fi.Size()
+}
+
+// copyXattrs gives the directory dst the extended attributes and ACLs of
+// src, on the operating system's filesystem; see copyXattrs.
+func (c *coordinator) copyXattrs(src, dst string, inherited []string) (warn string) {
+	if _, isOS := c.fs.(*afero.OsFs); !isOS {
+		return ""
+	}
+	return copyXattrs(pathXattrs(src), pathXattrs(dst), &c.xbuf, inherited...)
+}
+
+// ownerOf returns the owner and group fi records, or noOwner where fi
+// comes from a filesystem that records none.
+func ownerOf(fi os.FileInfo) (uid, gid uint32) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Uid, st.Gid
+	}
+	return noOwner, noOwner
+}
+
+// keepLinkMeta gives the new symlink tmp, a copy of the symlink src, the
+// owner job lists (with owner) and src's extended attributes, as far as
+// allowed; what it cannot keep is returned as a warning.
+func keepLinkMeta(job *Job, src, tmp string, owner bool, b *xattrBuf) (warn string) {
+	if owner {
+		var st unix.Stat_t
+		if err := unix.Lstat(tmp, &st); err != nil {
+			return fmt.Sprintf("symlink owner not kept (lstat: %v)", err)
+		}
+		if uid, gid, ok := ownerChange(job.Uid, job.Gid, st.Uid, st.Gid); ok {
+			if err := os.Lchown(tmp, uid, gid); err != nil {
+				warn = ownerWarning(err)
+			}
+		}
+	}
+	return firstWarn(warn, copyXattrs(pathXattrs(src), pathXattrs(tmp), b))
 }
 
 // lchtimes sets the times of a symlink itself, not of its target.

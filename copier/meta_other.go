@@ -10,8 +10,18 @@ import (
 // atimeOf returns fi's mtime: access times are kept on Linux only for now.
 func atimeOf(fi os.FileInfo) time.Time { return fi.ModTime() }
 
+// copyXattrs copies nothing: extended attributes are kept on Linux only.
+func (c *coordinator) copyXattrs(src, dst string, inherited []string) (warn string) { return "" }
+
+// ownerOf returns noOwner: owners are kept on Linux only for now.
+func ownerOf(fi os.FileInfo) (uid, gid uint32) { return noOwner, noOwner }
+
 // sparseOf is false: holes are looked for on Linux only.
 func sparseOf(fi os.FileInfo) bool { return false }
+
+// keepLinkMeta keeps nothing: owners and extended attributes are kept on
+// Linux only.
+func keepLinkMeta(job *Job, src, tmp string, owner bool, b *xattrBuf) (warn string) { return "" }
 
 // lchtimes is a no-op where setting a symlink's own times is not wired up.
 func lchtimes(name string, atime, mtime time.Time) error { return nil }

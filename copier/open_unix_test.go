@@ -32,7 +32,7 @@ func TestSourceReplacedAfterWalk(t *testing.T) {
 			return err
 		},
 	}
-	if fast := newOSCopier(TempPrefix, false); fast != nil {
+	if fast := newOSCopier(TempPrefix, false, true); fast != nil {
 		defer fast.close()
 		copiers["fast path"] = func(job *Job, src, dst string) error {
 			_, err := fast.copyFile(context.Background(), job, src, dst, nil)
@@ -87,7 +87,7 @@ func TestSourceChangedSinceListing(t *testing.T) {
 			return err
 		},
 	}
-	if fast := newOSCopier(TempPrefix, false); fast != nil {
+	if fast := newOSCopier(TempPrefix, false, true); fast != nil {
 		defer fast.close()
 		copiers["fast path"] = func(job *Job, dst string) error {
 			_, err := fast.copyFile(context.Background(), job, src, dst, nil)

@@ -28,6 +28,11 @@ type Options struct {
 	// survives a power loss. It costs time (see README).
 	Fsync bool
 
+	// NoOwner leaves copies owned by whoever runs the copy. Otherwise
+	// they get their source's owner and group: all of them as root;
+	// the group only, where it is one of the user's, otherwise.
+	NoOwner bool
+
 	// Update says which files already in DST are left alone (a re-run
 	// copies only what changed); the zero value is UpdateChanged.
 	Update UpdatePolicy

@@ -19,7 +19,7 @@ import (
 
 const (
 	protocolMagic   = "pcopy-wire"
-	protocolVersion = 6
+	protocolVersion = 7
 
 	// maxFrame and maxFrameJobs bound the memory a malformed or hostile
 	// frame can make the decoder allocate. A batch of jobs with long
@@ -51,6 +51,12 @@ const (
 	// existing temporary file Temp in Rel's destination directory: one
 	// range of a large file that several workers copy at once.
 	KindPart JobKind = 3
+	// KindSpecial makes a FIFO, socket or device node (Rdev) like Rel.
+	KindSpecial JobKind = 4
+	// KindHardlink gives the file already copied to Link (a path below
+	// DST, like Rel) the name Rel too: Rel and Link are hard links to one
+	// file in SRC.
+	KindHardlink JobKind = 5
 )
 
 // hello is the first message in each direction. The coordinator fills every
@@ -63,6 +69,7 @@ type hello struct {
 	DstRoot string
 	Update  UpdatePolicy // when a file already in DST is left as it is
 	Fsync   bool         // flush each file to disk before it gets its name
+	Owner   bool         // give copies their source's owner and group (as far as allowed)
 }
 
 // Job is one entry for a worker to copy. Rel is the slash-separated path
@@ -81,6 +88,10 @@ type Job struct {
 	Temp   string // KindPart: the temporary file's name
 	Offset int64  // KindPart: where the range starts
 	Fresh  bool   // its destination directory was made by this copy: nothing to compare with
+	Uid    uint32 // the owner and group listed
+	Gid    uint32
+	Rdev   uint64 // KindSpecial: the device number
+	Link   string // KindHardlink: the other name
 }
 
 type batch struct {
@@ -98,6 +109,7 @@ type result struct {
 	Err     string // "" when the job succeeded
 	Skipped bool   // DST already held the file (see UpdatePolicy): nothing was copied
 	Changed bool   // Err: the source changed or went away after it was listed
+	Warn    string // something not kept, though the job succeeded (xattrs DST cannot store)
 }
 
 type fatal struct {
@@ -229,6 +241,7 @@ func (c *conn) writeHello(h hello) error {
 	c.enc.str(h.DstRoot)
 	c.enc.uvarint(uint64(h.Update))
 	c.enc.bool(h.Fsync)
+	c.enc.bool(h.Owner)
 	return c.put()
 }
 
@@ -248,6 +261,10 @@ func (c *conn) writeBatch(jobs []Job) error {
 		c.enc.str(j.Temp)
 		c.enc.varint(j.Offset)
 		c.enc.bool(j.Fresh)
+		c.enc.uvarint(uint64(j.Uid))
+		c.enc.uvarint(uint64(j.Gid))
+		c.enc.uvarint(j.Rdev)
+		c.enc.str(j.Link)
 	}
 	return c.put()
 }
@@ -266,6 +283,7 @@ func (c *conn) writeResult(r result) error {
 	c.enc.str(r.Err)
 	c.enc.bool(r.Skipped)
 	c.enc.bool(r.Changed)
+	c.enc.str(r.Warn)
 	return c.put()
 }
 
@@ -327,13 +345,14 @@ func decodeMessage(t msgType, payload []byte) (any, error) {
 			DstRoot: d.str("hello destination root"),
 			Update:  UpdatePolicy(d.uvarint("hello update policy")),
 			Fsync:   d.bool("hello fsync flag"),
+			Owner:   d.bool("hello owner flag"),
 		}
 		return h, d.done("hello")
 	case msgBatch:
 		n := d.uvarint("batch count")
-		// Each job takes at least 10 bytes, so a count larger than that
+		// Each job takes at least 14 bytes, so a count larger than that
 		// allows is malformed; checking first keeps the allocation bounded.
-		if d.err == nil && (n > maxFrameJobs || n > uint64(len(d.b))/10) {
+		if d.err == nil && (n > maxFrameJobs || n > uint64(len(d.b))/14) {
 			return nil, fmt.Errorf("%w: batch count %d exceeds frame", ErrProtocol, n)
 		}
 		b := &batch{Jobs: make([]Job, 0, n)}
@@ -350,6 +369,10 @@ func decodeMessage(t msgType, payload []byte) (any, error) {
 				Temp:   d.str("job temporary name"),
 				Offset: d.varint("job offset"),
 				Fresh:  d.bool("job fresh flag"),
+				Uid:    uint32(d.uvarint("job uid")),
+				Gid:    uint32(d.uvarint("job gid")),
+				Rdev:   d.uvarint("job device"),
+				Link:   d.str("job link"),
 			})
 		}
 		return b, d.done("batch")
@@ -358,7 +381,7 @@ func decodeMessage(t msgType, payload []byte) (any, error) {
 		return p, d.done("progress")
 	case msgResult:
 		r := result{ID: d.uvarint("result id"), Bytes: d.varint("result bytes"), Err: d.str("result error"),
-			Skipped: d.bool("result skipped flag"), Changed: d.bool("result changed flag")}
+			Skipped: d.bool("result skipped flag"), Changed: d.bool("result changed flag"), Warn: d.str("result warning")}
 		return r, d.done("result")
 	case msgFatal:
 		f := fatal{Err: d.str("fatal")}

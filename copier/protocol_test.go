@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"io/fs"
 	"reflect"
 	"testing"
 )
@@ -26,17 +27,20 @@ func TestProtocolRoundTrip(t *testing.T) {
 	var jobs []Job
 	for i, name := range oddNames {
 		jobs = append(jobs, Job{ID: uint64(i + 1), Kind: KindFile, Rel: name, Size: int64(i) << 40,
-			Mode: 0o4755, Mtime: -1234567890123456789, Atime: 1<<62 + 7, Fresh: i%2 == 0})
+			Mode: 0o4755, Mtime: -1234567890123456789, Atime: 1<<62 + 7, Fresh: i%2 == 0, Uid: 1<<32 - 1, Gid: uint32(i)})
 	}
-	jobs = append(jobs, Job{ID: 1 << 63, Kind: KindSymlink, Rel: string(bytes.Repeat([]byte("x"), 5000))})
+	jobs = append(jobs, Job{ID: 1 << 63, Kind: KindSymlink, Rel: string(bytes.Repeat([]byte("x"), 5000))},
+		Job{ID: 5, Kind: KindSpecial, Rel: "dev/null", Mode: uint32(fs.ModeDevice | fs.ModeCharDevice | 0o666), Rdev: 1<<8 | 3},
+		Job{ID: 6, Kind: KindHardlink, Rel: "b\nlink", Link: "a/first\xff"})
 	msgs := []any{
-		hello{Version: protocolVersion, Worker: 3, Pid: 4242, SrcRoot: "/src\n", DstRoot: "/d\xffst", Update: UpdateChecksum, Fsync: true},
+		hello{Version: protocolVersion, Worker: 3, Pid: 4242, SrcRoot: "/src\n", DstRoot: "/d\xffst", Update: UpdateChecksum, Fsync: true, Owner: true},
 		&batch{Jobs: jobs},
 		progressMsg{ID: 9, Bytes: 1 << 35},
 		result{ID: 9, Bytes: 123, Err: "open source: permission denied"},
 		result{ID: 10},
 		result{ID: 11, Skipped: true},
 		result{ID: 12, Err: "changed", Changed: true},
+		result{ID: 13, Warn: "DST does not store extended attributes"},
 		fatal{Err: "boom"},
 	}
 

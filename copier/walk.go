@@ -325,7 +325,10 @@ func (c *coordinator) newTask(dir *dirState, rel string, kind JobKind, info os.F
 
 // listedJob is the job for rel as info describes it.
 func listedJob(id uint64, kind JobKind, rel string, info os.FileInfo, fresh bool) Job {
+	uid, gid := ownerOf(info)
 	return Job{
+		Uid:    uid,
+		Gid:    gid,
 		ID:     id,
 		Kind:   kind,
 		Rel:    rel,
@@ -345,6 +348,7 @@ func listedJob(id uint64, kind JobKind, rel string, info os.FileInfo, fresh bool
 func (c *coordinator) enterDir(parent *dirState, e srcEntry) {
 	rel, info := e.rel, e.info
 	d := &dirState{rel: rel, parent: parent, mode: info.Mode(), mtime: info.ModTime(), atime: atimeOf(info)}
+	d.uid, d.gid = ownerOf(info)
 	if parent != nil {
 		parent.pending++
 	}

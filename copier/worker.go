@@ -64,10 +64,10 @@ func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) e
 		}
 	}()
 
-	wk := &worker{fs: fsys, conn: c, src: filepath.Clean(h.SrcRoot), dst: filepath.Clean(h.DstRoot), update: h.Update, fsync: h.Fsync, lastFlush: time.Now(),
+	wk := &worker{fs: fsys, conn: c, src: filepath.Clean(h.SrcRoot), dst: filepath.Clean(h.DstRoot), update: h.Update, fsync: h.Fsync, owner: h.Owner, lastFlush: time.Now(),
 		tempPrefix: workerTempPrefix(os.Getpid(), int(h.Worker))}
 	if _, isOS := fsys.(*afero.OsFs); isOS {
-		if wk.osCopier = newOSCopier(wk.tempPrefix, h.Fsync); wk.osCopier != nil {
+		if wk.osCopier = newOSCopier(wk.tempPrefix, h.Fsync, h.Owner); wk.osCopier != nil {
 			defer wk.osCopier.close()
 		}
 	}
@@ -117,6 +117,9 @@ type worker struct {
 	tempPrefix string
 	update     UpdatePolicy
 	fsync      bool
+	owner      bool   // give copies their source's owner and group
+	warn       string // what the job in hand could not keep
+	xbuf       xattrBuf
 	dstMount   string // where DST's filesystem is mounted, once a write found it full
 	lastFlush  time.Time
 	osCopier   fileCopier // the platform's fast path, when fs is the OS's
@@ -127,6 +130,7 @@ type worker struct {
 type fileCopier interface {
 	copyFile(ctx context.Context, job *Job, src, dst string, progress func(int64) error) (int64, error)
 	copyPart(ctx context.Context, job *Job, src, dst string, progress func(int64) error) (int64, error)
+	takeWarn() string // what the last job could not keep, if anything
 	close()
 }
 
@@ -138,7 +142,11 @@ func (w *worker) run(ctx context.Context, job *Job) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	res := result{ID: job.ID, Bytes: n}
+	res := result{ID: job.ID, Bytes: n, Warn: w.warn}
+	w.warn = ""
+	if w.osCopier != nil {
+		res.Warn = firstWarn(res.Warn, w.osCopier.takeWarn())
+	}
 	if err == errUpToDate {
 		res.Skipped, err = true, nil
 	}
@@ -206,7 +214,9 @@ func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 		}
 		return w.osCopier.copyPart(ctx, job, src, dst, w.progressFunc(job))
 	case KindSymlink:
-		return 0, copySymlink(w.fs, job, src, dst, w.tempPrefix)
+		return 0, copySymlink(w.fs, job, src, dst, w.tempPrefix, func(tmp string) {
+			w.warn = keepLinkMeta(job, src, tmp, w.owner, &w.xbuf)
+		})
 	}
 	return 0, fmt.Errorf("%w: unknown job kind %d", ErrProtocol, job.Kind)
 }

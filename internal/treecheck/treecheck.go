@@ -1,7 +1,9 @@
 // Package treecheck compares two directory trees the way pcopy promises to
 // reproduce them: the same entries (names as raw bytes), types, permission
 // bits, file contents, symlink targets, and modification times to the
-// nanosecond, directories included. Tests use it to check real copies.
+// nanosecond, directories included; on Linux also owners, device numbers,
+// extended attributes (ACLs included) and hard-link groups. Tests use it
+// to check real copies.
 package treecheck
 
 import (
@@ -20,6 +22,9 @@ type Options struct {
 	// whose destination root is not the source's copy (a single file, or
 	// a DST that was set up by hand).
 	IgnoreRootTimes bool
+	// Atime compares access times too (reading a file can change its
+	// own, so only where nothing read the source since it was copied).
+	Atime bool
 }
 
 // Compare returns the differences between the trees at src and dst, one
@@ -47,6 +52,9 @@ func Compare(src, dst string, opts Options) ([]string, error) {
 			diffs = append(diffs, fmt.Sprintf("%q: extra in destination", rel))
 		}
 	}
+	if ga, gb := linkGroups(a), linkGroups(b); ga != gb {
+		diffs = append(diffs, fmt.Sprintf("hard-link groups:\n%s\nwant:\n%s", gb, ga))
+	}
 	sort.Strings(diffs)
 	return diffs, nil
 }
@@ -63,6 +71,13 @@ func compareEntry(rel, pa, pb string, a, b os.FileInfo, opts Options) []string {
 		d = append(d, fmt.Sprintf("%q: mtime %s, want %s", rel,
 			b.ModTime().Format("2006-01-02T15:04:05.000000000"), a.ModTime().Format("2006-01-02T15:04:05.000000000")))
 	}
+	if opts.Atime && !(rel == "." && opts.IgnoreRootTimes) {
+		if ta, tb := atime(a), atime(b); !ta.Equal(tb) {
+			d = append(d, fmt.Sprintf("%q: atime %s, want %s", rel,
+				tb.Format("2006-01-02T15:04:05.000000000"), ta.Format("2006-01-02T15:04:05.000000000")))
+		}
+	}
+	d = append(d, sysDiffs(rel, pa, pb, a, b)...)
 	switch {
 	case a.Mode().IsRegular():
 		ca, err1 := os.ReadFile(pa)

@@ -1,0 +1,135 @@
+package copier
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Extended attributes are copied name by name, ACLs with them: a POSIX ACL
+// is the system.posix_acl_access (or _default, on a directory) attribute.
+
+// xattrFile is a file whose extended attributes are read or written: an
+// open one (fd >= 0), or one named by path, which is not followed (a
+// symlink's own attributes).
+type xattrFile struct {
+	fd   int
+	path string
+}
+
+func fdXattrs(fd int) xattrFile        { return xattrFile{fd: fd} }
+func pathXattrs(path string) xattrFile { return xattrFile{fd: -1, path: path} }
+func atXattrs(dirfd int, name string) xattrFile {
+	// The directory's descriptor stands for its path, however long.
+	return pathXattrs("/proc/self/fd/" + strconv.Itoa(dirfd) + "/" + name)
+}
+
+func (f xattrFile) list(buf []byte) (int, error) {
+	if f.fd >= 0 {
+		return unix.Flistxattr(f.fd, buf)
+	}
+	return unix.Llistxattr(f.path, buf)
+}
+
+func (f xattrFile) get(name string, buf []byte) (int, error) {
+	if f.fd >= 0 {
+		return unix.Fgetxattr(f.fd, name, buf)
+	}
+	return unix.Lgetxattr(f.path, name, buf)
+}
+
+func (f xattrFile) set(name string, value []byte) error {
+	if f.fd >= 0 {
+		return unix.Fsetxattr(f.fd, name, value, 0)
+	}
+	return unix.Lsetxattr(f.path, name, value, 0)
+}
+
+func (f xattrFile) remove(name string) error {
+	if f.fd >= 0 {
+		return unix.Fremovexattr(f.fd, name)
+	}
+	return unix.Lremovexattr(f.path, name)
+}
+
+// fill calls read with b's buffer, growing it while read says it is too
+// small (ERANGE); it returns the bytes read.
+func fill(buf *[]byte, read func([]byte) (int, error)) ([]byte, error) {
+	if len(*buf) == 0 {
+		*buf = make([]byte, 4096)
+	}
+	for {
+		n, err := read(*buf)
+		if err == unix.ERANGE {
+			size, err := read(nil) // the size it needs now
+			if err != nil {
+				return nil, err
+			}
+			*buf = make([]byte, max(size, 2*len(*buf)))
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return (*buf)[:n], nil
+	}
+}
+
+// copyXattrs gives dst the extended attributes of src. With inherited
+// ACL names, the ACLs dst may have got from its directory's default ACL
+// that src lacks are removed, so the copy's permissions are exactly the
+// source's. What cannot be kept is returned as a warning, not an error: the
+// data and the rest of the metadata are copied all the same.
+func copyXattrs(src, dst xattrFile, b *xattrBuf, inherited ...string) (warn string) {
+	names, err := fill(&b.names, src.list)
+	if err != nil {
+		if err == unix.ENOTSUP {
+			names = nil // the source filesystem has none
+		} else {
+			return fmt.Sprintf("extended attributes not read (listxattr: %v); not kept", err)
+		}
+	}
+	for len(names) > 0 {
+		i := bytes.IndexByte(names, 0)
+		if i < 0 {
+			break
+		}
+		name := string(names[:i])
+		names = names[i+1:]
+		for j, n := range inherited {
+			if n == name {
+				inherited = append(inherited[:j:j], inherited[j+1:]...)
+				break
+			}
+		}
+		value, err := fill(&b.value, func(buf []byte) (int, error) { return src.get(name, buf) })
+		if err == unix.ENODATA {
+			continue // removed since it was listed
+		}
+		if err != nil {
+			warn = firstWarn(warn, fmt.Sprintf("extended attribute %s not read (getxattr: %v); not kept", name, err))
+			continue
+		}
+		if err := dst.set(name, value); err != nil {
+			switch {
+			case err == unix.ENOTSUP:
+				return fmt.Sprintf("DST does not store extended attributes (setxattr %s: %v); not kept", name, err)
+			case err == unix.EPERM && os.Geteuid() != 0 && !strings.HasPrefix(name, "user."):
+				// security.* and trusted.* need privileges an
+				// unprivileged copy does not have; cp -a is silent too.
+			default:
+				warn = firstWarn(warn, fmt.Sprintf("extended attribute %s not kept (setxattr: %v)", name, err))
+			}
+		}
+	}
+	for _, name := range inherited {
+		if err := dst.remove(name); err != nil && err != unix.ENODATA && err != unix.ENOTSUP {
+			warn = firstWarn(warn, fmt.Sprintf("inherited ACL not removed (removexattr %s: %v)", name, err))
+		}
+	}
+	return warn
+}
