@@ -47,7 +47,11 @@ func ownerWarning(err error) string {
 	if os.Geteuid() != 0 && errors.Is(err, syscall.EPERM) {
 		return ""
 	}
-	return fmt.Sprintf("owners cannot be kept in DST (chown: %v); copies are owned by whoever runs pcopy", unwrapPath(err))
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		err = errno // the same words for files, symlinks and directories: said once
+	}
+	return fmt.Sprintf("owners cannot be kept in DST (chown: %v); copies are owned by whoever runs pcopy", err)
 }
 
 // firstWarn keeps the first of two warnings ("" is none).

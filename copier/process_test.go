@@ -51,13 +51,19 @@ const poisonEnv = "PCOPY_TEST_POISON"
 
 func processCopy(t *testing.T, src, dst string, workers int) (copier.Summary, error) {
 	t.Helper()
+	return processCopyOpts(t, copier.Options{Src: src, Dst: dst, Workers: workers})
+}
+
+// processCopyOpts copies as opts say, with this test binary's worker
+// processes.
+func processCopyOpts(t *testing.T, opts copier.Options) (copier.Summary, error) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return copier.Copy(context.Background(), copier.Options{
-		Src: src, Dst: dst, Workers: workers, Spawn: copier.Exec(exe, "pcopy-test"),
-	})
+	opts.Spawn = copier.Exec(exe, "pcopy-test")
+	return copier.Copy(context.Background(), opts)
 }
 
 func assertSameTree(t *testing.T, src, dst string) {

@@ -147,6 +147,18 @@ func TestCopyOntoFUSE(t *testing.T) {
 // writeErr.
 // It needs root and /dev/fuse, and skips the test without them.
 func mountFaulty(t *testing.T, dir string, writeErr syscall.Errno) string {
+	return mountFUSE(t, dir, faults{writeErr: writeErr})
+}
+
+// faults says how a FUSE view of a directory misbehaves.
+type faults struct {
+	writeErr syscall.Errno // the error for writes past faultyWriteLimit
+	noXattrs bool          // setting extended attributes is not supported
+}
+
+// mountFUSE mounts a FUSE view of dir with the given faults, and reads
+// of files named broken* failing past faultyReadLimit.
+func mountFUSE(t *testing.T, dir string, f faults) string {
 	t.Helper()
 	if os.Getuid() != 0 {
 		t.Skip("mounting a FUSE filesystem needs root")
@@ -159,7 +171,7 @@ func mountFaulty(t *testing.T, dir string, writeErr syscall.Errno) string {
 	must(t, syscall.Stat(dir, &st))
 	root.Dev = st.Dev
 	root.NewNode = func(r *fs.LoopbackRoot, _ *fs.Inode, _ string, _ *syscall.Stat_t) fs.InodeEmbedder {
-		return &faultyNode{LoopbackNode: fs.LoopbackNode{RootData: r}, writeErr: writeErr}
+		return &faultyNode{LoopbackNode: fs.LoopbackNode{RootData: r}, faults: f}
 	}
 	root.RootNode = root.NewNode(root, nil, "", &st)
 	mnt := t.TempDir()
@@ -185,7 +197,14 @@ const (
 
 type faultyNode struct {
 	fs.LoopbackNode
-	writeErr syscall.Errno
+	faults
+}
+
+func (n *faultyNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	if n.noXattrs {
+		return syscall.EOPNOTSUPP
+	}
+	return n.LoopbackNode.Setxattr(ctx, attr, data, flags)
 }
 
 func (n *faultyNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
@@ -292,4 +311,36 @@ func hasLine(text, prefix, sub string) bool {
 
 func sameLines(got, want []string) bool {
 	return strings.Join(got, "\n") == strings.Join(want, "\n")
+}
+
+// A DST that cannot store extended attributes: the copy goes on without
+// them, and says so once, not once per file; exit 0.
+func TestNoXattrsInDST(t *testing.T) {
+	src := t.TempDir()
+	for _, name := range []string{"a", "b", "sub/c"} {
+		p := filepath.Join(src, name)
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		writeFile(t, p, 10)
+		if err := syscall.Setxattr(p, "user.tag", []byte(name), 0); err != nil {
+			t.Skipf("no user xattrs on %s: %v", src, err)
+		}
+	}
+	must(t, syscall.Setxattr(filepath.Join(src, "sub"), "user.tag", []byte("dir"), 0))
+	dst := t.TempDir()
+	mnt := mountFUSE(t, dst, faults{noXattrs: true})
+
+	code, stderr := runPcopy(t, "-j", "2", src, mnt)
+	t.Logf("stderr:\n%s", stderr)
+	if code != exitOK {
+		t.Errorf("exit code %d, want 0", code)
+	}
+	if n := strings.Count(stderr, "pcopy: warning: "); n != 1 ||
+		!strings.Contains(stderr, "DST does not store extended attributes (setxattr user.tag: operation not supported); copies are made without them (said once)") {
+		t.Errorf("want one warning that DST does not store extended attributes, got %d:\n%s", n, stderr)
+	}
+	for _, name := range []string{"a", "b", "sub/c"} {
+		if got, err := os.ReadFile(filepath.Join(dst, name)); err != nil || len(got) != 10 {
+			t.Errorf("%s not copied: %v", name, err)
+		}
+	}
 }
