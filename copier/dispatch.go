@@ -40,11 +40,12 @@ type task struct {
 	job      Job
 	dir      *dirState // containing directory; nil for a single-file copy
 	batch    *batchState
-	done     int64  // bytes the holding worker reported so far
-	attempts int    // workers that died while it was the only job in hand
-	isolate  bool   // send alone, so a worker death can be blamed on it
-	relisted bool   // its source changed while copied and was looked at again
-	split    *split // for a part: the file it is a range of
+	done     int64      // bytes the holding worker reported so far
+	attempts int        // workers that died while it was the only job in hand
+	isolate  bool       // send alone, so a worker death can be blamed on it
+	relisted bool       // its source changed while copied and was looked at again
+	split    *split     // for a part: the file it is a range of
+	group    *linkGroup // a file with hard links: the group of its names
 }
 
 // alone says whether t must be the only job of its batch.
@@ -60,6 +61,8 @@ type split struct {
 	ino       uint64 // the source's inode when it was listed
 	size      int64
 	mode      uint32 // os.FileMode bits
+	uid, gid  uint32
+	group     *linkGroup // its hard links, if it has some
 	mtime     int64
 	atime     int64
 	remaining int   // parts not yet done
@@ -130,7 +133,9 @@ type coordinator struct {
 	splitSize     int64
 	update        UpdatePolicy
 	fsync         bool
-	owner         bool            // keep owners (Options.NoOwner unset)
+	owner         bool // keep owners (Options.NoOwner unset)
+	isOS          bool // fs is the operating system's
+	links         map[fileID]*linkGroup
 	warned        map[string]bool // warnings workers sent that were shown
 	xbuf          xattrBuf
 	staleRemoved  int // temporary files of earlier, killed runs removed
@@ -171,6 +176,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		update:      opts.Update,
 		fsync:       opts.Fsync,
 		owner:       !opts.NoOwner,
+		isOS:        isOSFs(fsys),
 		warned:      make(map[string]bool),
 	}
 	if c.spawn == nil {
@@ -250,6 +256,13 @@ func (c *coordinator) run(ctx context.Context, workers int) error {
 		}
 	}
 	return c.closeWorkers(ctx)
+}
+
+// isOSFs says whether fsys is the operating system's filesystem, where
+// the fast paths and the metadata afero does not carry are used.
+func isOSFs(fsys afero.Fs) bool {
+	_, ok := fsys.(*afero.OsFs)
+	return ok
 }
 
 // closedTimeChan is always ready: a select case that never waits.
@@ -486,10 +499,19 @@ func (c *coordinator) finishTask(w *workerState, t *task, r result) {
 		c.complete(t, 0, errors.New(r.Err))
 		return
 	}
-	if r.Warn != "" {
+	if r.Warn != "" && !r.Omitted {
 		c.warnOnce(t.job.Rel, r.Warn)
 	}
+	if r.Omitted {
+		c.warn(fmt.Sprintf("%s: skipped: %s", DisplayPath(t.job.Rel), r.Warn))
+		c.rep.FileDone(t.job.Rel, nil)
+		c.taskDone(t)
+		return
+	}
 	if r.Skipped {
+		if t.group != nil && t.job.Kind == KindFile {
+			c.linkCopied(t.group, true)
+		}
 		c.rep.Bytes(t.job.Size - t.done) // done, as far as the progress bar goes
 		c.sum.Skipped++
 		c.rep.FileDone(t.job.Rel, nil)
@@ -530,14 +552,22 @@ func (c *coordinator) complete(t *task, n int64, err error) {
 		c.completePart(t, n, err)
 		return
 	}
+	if t.group != nil && t.job.Kind == KindFile {
+		c.linkCopied(t.group, err == nil)
+	}
 	if err != nil {
 		c.rep.Bytes(-t.done) // a failed copy leaves nothing behind
 		c.fail(t.job.Rel, err)
 	} else {
 		c.sum.Bytes += n
-		if t.job.Kind == KindSymlink {
+		switch t.job.Kind {
+		case KindSymlink:
 			c.sum.Symlinks++
-		} else {
+		case KindHardlink:
+			c.sum.Hardlinks++
+		case KindSpecial:
+			c.sum.Specials++
+		default:
 			c.sum.Files++
 		}
 	}
@@ -563,7 +593,14 @@ func (c *coordinator) completePart(t *task, n int64, err error) {
 	}
 	delete(c.splits, s)
 	if err = s.err; err == nil {
-		err = finishSplit(s)
+		var warn string
+		warn, err = finishSplit(s, c.owner, &c.xbuf)
+		if warn != "" {
+			c.warnOnce(s.rel, warn)
+		}
+	}
+	if s.group != nil {
+		c.linkCopied(s.group, err == nil)
 	}
 	if err != nil {
 		c.fs.Remove(s.tmp)

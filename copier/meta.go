@@ -3,6 +3,7 @@ package copier
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"syscall"
 )
@@ -60,4 +61,23 @@ func firstWarn(warn, w string) string {
 		return warn
 	}
 	return w
+}
+
+// omittedError is an entry not made, by design rather than by failure (a
+// device node without the privilege to make one): a warning, not an error.
+type omittedError struct{ why string }
+
+func (e *omittedError) Error() string { return e.why }
+
+// kindName names what a job makes, for messages.
+func kindName(job *Job) string {
+	switch job.Kind {
+	case KindHardlink:
+		return "hard link"
+	case KindSymlink:
+		return "symlink"
+	case KindSpecial:
+		return typeName(fs.FileMode(job.Mode))
+	}
+	return "file"
 }

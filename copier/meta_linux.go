@@ -2,6 +2,7 @@ package copier
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -62,6 +63,26 @@ func keepLinkMeta(job *Job, src, tmp string, owner bool, b *xattrBuf) (warn stri
 	}
 	return firstWarn(warn, copyXattrs(pathXattrs(src), pathXattrs(tmp), b))
 }
+
+// fileIDOf returns the identity and link count of the file fi describes.
+func fileIDOf(fi os.FileInfo) (id fileID, nlink uint64, ok bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}, 0, false
+	}
+	return fileID{dev: st.Dev, ino: st.Ino}, st.Nlink, true
+}
+
+// rdevOf returns the device number of a device node (0 otherwise).
+func rdevOf(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && fi.Mode()&fs.ModeDevice != 0 {
+		return st.Rdev
+	}
+	return 0
+}
+
+// specialFiles says that FIFOs, sockets and device nodes can be made.
+const specialFiles = true
 
 // lchtimes sets the times of a symlink itself, not of its target.
 func lchtimes(name string, atime, mtime time.Time) error {

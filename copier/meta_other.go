@@ -23,6 +23,15 @@ func sparseOf(fi os.FileInfo) bool { return false }
 // Linux only.
 func keepLinkMeta(job *Job, src, tmp string, owner bool, b *xattrBuf) (warn string) { return "" }
 
+// fileIDOf knows no file identities: hard links are kept on Linux only.
+func fileIDOf(fi os.FileInfo) (id fileID, nlink uint64, ok bool) { return fileID{}, 0, false }
+
+// rdevOf is 0: device nodes are made on Linux only.
+func rdevOf(fi os.FileInfo) uint64 { return 0 }
+
+// specialFiles says that FIFOs, sockets and device nodes are not made here.
+const specialFiles = false
+
 // lchtimes is a no-op where setting a symlink's own times is not wired up.
 func lchtimes(name string, atime, mtime time.Time) error { return nil }
 

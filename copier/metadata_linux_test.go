@@ -2,6 +2,7 @@ package copier_test
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -169,5 +170,158 @@ func TestProcessUnprivilegedKeepsWhatItCan(t *testing.T) {
 		if !strings.Contains(d, me) {
 			t.Error(d)
 		}
+	}
+}
+
+// Files that share an inode in SRC share one in DST, also when their
+// names are far apart and copied by different workers; each is copied
+// once. A re-run links nothing again, and a separate file at a link's
+// name in DST is replaced by the link.
+func TestProcessKeepsHardLinks(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	const groups = 60
+	for i := range groups {
+		first := filepath.Join(src, fmt.Sprintf("a%d/f%02d", i%3, i))
+		writeFile(t, first, fmt.Sprint("shared ", i), 0o640, t0)
+		for j, dir := range []string{"b", fmt.Sprintf("c/%d", i%5)} {
+			must(t, os.MkdirAll(filepath.Join(src, dir), 0o755))
+			must(t, os.Link(first, filepath.Join(src, dir, fmt.Sprintf("l%02d-%d", i, j))))
+		}
+		writeFile(t, filepath.Join(src, fmt.Sprintf("a%d/single%02d", i%3, i)), "alone", 0o644, t0)
+	}
+	fixDirTimes(t, src)
+	dst := filepath.Join(t.TempDir(), "dst")
+	sum, err := processCopy(t, src, dst, 2)
+	if err != nil {
+		t.Fatalf("copy: %v (%v)", err, sum.Errors)
+	}
+	if sum.Files != 2*groups || sum.Hardlinks != 2*groups || sum.Bytes != int64(groups*len("alone"))+sharedBytes(groups) {
+		t.Errorf("copied %d files (%d bytes) and %d links; want %d files, each copied once, and %d links",
+			sum.Files, sum.Bytes, sum.Hardlinks, 2*groups, 2*groups)
+	}
+	assertSameTree(t, src, dst)
+
+	// DST gets a file of its own at one link's name.
+	stray := filepath.Join(dst, "b", "l07-0")
+	must(t, os.Remove(stray))
+	must(t, os.WriteFile(stray, []byte("not linked"), 0o644))
+	sum, err = processCopy(t, src, dst, 2)
+	if err != nil {
+		t.Fatalf("re-run: %v (%v)", err, sum.Errors)
+	}
+	if sum.Files != 0 || sum.Hardlinks != 1 || sum.Skipped != 4*groups-1 {
+		t.Errorf("re-run: %d files, %d links, %d unchanged; want 0, 1 (the stray file replaced), %d",
+			sum.Files, sum.Hardlinks, sum.Skipped, 4*groups-1)
+	}
+	assertSameTree(t, src, dst)
+}
+
+func sharedBytes(groups int) int64 {
+	var n int64
+	for i := range groups {
+		n += int64(len(fmt.Sprint("shared ", i)))
+	}
+	return n
+}
+
+// fixDirTimes sets every directory's times below root (root too) to t0,
+// as building a tree left them at now.
+func fixDirTimes(t *testing.T, root string) {
+	t.Helper()
+	must(t, filepath.WalkDir(root, func(p string, de os.DirEntry, err error) error {
+		if err == nil && de.IsDir() {
+			defer os.Chtimes(p, t0, t0) // after its entries
+		}
+		return err
+	}))
+}
+
+// When the copy of a file's first name fails, its next name is copied in
+// its place and the others link to that: one failure, not three.
+func TestProcessHardLinkFirstCopyFails(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	writeFile(t, filepath.Join(src, "a", "first"), "shared", 0o644, t0)
+	must(t, os.MkdirAll(filepath.Join(src, "b"), 0o755))
+	must(t, os.Link(filepath.Join(src, "a", "first"), filepath.Join(src, "b", "second")))
+	must(t, os.Link(filepath.Join(src, "a", "first"), filepath.Join(src, "b", "third")))
+	t.Setenv(poisonEnv, "a/first") // kills every worker that copies it
+	dst := filepath.Join(t.TempDir(), "dst")
+	sum, err := processCopy(t, src, dst, 2)
+	if !errors.Is(err, copier.ErrIncomplete) || len(sum.Errors) != 1 || sum.Errors[0].Path != "a/first" {
+		t.Fatalf("err = %v, errors %v; want a/first failed", err, sum.Errors)
+	}
+	var second, third unix.Stat_t
+	must(t, unix.Stat(filepath.Join(dst, "b", "second"), &second))
+	must(t, unix.Stat(filepath.Join(dst, "b", "third"), &third))
+	if second.Ino != third.Ino || second.Nlink != 2 {
+		t.Errorf("b/second and b/third: inodes %d, %d with %d links; want one inode, 2 links", second.Ino, third.Ino, second.Nlink)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dst, "b", "third")); string(got) != "shared" {
+		t.Errorf("b/third = %q", got)
+	}
+}
+
+// FIFOs, sockets and device nodes are made again, never opened (a FIFO
+// opened for reading would wait for a writer forever); without root,
+// device nodes are skipped with a warning and the rest is made.
+func TestProcessSpecialFiles(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	must(t, os.MkdirAll(src, 0o755))
+	must(t, unix.Mkfifo(filepath.Join(src, "fifo"), 0o640))
+	must(t, unix.Mknod(filepath.Join(src, "sock"), unix.S_IFSOCK|0o755, 0))
+	root := os.Geteuid() == 0
+	if root {
+		must(t, unix.Mknod(filepath.Join(src, "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
+		must(t, unix.Mknod(filepath.Join(src, "loop"), unix.S_IFBLK|0o660, int(unix.Mkdev(7, 200))))
+	}
+	for _, name := range []string{"fifo", "sock", "null", "loop"} {
+		ts := []unix.Timespec{unix.NsecToTimespec(t0.UnixNano()), unix.NsecToTimespec(t0.UnixNano())}
+		unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(src, name), ts, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	fixDirTimes(t, src)
+	dst := filepath.Join(t.TempDir(), "dst")
+	sum, err := processCopy(t, src, dst, 2)
+	if err != nil {
+		t.Fatalf("copy: %v (%v)", err, sum.Errors)
+	}
+	assertSameTree(t, src, dst)
+	if want := map[bool]int64{true: 4, false: 2}[root]; sum.Specials != want {
+		t.Errorf("%d special files made, want %d", sum.Specials, want)
+	}
+}
+
+// As nobody, the device nodes root made in SRC are skipped, each with a
+// warning, and the FIFO is still made.
+func TestProcessDeviceNodesNeedRoot(t *testing.T) {
+	if os.Geteuid() == 0 {
+		dir, err := os.MkdirTemp("", "pcopy-fixture-")
+		must(t, err)
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		must(t, os.Chmod(dir, 0o755))
+		src := filepath.Join(dir, "src")
+		must(t, os.Mkdir(src, 0o755))
+		must(t, unix.Mknod(filepath.Join(src, "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
+		must(t, unix.Mkfifo(filepath.Join(src, "fifo"), 0o644))
+		t.Setenv(fixtureEnv, src)
+		rerunAsNobody(t)
+		return
+	}
+	src := os.Getenv(fixtureEnv)
+	if src == "" {
+		t.Skip("needs a device node, made by root")
+	}
+	dst := filepath.Join(t.TempDir(), "dst")
+	sum, err := processCopy(t, src, dst, 2)
+	if err != nil {
+		t.Fatalf("copy: %v (%v)", err, sum.Errors)
+	}
+	if len(sum.Warnings) != 1 || sum.Warnings[0] != "null: skipped: character device (making device nodes needs root)" {
+		t.Errorf("warnings %q, want null skipped", sum.Warnings)
+	}
+	if fi, err := os.Lstat(filepath.Join(dst, "fifo")); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("fifo not made: %v", err)
+	}
+	if sum.Specials != 1 {
+		t.Errorf("%d special files made, want 1", sum.Specials)
 	}
 }

@@ -78,11 +78,13 @@ type Reporter interface {
 
 // Summary is the outcome of a copy.
 type Summary struct {
-	Files    int64 // regular files copied
-	Symlinks int64 // symlinks copied
-	Dirs     int64 // directories created or updated
-	Bytes    int64 // bytes of file content copied
-	Skipped  int64 // regular files DST already held (see UpdatePolicy), not copied
+	Files     int64 // regular files copied
+	Symlinks  int64 // symlinks copied
+	Hardlinks int64 // names given to files already copied, as in SRC
+	Specials  int64 // FIFOs, sockets and device nodes made
+	Dirs      int64 // directories created or updated
+	Bytes     int64 // bytes of file content copied
+	Skipped   int64 // regular files DST already held (see UpdatePolicy), not copied
 	// Of the Errors, how many are sources that went away after the walk
 	// saw their names (Vanished), and files that changed while they were
 	// copied, and again when copied once more (Changed). Neither reached

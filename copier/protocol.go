@@ -110,6 +110,7 @@ type result struct {
 	Skipped bool   // DST already held the file (see UpdatePolicy): nothing was copied
 	Changed bool   // Err: the source changed or went away after it was listed
 	Warn    string // something not kept, though the job succeeded (xattrs DST cannot store)
+	Omitted bool   // not made, as designed (a device node, without root): Warn says why
 }
 
 type fatal struct {
@@ -284,6 +285,7 @@ func (c *conn) writeResult(r result) error {
 	c.enc.bool(r.Skipped)
 	c.enc.bool(r.Changed)
 	c.enc.str(r.Warn)
+	c.enc.bool(r.Omitted)
 	return c.put()
 }
 
@@ -381,7 +383,8 @@ func decodeMessage(t msgType, payload []byte) (any, error) {
 		return p, d.done("progress")
 	case msgResult:
 		r := result{ID: d.uvarint("result id"), Bytes: d.varint("result bytes"), Err: d.str("result error"),
-			Skipped: d.bool("result skipped flag"), Changed: d.bool("result changed flag"), Warn: d.str("result warning")}
+			Skipped: d.bool("result skipped flag"), Changed: d.bool("result changed flag"), Warn: d.str("result warning"),
+			Omitted: d.bool("result omitted flag")}
 		return r, d.done("result")
 	case msgFatal:
 		f := fatal{Err: d.str("fatal")}

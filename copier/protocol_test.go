@@ -41,6 +41,7 @@ func TestProtocolRoundTrip(t *testing.T) {
 		result{ID: 11, Skipped: true},
 		result{ID: 12, Err: "changed", Changed: true},
 		result{ID: 13, Warn: "DST does not store extended attributes"},
+		result{ID: 14, Warn: "character device (making device nodes needs root)", Omitted: true},
 		fatal{Err: "boom"},
 	}
 

@@ -19,7 +19,7 @@ var minPart int64 = 64 << 20
 // trySplit queues a regular file of at least Options.SplitSize bytes as
 // parts for several workers, and reports whether it did. Sparse files are not split (a part would fill the
 // holes of its range), nor is anything when there is a single worker.
-func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo) bool {
+func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, group *linkGroup) bool {
 	size := info.Size()
 	if _, isOS := c.fs.(*afero.OsFs); !isOS || c.workerCount < 2 || c.splitSize <= 0 || size < c.splitSize {
 		return false
@@ -46,7 +46,8 @@ func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo) bool
 
 	part := max(minPart, (size/int64(2*c.workerCount)+(1<<20)-1)&^(1<<20-1))
 	s := &split{rel: rel, dir: dir, src: joinRel(c.plan.srcRoot, rel), dst: dst, tmp: tmp, size: size, ino: st.Ino,
-		mode: uint32(info.Mode()), mtime: info.ModTime().UnixNano(), atime: atimeOf(info).UnixNano()}
+		mode: uint32(info.Mode()), mtime: info.ModTime().UnixNano(), atime: atimeOf(info).UnixNano(), group: group}
+	s.uid, s.gid = ownerOf(info)
 	for off := int64(0); off < size; off += part {
 		c.nextID++
 		s.remaining++
@@ -65,32 +66,53 @@ func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo) bool
 // finishSplit completes a split file once all its parts are in: the source
 // must not have changed meanwhile; then mode, times, and the rename into
 // place.
-func finishSplit(s *split) error {
+func finishSplit(s *split, owner bool, b *xattrBuf) (warn string, err error) {
 	var st unix.Stat_t
 	if err := unix.Lstat(s.src, &st); err != nil {
-		return fmt.Errorf("stat source: %w", err)
+		return "", fmt.Errorf("stat source: %w", err)
 	}
 	if st.Ino != s.ino || st.Size != s.size || st.Mtim.Nano() != s.mtime {
-		return errors.New("changed while it was being copied; not copied")
+		return "", errors.New("changed while it was being copied; not copied")
 	}
 	fd, err := unix.Open(s.tmp, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("open temporary file: %w", err)
+		return "", fmt.Errorf("open temporary file: %w", err)
 	}
+	defer func() {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}()
+	if owner {
+		var cur unix.Stat_t
+		if err := unix.Fstat(fd, &cur); err != nil {
+			return "", fmt.Errorf("stat temporary file: %w", err)
+		}
+		if uid, gid, ok := ownerChange(s.uid, s.gid, cur.Uid, cur.Gid); ok {
+			if err := unix.Fchown(fd, uid, gid); err != nil {
+				warn = ownerWarning(err)
+			}
+		}
+	}
+	var inherited []string
+	if hasDefaultACL(filepath.Dir(s.dst)) {
+		inherited = []string{accessACL}
+	}
+	warn = firstWarn(warn, copyXattrs(pathXattrs(s.src), fdXattrs(fd), b, inherited...))
 	perm := unixPerm(fs.FileMode(s.mode))
 	if err := unix.Fchmod(fd, perm); err != nil {
-		unix.Close(fd)
-		return fmt.Errorf("set mode: fchmod: %w", err)
+		return warn, fmt.Errorf("set mode: fchmod: %w", err)
 	}
 	if err := futimens(fd, s.atime, s.mtime); err != nil {
-		unix.Close(fd)
-		return fmt.Errorf("set times: futimens: %w", err)
+		return warn, fmt.Errorf("set times: futimens: %w", err)
 	}
-	if err := unix.Close(fd); err != nil {
-		return fmt.Errorf("write destination: close: %w", err)
+	err = unix.Close(fd)
+	fd = -1
+	if err != nil {
+		return warn, fmt.Errorf("write destination: close: %w", err)
 	}
 	if err := unix.Rename(s.tmp, s.dst); err != nil {
-		return renameError(osFs, s.dst, &os.LinkError{Op: "rename", Old: s.tmp, New: s.dst, Err: err})
+		return warn, renameError(osFs, s.dst, &os.LinkError{Op: "rename", Old: s.tmp, New: s.dst, Err: err})
 	}
-	return nil
+	return warn, nil
 }

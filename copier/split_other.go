@@ -8,6 +8,10 @@ import (
 )
 
 // trySplit splits nothing here: files are copied whole.
-func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo) bool { return false }
+func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, group *linkGroup) bool {
+	return false
+}
 
-func finishSplit(s *split) error { return errors.New("split files are not supported on this platform") }
+func finishSplit(s *split, owner bool, b *xattrBuf) (string, error) {
+	return "", errors.New("split files are not supported on this platform")
+}

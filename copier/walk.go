@@ -210,7 +210,7 @@ func (c *coordinator) startWalk() error {
 		if err := c.fs.MkdirAll(filepath.Dir(p.dstRoot), 0o777); err != nil {
 			return fmt.Errorf("create destination directory: %w", err)
 		}
-		if !c.trySplit(nil, "", p.srcInfo) {
+		if !c.trySplit(nil, "", p.srcInfo, nil) {
 			c.retry = append(c.retry, c.newTask(nil, "", KindFile, p.srcInfo))
 		}
 		c.walkDone = true
@@ -303,14 +303,27 @@ func (c *coordinator) take(e srcEntry) *task {
 	}
 	switch mode := e.info.Mode(); {
 	case mode.IsRegular():
-		if c.trySplit(parent, e.rel, e.info) {
+		var g *linkGroup
+		if id, nlink, ok := fileIDOf(e.info); ok && c.isOS {
+			var first bool
+			if g, first = c.linkGroupOf(e.rel, nlink, id); g != nil && !first {
+				t := c.newTask(parent, e.rel, KindFile, e.info)
+				t.group = g
+				return c.linkLater(g, t)
+			}
+		}
+		if c.trySplit(parent, e.rel, e.info, g) {
 			return nil // its parts are queued
 		}
-		return c.newTask(parent, e.rel, KindFile, e.info)
+		t := c.newTask(parent, e.rel, KindFile, e.info)
+		t.group = g
+		return t
 	case mode&fs.ModeSymlink != 0:
 		return c.newTask(parent, e.rel, KindSymlink, e.info)
+	case c.isOS && specialFiles:
+		return c.newTask(parent, e.rel, KindSpecial, e.info)
 	default:
-		c.warn(fmt.Sprintf("%s: skipped: %s (not copied by this version)", DisplayPath(e.rel), typeName(mode)))
+		c.warn(fmt.Sprintf("%s: skipped: %s (not copied on this platform)", DisplayPath(e.rel), typeName(mode)))
 	}
 	return nil
 }
@@ -337,6 +350,7 @@ func listedJob(id uint64, kind JobKind, rel string, info os.FileInfo, fresh bool
 		Mtime:  info.ModTime().UnixNano(),
 		Atime:  atimeOf(info).UnixNano(),
 		Sparse: kind == KindFile && sparseOf(info),
+		Rdev:   rdevOf(info),
 		Fresh:  fresh,
 	}
 }

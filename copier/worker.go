@@ -130,6 +130,10 @@ type worker struct {
 type fileCopier interface {
 	copyFile(ctx context.Context, job *Job, src, dst string, progress func(int64) error) (int64, error)
 	copyPart(ctx context.Context, job *Job, src, dst string, progress func(int64) error) (int64, error)
+	// link gives the file already copied to target the name dst too.
+	link(ctx context.Context, job *Job, target, src, dst string, progress func(int64) error) (int64, error)
+	// makeSpecial makes a FIFO, socket or device node like src at dst.
+	makeSpecial(job *Job, src, dst string) error
 	takeWarn() string // what the last job could not keep, if anything
 	close()
 }
@@ -147,8 +151,12 @@ func (w *worker) run(ctx context.Context, job *Job) error {
 	if w.osCopier != nil {
 		res.Warn = firstWarn(res.Warn, w.osCopier.takeWarn())
 	}
-	if err == errUpToDate {
+	var omitted *omittedError
+	switch {
+	case err == errUpToDate:
 		res.Skipped, err = true, nil
+	case errors.As(err, &omitted):
+		res.Omitted, res.Warn, err = true, omitted.why, nil
 	}
 	if err != nil {
 		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
@@ -213,6 +221,17 @@ func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 			return 0, errors.New("copying a file in parts is not supported here")
 		}
 		return w.osCopier.copyPart(ctx, job, src, dst, w.progressFunc(job))
+	case KindHardlink, KindSpecial:
+		if w.osCopier == nil {
+			return 0, &omittedError{fmt.Sprintf("%s (not made on this filesystem)", kindName(job))}
+		}
+		if job.Kind == KindSpecial {
+			return 0, w.osCopier.makeSpecial(job, src, dst)
+		}
+		if err := checkRel(job.Link); err != nil {
+			return 0, err
+		}
+		return w.osCopier.link(ctx, job, joinRel(w.dst, job.Link), src, dst, w.progressFunc(job))
 	case KindSymlink:
 		return 0, copySymlink(w.fs, job, src, dst, w.tempPrefix, func(tmp string) {
 			w.warn = keepLinkMeta(job, src, tmp, w.owner, &w.xbuf)

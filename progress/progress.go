@@ -159,8 +159,15 @@ func SummaryLine(s copier.Summary) string {
 	if secs > 0 {
 		rate = HumanBytes(int64(float64(s.Bytes)/secs)) + "/s"
 	}
-	line := fmt.Sprintf("%d files, %d symlinks, %d dirs, %d unchanged, %s in %s (%s), %d errors",
-		s.Files, s.Symlinks, s.Dirs, s.Skipped, HumanBytes(s.Bytes), s.Duration.Round(time.Millisecond), rate, len(s.Errors))
+	links := ""
+	if s.Hardlinks > 0 {
+		links = fmt.Sprintf(", %d hard links", s.Hardlinks)
+	}
+	if s.Specials > 0 {
+		links += fmt.Sprintf(", %d special files", s.Specials)
+	}
+	line := fmt.Sprintf("%d files, %d symlinks%s, %d dirs, %d unchanged, %s in %s (%s), %d errors",
+		s.Files, s.Symlinks, links, s.Dirs, s.Skipped, HumanBytes(s.Bytes), s.Duration.Round(time.Millisecond), rate, len(s.Errors))
 	var why []string
 	if s.Vanished > 0 {
 		why = append(why, fmt.Sprintf("%d vanished from SRC", s.Vanished))

@@ -1,0 +1,124 @@
+package copier
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// link gives the file already copied to target (a path in DST) the name
+// dst too, as src and the file target was copied from are one file in
+// SRC. A name that is already that file is left alone; anything else at
+// it is replaced only once the link is made under a temporary name. Where
+// DST cannot link (another filesystem below DST, the file's link limit,
+// a filesystem without hard links), src is copied instead.
+func (o *osCopier) link(ctx context.Context, job *Job, target, src, dst string, progress func(int64) error) (int64, error) {
+	ddir, err := o.dstDirFd(dst)
+	if err != nil {
+		return 0, err
+	}
+	_, dname := splitPath(dst)
+	err = unix.Linkat(unix.AT_FDCWD, target, ddir, dname, 0)
+	if err == unix.EEXIST {
+		var a, b unix.Stat_t
+		if unix.Lstat(target, &a) == nil && unix.Fstatat(ddir, dname, &b, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+			a.Dev == b.Dev && a.Ino == b.Ino {
+			return 0, errUpToDate
+		}
+		var tmp string
+		for range 100 {
+			tmp = tempName("", o.tempPrefix)
+			if err = unix.Linkat(unix.AT_FDCWD, target, ddir, tmp, 0); err != unix.EEXIST {
+				break
+			}
+		}
+		if err == nil {
+			if err = unix.Renameat(ddir, tmp, ddir, dname); err != nil {
+				unix.Unlinkat(ddir, tmp, 0)
+				return 0, renameError(osFs, dst, &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err})
+			}
+			return 0, nil
+		}
+	}
+	switch err {
+	case nil:
+		return 0, nil
+	case unix.EXDEV, unix.EMLINK, unix.EPERM, unix.ENOTSUP:
+		return o.copyFile(ctx, job, src, dst, progress)
+	}
+	return 0, fmt.Errorf("link to %s: %w", DisplayPath(job.Link), err)
+}
+
+// makeSpecial makes a FIFO, socket or device node at dst like src, with
+// its owner, extended attributes, mode and times, under a temporary name
+// first. A device node needs privileges (CAP_MKNOD): without them it is
+// omitted with a warning, as cp -a and rsync -a do as a user.
+func (o *osCopier) makeSpecial(job *Job, src, dst string) error {
+	mode := fs.FileMode(job.Mode)
+	var typ uint32
+	switch {
+	case mode&fs.ModeNamedPipe != 0:
+		typ = unix.S_IFIFO
+	case mode&fs.ModeSocket != 0:
+		typ = unix.S_IFSOCK
+	case mode&fs.ModeCharDevice != 0:
+		typ = unix.S_IFCHR
+	case mode&fs.ModeDevice != 0:
+		typ = unix.S_IFBLK
+	default:
+		return fmt.Errorf("%w: not a special file: %v", ErrProtocol, mode)
+	}
+	sdir, ddir, err := o.dirs(src, dst)
+	if err != nil {
+		return err
+	}
+	_, sname := splitPath(src)
+	_, dname := splitPath(dst)
+	perm := unixPerm(mode)
+	var tmp string
+	for range 100 {
+		tmp = tempName("", o.tempPrefix)
+		if err = unix.Mknodat(ddir, tmp, typ|perm, int(job.Rdev)); err != unix.EEXIST {
+			break
+		}
+	}
+	if err == unix.EPERM && (typ == unix.S_IFCHR || typ == unix.S_IFBLK) {
+		return &omittedError{fmt.Sprintf("%s (making device nodes needs root)", typeName(mode))}
+	}
+	if err != nil {
+		return fmt.Errorf("create in destination: mknod: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			unix.Unlinkat(ddir, tmp, 0)
+		}
+	}()
+	if o.owner {
+		if uid, gid, ok := ownerChange(job.Uid, job.Gid, o.euid, o.dstNewGid); ok {
+			if err := unix.Fchownat(ddir, tmp, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				o.warn = firstWarn(o.warn, ownerWarning(err))
+			}
+		}
+	}
+	var inherited []string
+	if o.dstACL {
+		inherited = []string{accessACL}
+	}
+	o.warn = firstWarn(o.warn, copyXattrs(atXattrs(sdir, sname), atXattrs(ddir, tmp), &o.xbuf, inherited...))
+	// mknod applies the umask; chmod, which does not open the node.
+	if err := unix.Fchmodat(ddir, tmp, perm, 0); err != nil {
+		return fmt.Errorf("set mode: chmod: %w", err)
+	}
+	if err := rawUtimensat(ddir, tmp, job.Atime, job.Mtime, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("set times: utimensat: %w", err)
+	}
+	if err := unix.Renameat(ddir, tmp, ddir, dname); err != nil {
+		return renameError(osFs, dst, &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err})
+	}
+	done = true
+	return nil
+}
