@@ -126,6 +126,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			&cli.BoolFlag{Name: "checksum", Aliases: []string{"c"}, Usage: "leave a file already in DST alone when its " +
 				"content is the same (read both), not when its size and modification time are"},
 			&cli.BoolFlag{Name: "force", Usage: "copy every file, even those DST already holds"},
+			&cli.BoolFlag{Name: "dereference", Aliases: []string{"L"}, Usage: "follow symlinks in SRC: copy what they " +
+				"point to instead of the links (a link to nothing, or round in a loop, is reported)"},
 			&cli.BoolFlag{Name: "no-owner", Usage: "leave copies owned by whoever runs pcopy; otherwise they get " +
 				"their source's owner and group (as root; others keep the group where it is theirs)"},
 			&cli.BoolFlag{Name: "fsync", Usage: "flush each file and directory to disk before going on, " +
@@ -205,6 +207,7 @@ func copyCommand(ctx context.Context, c *cli.Context, stderr io.Writer) int {
 		Update:      update,
 		Fsync:       c.Bool("fsync"),
 		NoOwner:     c.Bool("no-owner"),
+		Dereference: c.Bool("dereference"),
 	})
 	rep.Finish(err == nil)
 

@@ -36,7 +36,7 @@ func BenchmarkCopyFile(b *testing.B) {
 			info, err := os.Stat(src)
 			must(err)
 			job := jobFor(info)
-			fast := newOSCopier(TempPrefix, false, true)
+			fast := newOSCopier(TempPrefix, hello{Owner: true})
 			b.SetBytes(int64(size))
 			b.ResetTimer()
 			for i := range b.N {
@@ -45,7 +45,7 @@ func BenchmarkCopyFile(b *testing.B) {
 				if fast != nil {
 					_, err = fast.copyFile(context.Background(), job, src, dst, nil)
 				} else {
-					_, err = copyFile(context.Background(), osFs, job, src, dst, TempPrefix, false, nil)
+					_, err = copyFile(context.Background(), osFs, job, src, dst, TempPrefix, false, false, nil)
 				}
 				must(err)
 			}
@@ -68,7 +68,7 @@ func BenchmarkCopyFile(b *testing.B) {
 			b.SetBytes(int64(size))
 			b.ResetTimer()
 			for i := range b.N {
-				if _, err := copyFile(context.Background(), fsys, job, "/src", fmt.Sprintf("/dst/%d", i), TempPrefix, false, nil); err != nil {
+				if _, err := copyFile(context.Background(), fsys, job, "/src", fmt.Sprintf("/dst/%d", i), TempPrefix, false, false, nil); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -145,7 +145,7 @@ func BenchmarkListSource(b *testing.B) {
 	var n int
 	for range b.N {
 		quit := make(chan struct{})
-		for chunk := range startLister(osFs, root, info, quit) {
+		for chunk := range startLister(osFs, root, info, false, quit) {
 			n += len(chunk)
 		}
 		close(quit)

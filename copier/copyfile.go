@@ -101,8 +101,8 @@ func tempName(dir, prefix string) string {
 }
 
 // openSource opens a file the walk saw as regular and checks it still is.
-func openSource(fsys afero.Fs, name string) (afero.File, error) {
-	f, err := openOS(fsys, name)
+func openSource(fsys afero.Fs, name string, follow bool) (afero.File, error) {
+	f, err := openOS(fsys, name, follow)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, changedf("vanished after it was listed; not copied")
 	}
@@ -139,8 +139,8 @@ func createTemp(fsys afero.Fs, dir, prefix string) (afero.File, string, error) {
 // then mode and times, then a rename over dst. On any failure the temporary
 // file is removed and dst is untouched. progress is called with the bytes
 // done so far after each chunk; an error from it abandons the copy.
-func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst, tempPrefix string, fsync bool, progress func(int64) error) (n int64, err error) {
-	in, err := openSource(fsys, src)
+func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst, tempPrefix string, fsync, follow bool, progress func(int64) error) (n int64, err error) {
+	in, err := openSource(fsys, src, follow)
 	if err != nil {
 		return 0, err
 	}

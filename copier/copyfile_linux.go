@@ -38,13 +38,19 @@ type osCopier struct {
 	dstNewGid      uint32 // the group a file made there gets
 
 	owner      bool   // give copies their source's owner and group
+	srcFlags   int    // how sources are opened: O_NOFOLLOW unless symlinks are followed
 	euid, egid uint32 // whom files this process makes belong to
 	xbuf       xattrBuf
 	warn       string // what the last job could not keep
 }
 
-func newOSCopier(tempPrefix string, fsync, owner bool) fileCopier {
-	return &osCopier{tempPrefix: tempPrefix, fsync: fsync, owner: owner, srcfd: -1, dstfd: -1,
+func newOSCopier(tempPrefix string, h hello) fileCopier {
+	// O_NONBLOCK: a FIFO put where the walk saw a file is not waited on.
+	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+	if h.Deref {
+		flags &^= unix.O_NOFOLLOW
+	}
+	return &osCopier{tempPrefix: tempPrefix, fsync: h.Fsync, owner: h.Owner, srcFlags: flags, srcfd: -1, dstfd: -1,
 		euid: uint32(os.Geteuid()), egid: uint32(os.Getegid())}
 }
 
@@ -148,7 +154,7 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 	}
 	_, sname := splitPath(src)
 	srcfd := -1
-	srcX := atXattrs(sdir, sname)
+	srcX := atXattrs(sdir, sname, o.srcFlags&unix.O_NOFOLLOW == 0)
 	if job.Size == 0 {
 		// Empty when listed: nothing to read and nothing that can be
 		// half-written, so it is made at its name when that is free.
@@ -156,7 +162,7 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 			return 0, err
 		}
 	} else {
-		srcfd, err = rawOpenat(sdir, sname, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		srcfd, err = rawOpenat(sdir, sname, o.srcFlags, 0)
 		if err != nil {
 			switch err {
 			case unix.ELOOP:
@@ -453,7 +459,7 @@ func (o *osCopier) copyPart(ctx context.Context, job *Job, src, dst string, prog
 		return 0, err
 	}
 	_, sname := splitPath(src)
-	srcfd, err := unix.Openat(sdir, sname, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	srcfd, err := unix.Openat(sdir, sname, o.srcFlags, 0)
 	if err != nil {
 		return 0, fmt.Errorf("open source: open: %w", err)
 	}

@@ -3,7 +3,6 @@ package copier
 import (
 	"fmt"
 	"io/fs"
-	"os"
 	"time"
 
 	"github.com/spf13/afero"
@@ -96,12 +95,7 @@ func (c *coordinator) setOwner(d *dirState, name string) error {
 	if !ok {
 		return nil
 	}
-	if _, isOS := c.fs.(*afero.OsFs); isOS {
-		err = os.Lchown(name, uid, gid) // never through a symlink
-	} else {
-		err = c.fs.Chown(name, uid, gid)
-	}
-	if err != nil {
+	if err := lchown(c.fs, name, uid, gid); err != nil {
 		if w := ownerWarning(err); w != "" {
 			c.warnOnce(d.rel, w)
 		}

@@ -135,6 +135,7 @@ type coordinator struct {
 	fsync         bool
 	owner         bool // keep owners (Options.NoOwner unset)
 	isOS          bool // fs is the operating system's
+	deref         bool // follow symlinks in SRC
 	links         map[fileID]*linkGroup
 	warned        map[string]bool // warnings workers sent that were shown
 	xbuf          xattrBuf
@@ -177,6 +178,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		fsync:       opts.Fsync,
 		owner:       !opts.NoOwner,
 		isOS:        isOSFs(fsys),
+		deref:       opts.Dereference,
 		warned:      make(map[string]bool),
 	}
 	if c.spawn == nil {
@@ -188,7 +190,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	if opts.CountTotals && opts.Reporter != nil {
 		countCtx, stopCount := context.WithCancel(ctx)
 		defer stopCount()
-		go countTotals(countCtx, fsys, p, opts.Reporter)
+		go countTotals(countCtx, fsys, p, opts.Dereference, opts.Reporter)
 	}
 	err = c.run(ctx, max(opts.Workers, 1))
 	if err == nil && c.fsync {
@@ -283,7 +285,7 @@ func (c *coordinator) startWorker() error {
 	c.workers = append(c.workers, w)
 	go c.readLoop(w)
 	err = w.conn.writeHello(hello{Version: protocolVersion, Worker: uint64(w.id),
-		SrcRoot: c.plan.srcRoot, DstRoot: c.plan.dstRoot, Update: c.update, Fsync: c.fsync, Owner: c.owner})
+		SrcRoot: c.plan.srcRoot, DstRoot: c.plan.dstRoot, Update: c.update, Fsync: c.fsync, Owner: c.owner, Deref: c.deref})
 	if err == nil {
 		err = w.conn.flush()
 	}

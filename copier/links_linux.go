@@ -108,7 +108,7 @@ func (o *osCopier) makeSpecial(job *Job, src, dst string) error {
 	if o.dstACL {
 		inherited = []string{accessACL}
 	}
-	o.warn = firstWarn(o.warn, copyXattrs(atXattrs(sdir, sname), atXattrs(ddir, tmp), &o.xbuf, inherited...))
+	o.warn = firstWarn(o.warn, copyXattrs(atXattrs(sdir, sname, o.srcFlags&unix.O_NOFOLLOW == 0), atXattrs(ddir, tmp, false), &o.xbuf, inherited...))
 	// mknod applies the umask; chmod, which does not open the node.
 	if err := unix.Fchmodat(ddir, tmp, perm, 0); err != nil {
 		return fmt.Errorf("set mode: chmod: %w", err)

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+
+	"github.com/spf13/afero"
 )
 
 // POSIX ACLs are extended attributes: a file's access ACL, and a
@@ -80,4 +82,13 @@ func kindName(job *Job) string {
 		return typeName(fs.FileMode(job.Mode))
 	}
 	return "file"
+}
+
+// lchown changes the owner of name, never through a symlink where the
+// filesystem has them.
+func lchown(fsys afero.Fs, name string, uid, gid int) error {
+	if isOSFs(fsys) {
+		return os.Lchown(name, uid, gid)
+	}
+	return fsys.Chown(name, uid, gid)
 }

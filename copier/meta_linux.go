@@ -34,7 +34,9 @@ func (c *coordinator) copyXattrs(src, dst string, inherited []string) (warn stri
 	if _, isOS := c.fs.(*afero.OsFs); !isOS {
 		return ""
 	}
-	return copyXattrs(pathXattrs(src), pathXattrs(dst), &c.xbuf, inherited...)
+	// A directory's source is followed: with --dereference it may be
+	// reached through a symlink.
+	return copyXattrs(xattrFile{fd: -1, path: src, follow: true}, pathXattrs(dst), &c.xbuf, inherited...)
 }
 
 // ownerOf returns the owner and group fi records, or noOwner where fi

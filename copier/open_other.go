@@ -4,4 +4,4 @@ package copier
 
 import "github.com/spf13/afero"
 
-func openOS(fsys afero.Fs, name string) (afero.File, error) { return fsys.Open(name) }
+func openOS(fsys afero.Fs, name string, follow bool) (afero.File, error) { return fsys.Open(name) }

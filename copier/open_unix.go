@@ -15,11 +15,15 @@ import (
 // for reading waits for a writer, forever.
 const openFlags = os.O_RDONLY | syscall.O_NOFOLLOW | syscall.O_NONBLOCK
 
-func openOS(fsys afero.Fs, name string) (afero.File, error) {
+func openOS(fsys afero.Fs, name string, follow bool) (afero.File, error) {
 	if _, isOS := fsys.(*afero.OsFs); !isOS {
 		return fsys.Open(name)
 	}
-	f, err := os.OpenFile(name, openFlags, 0)
+	flags := openFlags
+	if follow {
+		flags &^= syscall.O_NOFOLLOW // --dereference
+	}
+	f, err := os.OpenFile(name, flags, 0)
 	if errors.Is(err, syscall.ELOOP) {
 		return nil, changedf("is now a symlink (changed since it was listed); not followed")
 	}

@@ -28,11 +28,11 @@ func TestSourceReplacedAfterWalk(t *testing.T) {
 	}
 	copiers := map[string]func(job *Job, src, dst string) error{
 		"afero": func(job *Job, src, dst string) error {
-			_, err := copyFile(context.Background(), afero.NewOsFs(), job, src, dst, TempPrefix, false, nil)
+			_, err := copyFile(context.Background(), afero.NewOsFs(), job, src, dst, TempPrefix, false, false, nil)
 			return err
 		},
 	}
-	if fast := newOSCopier(TempPrefix, false, true); fast != nil {
+	if fast := newOSCopier(TempPrefix, hello{Owner: true}); fast != nil {
 		defer fast.close()
 		copiers["fast path"] = func(job *Job, src, dst string) error {
 			_, err := fast.copyFile(context.Background(), job, src, dst, nil)
@@ -83,11 +83,11 @@ func TestSourceChangedSinceListing(t *testing.T) {
 	mtime := fi.ModTime().UnixNano()
 	copiers := map[string]func(job *Job, dst string) error{
 		"afero": func(job *Job, dst string) error {
-			_, err := copyFile(context.Background(), afero.NewOsFs(), job, src, dst, TempPrefix, false, nil)
+			_, err := copyFile(context.Background(), afero.NewOsFs(), job, src, dst, TempPrefix, false, false, nil)
 			return err
 		},
 	}
-	if fast := newOSCopier(TempPrefix, false, true); fast != nil {
+	if fast := newOSCopier(TempPrefix, hello{Owner: true}); fast != nil {
 		defer fast.close()
 		copiers["fast path"] = func(job *Job, dst string) error {
 			_, err := fast.copyFile(context.Background(), job, src, dst, nil)

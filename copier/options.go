@@ -33,6 +33,11 @@ type Options struct {
 	// the group only, where it is one of the user's, otherwise.
 	NoOwner bool
 
+	// Dereference follows symlinks in SRC: what they point to is copied,
+	// not the links (cp -L). A link to nothing is reported; a link to a
+	// directory that holds it is reported, not followed round and round.
+	Dereference bool
+
 	// Update says which files already in DST are left alone (a re-run
 	// copies only what changed); the zero value is UpdateChanged.
 	Update UpdatePolicy

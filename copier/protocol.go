@@ -70,6 +70,7 @@ type hello struct {
 	Update  UpdatePolicy // when a file already in DST is left as it is
 	Fsync   bool         // flush each file to disk before it gets its name
 	Owner   bool         // give copies their source's owner and group (as far as allowed)
+	Deref   bool         // follow symlinks in SRC: jobs name what they point to
 }
 
 // Job is one entry for a worker to copy. Rel is the slash-separated path
@@ -243,6 +244,7 @@ func (c *conn) writeHello(h hello) error {
 	c.enc.uvarint(uint64(h.Update))
 	c.enc.bool(h.Fsync)
 	c.enc.bool(h.Owner)
+	c.enc.bool(h.Deref)
 	return c.put()
 }
 
@@ -348,6 +350,7 @@ func decodeMessage(t msgType, payload []byte) (any, error) {
 			Update:  UpdatePolicy(d.uvarint("hello update policy")),
 			Fsync:   d.bool("hello fsync flag"),
 			Owner:   d.bool("hello owner flag"),
+			Deref:   d.bool("hello dereference flag"),
 		}
 		return h, d.done("hello")
 	case msgBatch:

@@ -21,7 +21,7 @@ const atFdcwd = unix.AT_FDCWD
 // readNamesOS lists a directory of the operating system's filesystem,
 // sorted (see listDirAt).
 func readNamesOS(dir string) ([]string, error) {
-	fd, names, err := listDirAt(atFdcwd, dir)
+	fd, names, err := listDirAt(atFdcwd, dir, false)
 	if fd >= 0 {
 		unix.Close(fd)
 	}
@@ -32,10 +32,15 @@ func readNamesOS(dir string) ([]string, error) {
 // and returns its descriptor and its sorted entry names. Raw system calls:
 // os.File would add poller bookkeeping to each open. O_NOFOLLOW: a
 // directory replaced by a symlink since it was seen is not listed, so
-// nothing outside SRC is copied through it. When the listing fails part
+// nothing outside SRC is copied through it, unless follow says name is a
+// symlink to be followed (--dereference). When the listing fails part
 // way, the names read so far come with the error and no descriptor.
-func listDirAt(dirfd int, name string) (int, []string, error) {
-	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+func listDirAt(dirfd int, name string, follow bool) (int, []string, error) {
+	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	if follow {
+		flags &^= unix.O_NOFOLLOW
+	}
+	fd, err := unix.Openat(dirfd, name, flags, 0)
 	if err != nil {
 		return -1, nil, &opError{"open", err}
 	}
@@ -58,6 +63,29 @@ func listDirAt(dirfd int, name string) (int, []string, error) {
 	}
 	sort.Strings(names)
 	return fd, names, nil
+}
+
+// statAt is stat of name relative to the directory dirfd, following a
+// symlink.
+func statAt(dirfd int, name string) (os.FileInfo, error) {
+	fi := &statInfo{name: name}
+	if err := unix.Fstatat(dirfd, name, (*unix.Stat_t)(unsafe.Pointer(&fi.st)), 0); err != nil {
+		return nil, &opError{"stat", err}
+	}
+	return fi, nil
+}
+
+// errLoop is what following a symlink loop fails with.
+const errLoop = unix.ELOOP
+
+// sameFile says whether a and b describe one file.
+func sameFile(a, b os.FileInfo) bool {
+	ia, _, ok1 := fileIDOf(a)
+	ib, _, ok2 := fileIDOf(b)
+	if ok1 && ok2 {
+		return ia == ib
+	}
+	return os.SameFile(a, b)
 }
 
 // closeDirFd closes a descriptor from listDirAt.

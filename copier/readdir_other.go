@@ -5,6 +5,7 @@ package copier
 import (
 	"errors"
 	"os"
+	"syscall"
 
 	"github.com/spf13/afero"
 )
@@ -17,10 +18,17 @@ const atFdcwd = -100
 // readNamesOS lists a directory through the os package on this platform.
 func readNamesOS(dir string) ([]string, error) { return readNamesFs(afero.NewOsFs(), dir) }
 
-func listDirAt(dirfd int, name string) (int, []string, error) {
+func listDirAt(dirfd int, name string, follow bool) (int, []string, error) {
 	return -1, nil, errors.ErrUnsupported
 }
 
 func closeDirFd(fd int) {}
 
 func lstatAt(dirfd int, name string) (os.FileInfo, error) { return nil, errors.ErrUnsupported }
+func statAt(dirfd int, name string) (os.FileInfo, error)  { return nil, errors.ErrUnsupported }
+
+// errLoop is what following a symlink loop fails with.
+var errLoop = syscall.ELOOP
+
+// sameFile says whether a and b describe one file.
+func sameFile(a, b os.FileInfo) bool { return os.SameFile(a, b) }

@@ -48,19 +48,20 @@ var errUpToDate = errors.New("up to date")
 // policy. A file found up to date gets the source's mode (and, when its
 // content decided, its times) if it has others, so that the destination
 // ends up as a copy would have left it.
-func upToDate(fsys afero.Fs, job *Job, src, dst string, policy UpdatePolicy) (bool, error) {
+func (w *worker) upToDate(job *Job, src, dst string) (bool, error) {
+	fsys := w.fs
 	info, err := lstat(fsys, dst)
 	if err != nil || !info.Mode().IsRegular() || info.Size() != job.Size {
 		return false, nil // missing or different: the copy sees to it, and reports real trouble
 	}
 	sameTime := info.ModTime().UnixNano() == job.Mtime
-	switch policy {
+	switch w.update {
 	case UpdateChanged:
 		if !sameTime {
 			return false, nil
 		}
 	case UpdateChecksum:
-		same, err := sameContent(fsys, src, dst, job.Size)
+		same, err := sameContent(fsys, src, dst, job.Size, w.deref)
 		if err != nil || !same {
 			return false, err
 		}
@@ -71,6 +72,18 @@ func upToDate(fsys afero.Fs, job *Job, src, dst string, policy UpdatePolicy) (bo
 		}
 	default:
 		return false, nil
+	}
+	if w.owner {
+		// A chown clears set-ID bits: before the mode is looked at.
+		curUid, curGid := ownerOf(info)
+		if uid, gid, ok := ownerChange(job.Uid, job.Gid, curUid, curGid); ok {
+			if err := lchown(fsys, dst, uid, gid); err != nil {
+				w.warn = ownerWarning(err)
+			}
+			if info, err = lstat(fsys, dst); err != nil {
+				return false, nil
+			}
+		}
 	}
 	if want := fs.FileMode(job.Mode) & modeBits; info.Mode()&modeBits != want {
 		if err := fsys.Chmod(dst, want); err != nil {
@@ -83,13 +96,13 @@ func upToDate(fsys afero.Fs, job *Job, src, dst string, policy UpdatePolicy) (bo
 var comparePool = sync.Pool{New: func() any { return &[2][]byte{make([]byte, 256<<10), make([]byte, 256<<10)} }}
 
 // sameContent compares the first size bytes of two files.
-func sameContent(fsys afero.Fs, a, b string, size int64) (bool, error) {
-	fa, err := openSource(fsys, a)
+func sameContent(fsys afero.Fs, a, b string, size int64, follow bool) (bool, error) {
+	fa, err := openSource(fsys, a, follow)
 	if err != nil {
 		return false, err
 	}
 	defer fa.Close()
-	fb, err := openOS(fsys, b)
+	fb, err := openOS(fsys, b, false)
 	if err != nil {
 		return false, nil // unreadable: copy over it
 	}

@@ -52,6 +52,7 @@ type lister struct {
 	fs     afero.Fs
 	root   string
 	useFds bool // list and lstat relative to open directories
+	deref  bool // follow symlinks (Options.Dereference)
 	out    chan<- []srcEntry
 	quit   <-chan struct{}
 	chunk  []srcEntry
@@ -60,16 +61,16 @@ type lister struct {
 // listFrame is a directory the lister is in.
 type listFrame struct {
 	rel   string
-	fd    int // open directory, or -1: work by path
+	fd    int         // open directory, or -1: work by path
+	info  os.FileInfo // for telling a symlink loop
 	depth int
 	names []string // sorted
 	next  int
 }
 
-func startLister(fsys afero.Fs, root string, rootInfo os.FileInfo, quit <-chan struct{}) <-chan []srcEntry {
+func startLister(fsys afero.Fs, root string, rootInfo os.FileInfo, deref bool, quit <-chan struct{}) <-chan []srcEntry {
 	out := make(chan []srcEntry, chunksAhead)
-	_, isOS := fsys.(*afero.OsFs)
-	l := &lister{fs: fsys, root: root, useFds: dirFds && isOS, out: out, quit: quit}
+	l := &lister{fs: fsys, root: root, useFds: dirFds && isOSFs(fsys), deref: deref, out: out, quit: quit}
 	go l.run(rootInfo)
 	return out
 }
@@ -83,12 +84,13 @@ func (l *lister) run(rootInfo os.FileInfo) {
 			f.close()
 		}
 	}()
-	enter := func(parent *listFrame, rel string, info os.FileInfo) bool {
-		f, err := l.list(parent, rel)
+	enter := func(parent *listFrame, rel string, info os.FileInfo, follow bool) bool {
+		f, err := l.list(parent, rel, follow)
+		f.info = info
 		stack = append(stack, f)
 		return l.emit(srcEntry{kind: entryDir, rel: rel, info: info, err: err})
 	}
-	if !enter(nil, "", rootInfo) {
+	if !enter(nil, "", rootInfo, false) {
 		return
 	}
 	for len(stack) > 0 {
@@ -111,11 +113,19 @@ func (l *lister) run(rootInfo os.FileInfo) {
 		} else {
 			info, err = lstat(l.fs, joinRel(l.root, rel))
 		}
+		followed := false
+		if err == nil && l.deref && info.Mode()&fs.ModeSymlink != 0 {
+			info, err = l.follow(top, rel, name)
+			followed = true
+		}
 		if err == nil && info.IsDir() {
-			if !enter(top, rel, info) {
+			if followed && inStack(stack, info) {
+				err = errors.New("symlink to a directory that holds it (a loop); not followed")
+			} else if !enter(top, rel, info, followed) {
 				return
+			} else {
+				continue
 			}
-			continue
 		}
 		if !l.emit(srcEntry{kind: entryOther, rel: rel, info: info, err: err}) {
 			return
@@ -126,20 +136,57 @@ func (l *lister) run(rootInfo os.FileInfo) {
 	}
 }
 
-// list reads the names of directory rel, below parent.
-func (l *lister) list(parent *listFrame, rel string) (*listFrame, error) {
+// list reads the names of directory rel, below parent; follow: rel is a
+// symlink to it (--dereference).
+func (l *lister) list(parent *listFrame, rel string, follow bool) (*listFrame, error) {
 	f := &listFrame{rel: rel, fd: -1}
 	var err error
 	switch {
 	case parent == nil && l.useFds:
-		f.fd, f.names, err = listDirAt(atFdcwd, l.root)
+		f.fd, f.names, err = listDirAt(atFdcwd, l.root, false)
 	case parent != nil && parent.fd >= 0 && parent.depth+1 < maxDirFds:
 		f.depth = parent.depth + 1
-		f.fd, f.names, err = listDirAt(parent.fd, path.Base(rel))
+		f.fd, f.names, err = listDirAt(parent.fd, path.Base(rel), follow)
+	case follow && l.useFds:
+		var fd int
+		if fd, f.names, err = listDirAt(atFdcwd, joinRel(l.root, rel), true); fd >= 0 {
+			closeDirFd(fd)
+		}
 	default:
 		f.names, err = readNames(l.fs, joinRel(l.root, rel))
 	}
 	return f, err
+}
+
+// follow returns what the symlink rel (name in directory top) points to,
+// or why it cannot be followed.
+func (l *lister) follow(top *listFrame, rel, name string) (os.FileInfo, error) {
+	var info os.FileInfo
+	var err error
+	if top.fd >= 0 {
+		info, err = statAt(top.fd, name)
+	} else {
+		info, err = l.fs.Stat(joinRel(l.root, rel))
+	}
+	switch {
+	case err == nil:
+		return info, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, errors.New("symlink to nothing (its target does not exist); not copied")
+	case errors.Is(err, errLoop):
+		return nil, errors.New("symlink loop; not followed")
+	}
+	return nil, fmt.Errorf("follow symlink: %w", unwrapPath(err))
+}
+
+// inStack says whether the directory info is one the lister is in.
+func inStack(stack []*listFrame, info os.FileInfo) bool {
+	for _, f := range stack {
+		if sameFile(f.info, info) {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *listFrame) close() {
@@ -219,7 +266,7 @@ func (c *coordinator) startWalk() error {
 	if err := c.fs.MkdirAll(filepath.Dir(filepath.Clean(p.dstRoot)), 0o777); err != nil {
 		return fmt.Errorf("create destination directory: %w", err)
 	}
-	c.entries = startLister(c.fs, p.srcRoot, p.srcInfo, c.quit)
+	c.entries = startLister(c.fs, p.srcRoot, p.srcInfo, c.deref, c.quit)
 	return nil
 }
 

@@ -64,10 +64,10 @@ func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) e
 		}
 	}()
 
-	wk := &worker{fs: fsys, conn: c, src: filepath.Clean(h.SrcRoot), dst: filepath.Clean(h.DstRoot), update: h.Update, fsync: h.Fsync, owner: h.Owner, lastFlush: time.Now(),
+	wk := &worker{fs: fsys, conn: c, src: filepath.Clean(h.SrcRoot), dst: filepath.Clean(h.DstRoot), update: h.Update, fsync: h.Fsync, owner: h.Owner, deref: h.Deref, lastFlush: time.Now(),
 		tempPrefix: workerTempPrefix(os.Getpid(), int(h.Worker))}
 	if _, isOS := fsys.(*afero.OsFs); isOS {
-		if wk.osCopier = newOSCopier(wk.tempPrefix, h.Fsync, h.Owner); wk.osCopier != nil {
+		if wk.osCopier = newOSCopier(wk.tempPrefix, h); wk.osCopier != nil {
 			defer wk.osCopier.close()
 		}
 	}
@@ -118,6 +118,7 @@ type worker struct {
 	update     UpdatePolicy
 	fsync      bool
 	owner      bool   // give copies their source's owner and group
+	deref      bool   // follow symlinks in SRC
 	warn       string // what the job in hand could not keep
 	xbuf       xattrBuf
 	dstMount   string // where DST's filesystem is mounted, once a write found it full
@@ -204,7 +205,7 @@ func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 	switch job.Kind {
 	case KindFile:
 		if !job.Fresh && w.update != UpdateAll {
-			if ok, err := upToDate(w.fs, job, src, dst, w.update); ok || err != nil {
+			if ok, err := w.upToDate(job, src, dst); ok || err != nil {
 				if ok {
 					err = errUpToDate
 				}
@@ -215,7 +216,7 @@ func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 		if w.osCopier != nil {
 			return w.osCopier.copyFile(ctx, job, src, dst, progress)
 		}
-		return copyFile(ctx, w.fs, job, src, dst, w.tempPrefix, w.fsync, progress)
+		return copyFile(ctx, w.fs, job, src, dst, w.tempPrefix, w.fsync, w.deref, progress)
 	case KindPart:
 		if w.osCopier == nil {
 			return 0, errors.New("copying a file in parts is not supported here")

@@ -17,27 +17,37 @@ import (
 // open one (fd >= 0), or one named by path, which is not followed (a
 // symlink's own attributes).
 type xattrFile struct {
-	fd   int
-	path string
+	fd     int
+	path   string
+	follow bool // a symlink at path is followed
 }
 
 func fdXattrs(fd int) xattrFile        { return xattrFile{fd: fd} }
 func pathXattrs(path string) xattrFile { return xattrFile{fd: -1, path: path} }
-func atXattrs(dirfd int, name string) xattrFile {
+
+// atXattrs is name in the directory dirfd, followed if it is a symlink
+// and follow says so.
+func atXattrs(dirfd int, name string, follow bool) xattrFile {
 	// The directory's descriptor stands for its path, however long.
-	return pathXattrs("/proc/self/fd/" + strconv.Itoa(dirfd) + "/" + name)
+	return xattrFile{fd: -1, path: "/proc/self/fd/" + strconv.Itoa(dirfd) + "/" + name, follow: follow}
 }
 
 func (f xattrFile) list(buf []byte) (int, error) {
-	if f.fd >= 0 {
+	switch {
+	case f.fd >= 0:
 		return unix.Flistxattr(f.fd, buf)
+	case f.follow:
+		return unix.Listxattr(f.path, buf)
 	}
 	return unix.Llistxattr(f.path, buf)
 }
 
 func (f xattrFile) get(name string, buf []byte) (int, error) {
-	if f.fd >= 0 {
+	switch {
+	case f.fd >= 0:
 		return unix.Fgetxattr(f.fd, name, buf)
+	case f.follow:
+		return unix.Getxattr(f.path, name, buf)
 	}
 	return unix.Lgetxattr(f.path, name, buf)
 }
