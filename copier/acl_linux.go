@@ -4,6 +4,8 @@ import "golang.org/x/sys/unix"
 
 // hasDefaultACL reports whether the directory at path has a default ACL.
 func hasDefaultACL(path string) bool {
+	path, done := shortPath(path)
+	defer done()
 	_, err := unix.Getxattr(path, defaultACL, nil)
 	return err == nil
 }

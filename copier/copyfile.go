@@ -263,7 +263,7 @@ func copySymlink(fsys afero.Fs, job *Job, src, dst, tempPrefix string, meta func
 	if err != nil {
 		return fmt.Errorf("create link: %w", unwrapPath(err))
 	}
-	if _, isOS := fsys.(*afero.OsFs); isOS {
+	if isOSFs(fsys) {
 		if meta != nil {
 			meta(tmp)
 		}

@@ -73,7 +73,9 @@ func (o *osCopier) close() {
 // srcDirFd returns a descriptor of the directory holding src.
 func (o *osCopier) srcDirFd(src string) (int, error) {
 	if d, _ := splitPath(src); d != o.srcDir || o.srcfd < 0 {
-		fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		sd, done := shortPath(d)
+		fd, err := unix.Open(sd, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		done()
 		if err != nil {
 			return -1, fmt.Errorf("open source directory: %w", err)
 		}
@@ -96,7 +98,9 @@ func (o *osCopier) dstDirFd(dst string) (int, error) {
 	if d, _ := splitPath(dst); d != o.dstDir || o.dstfd < 0 {
 		// O_NOFOLLOW: a directory of DST replaced by a symlink since the
 		// coordinator created it is not written through.
-		fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		sd, done := shortPath(d)
+		fd, err := unix.Open(sd, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		done()
 		if err != nil {
 			return -1, fmt.Errorf("open destination directory: %w", err)
 		}

@@ -160,6 +160,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	if fsys == nil {
 		fsys = afero.NewOsFs()
 	}
+	fsys = osFsOf(fsys)
 	p, err := makePlan(fsys, opts.Src, opts.Dst)
 	if err != nil {
 		return Summary{}, err
@@ -258,13 +259,6 @@ func (c *coordinator) run(ctx context.Context, workers int) error {
 		}
 	}
 	return c.closeWorkers(ctx)
-}
-
-// isOSFs says whether fsys is the operating system's filesystem, where
-// the fast paths and the metadata afero does not carry are used.
-func isOSFs(fsys afero.Fs) bool {
-	_, ok := fsys.(*afero.OsFs)
-	return ok
 }
 
 // closedTimeChan is always ready: a select case that never waits.

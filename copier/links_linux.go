@@ -21,6 +21,8 @@ func (o *osCopier) link(ctx context.Context, job *Job, target, src, dst string, 
 		return 0, err
 	}
 	_, dname := splitPath(dst)
+	target, done := shortPath(target)
+	defer done()
 	err = unix.Linkat(unix.AT_FDCWD, target, ddir, dname, 0)
 	if err == unix.EEXIST {
 		var a, b unix.Stat_t

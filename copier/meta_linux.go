@@ -8,7 +8,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/spf13/afero"
 	"golang.org/x/sys/unix"
 )
 
@@ -31,7 +30,7 @@ func sparseOf(fi os.FileInfo) bool {
 // copyXattrs gives the directory dst the extended attributes and ACLs of
 // src, on the operating system's filesystem; see copyXattrs.
 func (c *coordinator) copyXattrs(src, dst string, inherited []string) (warn string) {
-	if _, isOS := c.fs.(*afero.OsFs); !isOS {
+	if !c.isOS {
 		return ""
 	}
 	// A directory's source is followed: with --dereference it may be
@@ -53,6 +52,8 @@ func ownerOf(fi os.FileInfo) (uid, gid uint32) {
 // allowed; what it cannot keep is returned as a warning.
 func keepLinkMeta(job *Job, src, tmp string, owner bool, b *xattrBuf) (warn string) {
 	if owner {
+		tmp, done := shortPath(tmp)
+		defer done()
 		var st unix.Stat_t
 		if err := unix.Lstat(tmp, &st); err != nil {
 			return fmt.Sprintf("symlink owner not kept (lstat: %v)", err)
@@ -88,6 +89,8 @@ const specialFiles = true
 
 // lchtimes sets the times of a symlink itself, not of its target.
 func lchtimes(name string, atime, mtime time.Time) error {
+	name, done := shortPath(name)
+	defer done()
 	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
 	if err := unix.UtimesNanoAt(unix.AT_FDCWD, name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return &os.PathError{Op: "lutimes", Path: name, Err: err}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/copier"
+	"github.com/pcopy/pcopy/internal/longpath"
 	"github.com/pcopy/pcopy/internal/treecheck"
 )
 
@@ -225,15 +226,21 @@ func sharedBytes(groups int) int64 {
 }
 
 // fixDirTimes sets every directory's times below root (root too) to t0,
-// as building a tree left them at now.
+// as building a tree left them at now. Paths may be of any length.
 func fixDirTimes(t *testing.T, root string) {
 	t.Helper()
-	must(t, filepath.WalkDir(root, func(p string, de os.DirEntry, err error) error {
-		if err == nil && de.IsDir() {
-			defer os.Chtimes(p, t0, t0) // after its entries
+	p, done := longpath.Short(root)
+	entries, err := os.ReadDir(p)
+	done()
+	must(t, err)
+	for _, e := range entries {
+		if e.IsDir() {
+			fixDirTimes(t, filepath.Join(root, e.Name()))
 		}
-		return err
-	}))
+	}
+	p, done = longpath.Short(root)
+	defer done()
+	must(t, os.Chtimes(p, t0, t0))
 }
 
 // When the copy of a file's first name fails, its next name is copied in

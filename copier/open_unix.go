@@ -16,9 +16,11 @@ import (
 const openFlags = os.O_RDONLY | syscall.O_NOFOLLOW | syscall.O_NONBLOCK
 
 func openOS(fsys afero.Fs, name string, follow bool) (afero.File, error) {
-	if _, isOS := fsys.(*afero.OsFs); !isOS {
+	if !isOSFs(fsys) {
 		return fsys.Open(name)
 	}
+	name, done := shortPath(name)
+	defer done()
 	flags := openFlags
 	if follow {
 		flags &^= syscall.O_NOFOLLOW // --dereference

@@ -108,7 +108,7 @@ func (p *plan) resolve(fsys afero.Fs) (*plan, error) {
 // there being no link in it to follow. Filesystems other than the
 // operating system's have no symlinks to resolve.
 func resolvePath(fsys afero.Fs, p string) (string, error) {
-	if _, isOS := fsys.(*afero.OsFs); !isOS {
+	if !isOSFs(fsys) {
 		return filepath.Abs(p)
 	}
 	if !filepath.IsAbs(p) {

@@ -21,6 +21,8 @@ const atFdcwd = unix.AT_FDCWD
 // readNamesOS lists a directory of the operating system's filesystem,
 // sorted (see listDirAt).
 func readNamesOS(dir string) ([]string, error) {
+	dir, done := shortPath(dir)
+	defer done()
 	fd, names, err := listDirAt(atFdcwd, dir, false)
 	if fd >= 0 {
 		unix.Close(fd)

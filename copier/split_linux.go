@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/spf13/afero"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,7 +20,7 @@ var minPart int64 = 64 << 20
 // holes of its range), nor is anything when there is a single worker.
 func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, group *linkGroup) bool {
 	size := info.Size()
-	if _, isOS := c.fs.(*afero.OsFs); !isOS || c.workerCount < 2 || c.splitSize <= 0 || size < c.splitSize {
+	if !c.isOS || c.workerCount < 2 || c.splitSize <= 0 || size < c.splitSize {
 		return false
 	}
 	st, ok := info.Sys().(*syscall.Stat_t)

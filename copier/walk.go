@@ -149,9 +149,11 @@ func (l *lister) list(parent *listFrame, rel string, follow bool) (*listFrame, e
 		f.fd, f.names, err = listDirAt(parent.fd, path.Base(rel), follow)
 	case follow && l.useFds:
 		var fd int
-		if fd, f.names, err = listDirAt(atFdcwd, joinRel(l.root, rel), true); fd >= 0 {
+		p, done := shortPath(joinRel(l.root, rel))
+		if fd, f.names, err = listDirAt(atFdcwd, p, true); fd >= 0 {
 			closeDirFd(fd)
 		}
+		done()
 	default:
 		f.names, err = readNames(l.fs, joinRel(l.root, rel))
 	}
@@ -231,7 +233,7 @@ func lstat(fsys afero.Fs, name string) (os.FileInfo, error) {
 
 // readNames returns the sorted entry names of dir.
 func readNames(fsys afero.Fs, dir string) ([]string, error) {
-	if _, isOS := fsys.(*afero.OsFs); isOS {
+	if isOSFs(fsys) {
 		return readNamesOS(dir)
 	}
 	return readNamesFs(fsys, dir)

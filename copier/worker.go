@@ -28,6 +28,7 @@ const flushEvery = 100 * time.Millisecond
 func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the reader goroutine, whatever ends the worker
+	fsys = osFsOf(fsys)
 	c := newConn(r, w)
 	h, err := c.readHello()
 	if err != nil {
@@ -66,7 +67,7 @@ func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) e
 
 	wk := &worker{fs: fsys, conn: c, src: filepath.Clean(h.SrcRoot), dst: filepath.Clean(h.DstRoot), update: h.Update, fsync: h.Fsync, owner: h.Owner, deref: h.Deref, lastFlush: time.Now(),
 		tempPrefix: workerTempPrefix(os.Getpid(), int(h.Worker))}
-	if _, isOS := fsys.(*afero.OsFs); isOS {
+	if isOSFs(fsys) {
 		if wk.osCopier = newOSCopier(wk.tempPrefix, h); wk.osCopier != nil {
 			defer wk.osCopier.close()
 		}

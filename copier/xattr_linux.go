@@ -36,34 +36,44 @@ func (f xattrFile) list(buf []byte) (int, error) {
 	switch {
 	case f.fd >= 0:
 		return unix.Flistxattr(f.fd, buf)
-	case f.follow:
-		return unix.Listxattr(f.path, buf)
 	}
-	return unix.Llistxattr(f.path, buf)
+	p, done := shortPath(f.path)
+	defer done()
+	if f.follow {
+		return unix.Listxattr(p, buf)
+	}
+	return unix.Llistxattr(p, buf)
 }
 
 func (f xattrFile) get(name string, buf []byte) (int, error) {
 	switch {
 	case f.fd >= 0:
 		return unix.Fgetxattr(f.fd, name, buf)
-	case f.follow:
-		return unix.Getxattr(f.path, name, buf)
 	}
-	return unix.Lgetxattr(f.path, name, buf)
+	p, done := shortPath(f.path)
+	defer done()
+	if f.follow {
+		return unix.Getxattr(p, name, buf)
+	}
+	return unix.Lgetxattr(p, name, buf)
 }
 
 func (f xattrFile) set(name string, value []byte) error {
 	if f.fd >= 0 {
 		return unix.Fsetxattr(f.fd, name, value, 0)
 	}
-	return unix.Lsetxattr(f.path, name, value, 0)
+	p, done := shortPath(f.path)
+	defer done()
+	return unix.Lsetxattr(p, name, value, 0)
 }
 
 func (f xattrFile) remove(name string) error {
 	if f.fd >= 0 {
 		return unix.Fremovexattr(f.fd, name)
 	}
-	return unix.Lremovexattr(f.path, name)
+	p, done := shortPath(f.path)
+	defer done()
+	return unix.Lremovexattr(p, name)
 }
 
 // fill calls read with b's buffer, growing it while read says it is too

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pcopy/pcopy/internal/longpath"
 )
 
 // sysDiffs compares what Linux records beyond the portable FileInfo:
@@ -37,6 +39,8 @@ func sysDiffs(rel, pa, pb string, a, b os.FileInfo) []string {
 // xattrs lists path's extended attributes (not following a symlink) as
 // sorted name=value text.
 func xattrs(path string) string {
+	path, done := longpath.Short(path)
+	defer done()
 	buf := make([]byte, 64<<10)
 	n, err := unix.Llistxattr(path, buf)
 	if err != nil {

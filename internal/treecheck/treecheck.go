@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/pcopy/pcopy/internal/longpath"
 )
 
 // Options relax the comparison.
@@ -80,16 +82,16 @@ func compareEntry(rel, pa, pb string, a, b os.FileInfo, opts Options) []string {
 	d = append(d, sysDiffs(rel, pa, pb, a, b)...)
 	switch {
 	case a.Mode().IsRegular():
-		ca, err1 := os.ReadFile(pa)
-		cb, err2 := os.ReadFile(pb)
+		ca, err1 := readFile(pa)
+		cb, err2 := readFile(pb)
 		if err1 != nil || err2 != nil {
 			d = append(d, fmt.Sprintf("%q: cannot read: %v %v", rel, err1, err2))
 		} else if !bytes.Equal(ca, cb) {
 			d = append(d, fmt.Sprintf("%q: content differs (%d bytes, want %d)", rel, len(cb), len(ca)))
 		}
 	case a.Mode()&fs.ModeSymlink != 0:
-		ta, _ := os.Readlink(pa)
-		tb, _ := os.Readlink(pb)
+		ta, _ := readlink(pa)
+		tb, _ := readlink(pb)
 		if ta != tb {
 			d = append(d, fmt.Sprintf("%q: link target %q, want %q", rel, tb, ta))
 		}
@@ -98,10 +100,10 @@ func compareEntry(rel, pa, pb string, a, b os.FileInfo, opts Options) []string {
 }
 
 // list maps each entry's path relative to root ("." for root) to its Lstat.
-// Root itself is followed if it is a symlink.
+// Root itself is followed if it is a symlink. Paths of any length work.
 func list(root string) (map[string]os.FileInfo, error) {
 	out := map[string]os.FileInfo{}
-	info, err := os.Stat(root)
+	info, err := stat(root)
 	if err != nil {
 		return nil, err
 	}
@@ -109,32 +111,76 @@ func list(root string) (map[string]os.FileInfo, error) {
 	if !info.IsDir() {
 		return out, nil
 	}
-	err = filepath.WalkDir(root+string(filepath.Separator), func(p string, de fs.DirEntry, err error) error {
+	return out, walk(root, "", func(rel string, fi os.FileInfo) { out[rel] = fi })
+}
+
+// walk calls fn with the path below root and the Lstat of each entry in
+// the directory root/rel, depth first.
+func walk(root, rel string, fn func(rel string, fi os.FileInfo)) error {
+	names, err := readDirNames(filepath.Join(root, rel))
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		r := filepath.Join(rel, name)
+		fi, err := lstat(filepath.Join(root, r))
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(root, p)
-		if rel == "." {
-			return nil
+		fn(r, fi)
+		if fi.IsDir() {
+			if err := walk(root, r, fn); err != nil {
+				return err
+			}
 		}
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		out[rel] = fi
-		return nil
-	})
-	return out, err
+	}
+	return nil
+}
+
+func readDirNames(p string) ([]string, error) {
+	p, done := longpath.Short(p)
+	defer done()
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	sort.Strings(names)
+	return names, err
+}
+
+func lstat(p string) (os.FileInfo, error) {
+	p, done := longpath.Short(p)
+	defer done()
+	return os.Lstat(p)
+}
+
+func stat(p string) (os.FileInfo, error) {
+	p, done := longpath.Short(p)
+	defer done()
+	return os.Stat(p)
+}
+
+func readFile(p string) ([]byte, error) {
+	p, done := longpath.Short(p)
+	defer done()
+	return os.ReadFile(p)
+}
+
+func readlink(p string) (string, error) {
+	p, done := longpath.Short(p)
+	defer done()
+	return os.Readlink(p)
 }
 
 // TempFiles returns the pcopy temporary files left anywhere below root.
 func TempFiles(root, prefix string) []string {
 	var left []string
-	filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
-		if err == nil && strings.HasPrefix(de.Name(), prefix) {
-			left = append(left, p)
+	walk(root, "", func(rel string, fi os.FileInfo) {
+		if strings.HasPrefix(fi.Name(), prefix) {
+			left = append(left, filepath.Join(root, rel))
 		}
-		return nil
 	})
 	return left
 }
