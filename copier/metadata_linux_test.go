@@ -127,6 +127,17 @@ func TestProcessKeepsOwnersXattrsACLs(t *testing.T) {
 	if len(diffs) != 5 || !strings.Contains(strings.Join(diffs, "\n"), `"sgid/mine": owner 0:9999, want 0:0`) {
 		t.Errorf("NoOwner: %d owners differ, want 5 with sgid/mine's group from its directory:\n%s", len(diffs), strings.Join(diffs, "\n"))
 	}
+
+	// A re-run leaves the copy alone, but gives it a new owner of its
+	// source (chown changes no mtime).
+	must(t, os.Lchown(filepath.Join(src, "link"), 5555, 6666))
+	must(t, os.Chown(filepath.Join(src, "f"), 7777, 8888))
+	must(t, os.Chmod(filepath.Join(src, "f"), 0o4755|os.ModeSetuid))
+	sum, err = processCopy(t, src, dst, 2)
+	if err != nil || sum.Files != 0 {
+		t.Fatalf("re-run: %v, %d files copied (%v)", err, sum.Files, sum.Errors)
+	}
+	assertSameTree(t, src, dst)
 }
 
 // fixtureEnv names a source tree that root made for the unprivileged run
@@ -330,5 +341,76 @@ func TestProcessDeviceNodesNeedRoot(t *testing.T) {
 	}
 	if sum.Specials != 1 {
 		t.Errorf("%d special files made, want 1", sum.Specials)
+	}
+}
+
+// Access times are kept to the nanosecond on files, empty files,
+// directories and symlinks. (They are set ahead of now, so that reading
+// the source for the copy does not change them, under relatime.)
+func TestProcessKeepsAtimes(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	writeFile(t, filepath.Join(src, "d", "f"), "data", 0o644, t0)
+	writeFile(t, filepath.Join(src, "d", "empty"), "", 0o644, t0)
+	must(t, os.Symlink("f", filepath.Join(src, "d", "link")))
+	recent := time.Now().Add(time.Hour).Truncate(time.Second).Add(123456789)
+	for i, rel := range []string{"d/f", "d/empty", "d/link", "d", "."} {
+		at := unix.NsecToTimespec(recent.Add(time.Duration(i)).UnixNano())
+		mt := unix.NsecToTimespec(t0.UnixNano())
+		must(t, unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(src, rel), []unix.Timespec{at, mt}, unix.AT_SYMLINK_NOFOLLOW))
+	}
+	var before, after unix.Stat_t
+	must(t, unix.Stat(filepath.Join(src, "d", "f"), &before))
+	if _, err := os.ReadFile(filepath.Join(src, "d", "f")); err != nil {
+		t.Fatal(err)
+	}
+	must(t, unix.Stat(filepath.Join(src, "d", "f"), &after))
+	if before.Atim != after.Atim {
+		t.Skip("this filesystem changes access times on every read (strictatime)")
+	}
+	dst := filepath.Join(t.TempDir(), "dst")
+	if sum, err := processCopy(t, src, dst, 2); err != nil {
+		t.Fatalf("copy: %v (%v)", err, sum.Errors)
+	}
+	diffs, err := treecheck.Compare(src, dst, treecheck.Options{Atime: true})
+	must(t, err)
+	for _, d := range diffs {
+		t.Error(d)
+	}
+}
+
+// Copying between filesystems (a tmpfs to the test's disk): no reflink,
+// no copy_file_range between them on older kernels, and still the same
+// tree, metadata included.
+func TestProcessCopyAcrossFilesystems(t *testing.T) {
+	shm, err := os.MkdirTemp("/dev/shm", "pcopy-test-")
+	if err != nil {
+		t.Skipf("no /dev/shm: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(shm) })
+	var a, b unix.Stat_t
+	must(t, unix.Stat(shm, &a))
+	must(t, unix.Stat(t.TempDir(), &b))
+	if a.Dev == b.Dev {
+		t.Skip("/dev/shm and the test's temporary directory are one filesystem")
+	}
+	src := filepath.Join(shm, "src")
+	writeFile(t, filepath.Join(src, "f"), strings.Repeat("data", 100000), 0o640, t0)
+	writeFile(t, filepath.Join(src, "sub", "g"), "g", 0o600, t0)
+	if err := unix.Setxattr(filepath.Join(src, "f"), "user.k", []byte("v"), 0); err != nil {
+		t.Logf("no user xattrs on /dev/shm (%v): copied without", err)
+	}
+	must(t, os.Link(filepath.Join(src, "f"), filepath.Join(src, "sub", "f-link")))
+	must(t, os.Symlink("../f", filepath.Join(src, "sub", "link")))
+	fixDirTimes(t, src)
+	for _, c := range []struct{ from, to string }{{src, filepath.Join(t.TempDir(), "dst")}} {
+		if sum, err := processCopy(t, c.from, c.to, 2); err != nil {
+			t.Fatalf("copy: %v (%v)", err, sum.Errors)
+		}
+		assertSameTree(t, c.from, c.to)
+		back := filepath.Join(shm, "back")
+		if sum, err := processCopy(t, c.to, back, 2); err != nil {
+			t.Fatalf("copy back: %v (%v)", err, sum.Errors)
+		}
+		assertSameTree(t, c.from, back)
 	}
 }
