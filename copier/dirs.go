@@ -3,6 +3,7 @@ package copier
 import (
 	"fmt"
 	"io/fs"
+	"os"
 	"time"
 
 	"github.com/spf13/afero"
@@ -20,6 +21,12 @@ type dirState struct {
 	atime  time.Time
 	uid    uint32 // owner and group, or noOwner
 	gid    uint32
+
+	noXattrs bool // in SRC, it has no extended attributes
+	// In DST: its owner and group now, and the group a set-group-ID
+	// directory gives what is made in it (-1: it is not one).
+	curUid, curGid uint32
+	sgid           int64
 
 	pending  int  // entries started but not finished: tasks out, subdirectories open
 	walked   bool // every entry has been listed
@@ -62,8 +69,10 @@ func (c *coordinator) finishDir(d *dirState) error {
 	if !d.created || d.acl {
 		inherited = []string{accessACL, defaultACL}
 	}
-	if w := c.copyXattrs(joinRel(c.plan.srcRoot, d.rel), name, inherited); w != "" {
-		c.warnOnce(d.rel, w)
+	if !d.noXattrs || inherited != nil {
+		if w := c.copyXattrs(joinRel(c.plan.srcRoot, d.rel), name, d.rel == "", inherited); w != "" {
+			c.warnOnce(d.rel, w)
+		}
 	}
 	if !d.modeSet {
 		if err := c.fs.Chmod(name, d.mode&modeBits); err != nil {
@@ -86,21 +95,42 @@ func (c *coordinator) finishDir(d *dirState) error {
 // setOwner gives the directory name d's owner and group, as far as this
 // process may (see ownerChange).
 func (c *coordinator) setOwner(d *dirState, name string) error {
-	info, err := lstat(c.fs, name)
-	if err != nil {
-		return fmt.Errorf("set directory owner: %w", unwrapPath(err))
-	}
-	curUid, curGid := ownerOf(info)
-	uid, gid, ok := ownerChange(d.uid, d.gid, curUid, curGid)
+	uid, gid, ok := ownerChange(d.uid, d.gid, d.curUid, d.curGid)
 	if !ok {
 		return nil
 	}
-	if err := lchown(c.fs, name, uid, gid); err != nil {
+	chown := func() error { return lchown(c.fs, name, uid, gid) }
+	if d.rel == "" {
+		chown = func() error { return c.fs.Chown(name, uid, gid) } // DST may be a link the user chose
+	}
+	if err := chown(); err != nil {
 		if w := ownerWarning(err); w != "" {
 			c.warnOnce(d.rel, w)
 		}
 	}
 	return nil
+}
+
+// noteDstOwner records who owns d in DST, without a stat for each
+// directory made: existing is its Lstat when it was there already; one
+// this copy made belongs to this process, in the group of its parent if
+// that is set-group-ID (it then is too). DST's root is looked at.
+func (c *coordinator) noteDstOwner(d *dirState, existing os.FileInfo) {
+	if existing == nil && d.parent == nil {
+		existing, _ = lstat(c.fs, joinRel(c.plan.dstRoot, d.rel))
+	}
+	if existing != nil {
+		d.curUid, d.curGid = ownerOf(existing)
+		d.sgid = -1
+		if existing.Mode()&fs.ModeSetgid != 0 {
+			d.sgid = int64(d.curGid)
+		}
+		return
+	}
+	d.curUid, d.curGid, d.sgid = c.euid, c.egid, d.parent.sgid
+	if d.sgid >= 0 {
+		d.curGid = uint32(d.sgid)
+	}
 }
 
 // taskDone records that a task's entry is finished, successfully or not.

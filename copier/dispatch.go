@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -136,6 +137,7 @@ type coordinator struct {
 	owner         bool // keep owners (Options.NoOwner unset)
 	isOS          bool // fs is the operating system's
 	deref         bool // follow symlinks in SRC
+	euid, egid    uint32
 	links         map[fileID]*linkGroup
 	warned        map[string]bool // warnings workers sent that were shown
 	xbuf          xattrBuf
@@ -180,6 +182,8 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		owner:       !opts.NoOwner,
 		isOS:        isOSFs(fsys),
 		deref:       opts.Dereference,
+		euid:        uint32(os.Geteuid()),
+		egid:        uint32(os.Getegid()),
 		warned:      make(map[string]bool),
 	}
 	if c.spawn == nil {

@@ -29,13 +29,16 @@ func sparseOf(fi os.FileInfo) bool {
 
 // copyXattrs gives the directory dst the extended attributes and ACLs of
 // src, on the operating system's filesystem; see copyXattrs.
-func (c *coordinator) copyXattrs(src, dst string, inherited []string) (warn string) {
+func (c *coordinator) copyXattrs(src, dst string, followDst bool, inherited []string) (warn string) {
 	if !c.isOS {
 		return ""
 	}
 	// A directory's source is followed: with --dereference it may be
 	// reached through a symlink.
-	return copyXattrs(xattrFile{fd: -1, path: src, follow: true}, pathXattrs(dst), &c.xbuf, inherited...)
+	// DST's root may be a symlink the user chose.
+	dstX := pathXattrs(dst)
+	dstX.follow = followDst
+	return copyXattrs(xattrFile{fd: -1, dirfd: -1, path: src, follow: true}, dstX, &c.xbuf, inherited...)
 }
 
 // ownerOf returns the owner and group fi records, or noOwner where fi

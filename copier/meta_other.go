@@ -11,7 +11,9 @@ import (
 func atimeOf(fi os.FileInfo) time.Time { return fi.ModTime() }
 
 // copyXattrs copies nothing: extended attributes are kept on Linux only.
-func (c *coordinator) copyXattrs(src, dst string, inherited []string) (warn string) { return "" }
+func (c *coordinator) copyXattrs(src, dst string, followDst bool, inherited []string) (warn string) {
+	return ""
+}
 
 // ownerOf returns noOwner: owners are kept on Linux only for now.
 func ownerOf(fi os.FileInfo) (uid, gid uint32) { return noOwner, noOwner }

@@ -88,9 +88,10 @@ func TestProcessKeepsOwnersXattrsACLs(t *testing.T) {
 	// A set-group-ID directory already in DST gives what is made in it its
 	// group; the copy must still get the source's.
 	writeFile(t, filepath.Join(src, "sgid", "mine"), "root's", 0o644, t0)
+	writeFile(t, filepath.Join(src, "sgid", "subdir", "deeper"), "root's too", 0o644, t0) // subdir inherits the group in DST
 	must(t, os.Chmod(filepath.Join(src, "sgid"), 0o2775|os.ModeSetgid))
 	must(t, os.Chown(filepath.Join(src, "sgid"), 0, 9999))
-	for _, p := range []string{"d", "sgid", ""} {
+	for _, p := range []string{"d", "sgid/subdir", "sgid", ""} {
 		must(t, os.Chtimes(filepath.Join(src, p), t0, t0))
 	}
 
@@ -123,9 +124,9 @@ func TestProcessKeepsOwnersXattrsACLs(t *testing.T) {
 		}
 	}
 	// Only the owners differ: those of f, empty, d and link, and the
-	// group of sgid/mine, which it takes from its directory.
-	if len(diffs) != 5 || !strings.Contains(strings.Join(diffs, "\n"), `"sgid/mine": owner 0:9999, want 0:0`) {
-		t.Errorf("NoOwner: %d owners differ, want 5 with sgid/mine's group from its directory:\n%s", len(diffs), strings.Join(diffs, "\n"))
+	// group of what is made in sgid, which it takes from its directory.
+	if len(diffs) != 7 || !strings.Contains(strings.Join(diffs, "\n"), `"sgid/subdir/deeper": owner 0:9999, want 0:0`) {
+		t.Errorf("NoOwner: %d owners differ, want 7 with sgid's group below sgid:\n%s", len(diffs), strings.Join(diffs, "\n"))
 	}
 
 	// A re-run leaves the copy alone, but gives it a new owner of its
@@ -144,28 +145,43 @@ func TestProcessKeepsOwnersXattrsACLs(t *testing.T) {
 // of a test (see rerunAsNobody).
 const fixtureEnv = "PCOPY_TEST_FIXTURE"
 
-// A user who is not root keeps what can be kept, silently, as cp -a does:
-// contents, modes, times and extended attributes, and owns the copies of
-// files that root owns; no warning, no error.
-func TestProcessUnprivilegedKeepsWhatItCan(t *testing.T) {
+// sourceForNobody, as root, makes a source tree with build and runs the
+// calling test again as nobody on it (rerunAsNobody), and returns false;
+// in that run, it returns the tree and true.
+func sourceForNobody(t *testing.T, build func(src string)) (string, bool) {
+	t.Helper()
 	if os.Geteuid() == 0 {
 		dir, err := os.MkdirTemp("", "pcopy-fixture-")
 		must(t, err)
 		t.Cleanup(func() { os.RemoveAll(dir) })
 		must(t, os.Chmod(dir, 0o755))
 		src := filepath.Join(dir, "src")
+		must(t, os.Mkdir(src, 0o755))
+		build(src)
+		t.Setenv(fixtureEnv, src)
+		rerunAsNobody(t)
+		return "", false
+	}
+	src := os.Getenv(fixtureEnv)
+	if src == "" {
+		t.Skip("needs a source tree made by root")
+	}
+	return src, true
+}
+
+// A user who is not root keeps what can be kept, silently, as cp -a does:
+// contents, modes, times and extended attributes, and owns the copies of
+// files that root owns; no warning, no error.
+func TestProcessUnprivilegedKeepsWhatItCan(t *testing.T) {
+	src, ok := sourceForNobody(t, func(src string) {
 		writeFile(t, filepath.Join(src, "roots"), "root's file", 0o644, t0)
 		setxattr(t, filepath.Join(src, "roots"), "user.k", []byte("v"))
 		writeFile(t, filepath.Join(src, "sub", "empty"), "", 0o644, t0)
 		must(t, os.Chown(filepath.Join(src, "sub", "empty"), 1234, 5678))
 		must(t, os.Chtimes(filepath.Join(src, "sub"), t0, t0))
-		t.Setenv(fixtureEnv, src)
-		rerunAsNobody(t)
+	})
+	if !ok {
 		return
-	}
-	src := os.Getenv(fixtureEnv)
-	if src == "" {
-		t.Skip("needs a source tree with files of other owners, made by root")
 	}
 	dst := filepath.Join(t.TempDir(), "dst")
 	sum, err := processCopy(t, src, dst, 2)
@@ -311,22 +327,12 @@ func TestProcessSpecialFiles(t *testing.T) {
 // As nobody, the device nodes root made in SRC are skipped, each with a
 // warning, and the FIFO is still made.
 func TestProcessDeviceNodesNeedRoot(t *testing.T) {
-	if os.Geteuid() == 0 {
-		dir, err := os.MkdirTemp("", "pcopy-fixture-")
-		must(t, err)
-		t.Cleanup(func() { os.RemoveAll(dir) })
-		must(t, os.Chmod(dir, 0o755))
-		src := filepath.Join(dir, "src")
-		must(t, os.Mkdir(src, 0o755))
+	src, ok := sourceForNobody(t, func(src string) {
 		must(t, unix.Mknod(filepath.Join(src, "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
 		must(t, unix.Mkfifo(filepath.Join(src, "fifo"), 0o644))
-		t.Setenv(fixtureEnv, src)
-		rerunAsNobody(t)
+	})
+	if !ok {
 		return
-	}
-	src := os.Getenv(fixtureEnv)
-	if src == "" {
-		t.Skip("needs a device node, made by root")
 	}
 	dst := filepath.Join(t.TempDir(), "dst")
 	sum, err := processCopy(t, src, dst, 2)

@@ -90,6 +90,13 @@ func sameFile(a, b os.FileInfo) bool {
 	return os.SameFile(a, b)
 }
 
+// fdHasXattrs says whether the open file fd has extended attributes (or
+// whether that could not be told).
+func fdHasXattrs(fd int) bool {
+	n, err := unix.Flistxattr(fd, nil)
+	return n > 0 || err != nil && err != unix.ENOTSUP
+}
+
 // closeDirFd closes a descriptor from listDirAt.
 func closeDirFd(fd int) { unix.Close(fd) }
 

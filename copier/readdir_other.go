@@ -24,6 +24,8 @@ func listDirAt(dirfd int, name string, follow bool) (int, []string, error) {
 
 func closeDirFd(fd int) {}
 
+func fdHasXattrs(fd int) bool { return true }
+
 func lstatAt(dirfd int, name string) (os.FileInfo, error) { return nil, errors.ErrUnsupported }
 func statAt(dirfd int, name string) (os.FileInfo, error)  { return nil, errors.ErrUnsupported }
 

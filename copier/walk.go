@@ -37,6 +37,9 @@ type srcEntry struct {
 	rel  string
 	info os.FileInfo // nil for entryEnd
 	err  error       // entryOther: lstat failed; entryDir: listing it failed
+	// entryDir: the lister saw that the directory has no extended
+	// attributes (false: it has some, or the lister could not tell).
+	noXattrs bool
 }
 
 const (
@@ -88,7 +91,8 @@ func (l *lister) run(rootInfo os.FileInfo) {
 		f, err := l.list(parent, rel, follow)
 		f.info = info
 		stack = append(stack, f)
-		return l.emit(srcEntry{kind: entryDir, rel: rel, info: info, err: err})
+		noXattrs := f.fd >= 0 && !fdHasXattrs(f.fd)
+		return l.emit(srcEntry{kind: entryDir, rel: rel, info: info, err: err, noXattrs: noXattrs})
 	}
 	if !enter(nil, "", rootInfo, false) {
 		return
@@ -412,10 +416,11 @@ func (c *coordinator) enterDir(parent *dirState, e srcEntry) {
 	rel, info := e.rel, e.info
 	d := &dirState{rel: rel, parent: parent, mode: info.Mode(), mtime: info.ModTime(), atime: atimeOf(info)}
 	d.uid, d.gid = ownerOf(info)
+	d.noXattrs = e.noXattrs
 	if parent != nil {
 		parent.pending++
 	}
-	created, err := c.makeDir(rel, info.Mode())
+	created, existing, err := c.makeDir(rel, info.Mode())
 	if err != nil {
 		d.failed = true
 		d.walked = true
@@ -433,6 +438,7 @@ func (c *coordinator) enterDir(parent *dirState, e srcEntry) {
 		parentACL = hasDefaultACL(filepath.Dir(joinRel(c.plan.dstRoot, rel)))
 	}
 	d.acl, d.created = parentACL, created
+	c.noteDstOwner(d, existing)
 	if !created {
 		d.acl = hasDefaultACL(joinRel(c.plan.dstRoot, rel))
 		c.removeStaleTemps(joinRel(c.plan.dstRoot, rel))
@@ -440,7 +446,8 @@ func (c *coordinator) enterDir(parent *dirState, e srcEntry) {
 	// A directory made with its exact mode needs no chmod when finished:
 	// not where a default ACL, rather than the umask, shaped it.
 	perm := uint32(info.Mode().Perm())
-	d.modeSet = created && !parentACL && info.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) == 0 &&
+	// Nor where it inherited set-group-ID from its parent in DST.
+	d.modeSet = created && !parentACL && d.sgid < 0 && info.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) == 0 &&
 		perm&0o700 == 0o700 && perm&processUmask() == 0
 	if e.err != nil {
 		c.fail(rel, fmt.Errorf("list directory: %w", unwrapPath(e.err)))
@@ -453,20 +460,21 @@ func (c *coordinator) enterDir(parent *dirState, e srcEntry) {
 // (so that it can be filled; the exact mode is set when it is finished).
 // It never follows a symlink below DST: a link where SRC has a directory
 // is refused, so nothing is ever written outside DST through it.
-func (c *coordinator) makeDir(rel string, mode fs.FileMode) (created bool, err error) {
+func (c *coordinator) makeDir(rel string, mode fs.FileMode) (created bool, existing os.FileInfo, err error) {
 	name := joinRel(c.plan.dstRoot, rel)
 	err = c.fs.Mkdir(name, mode.Perm()|0o700)
 	if err == nil {
-		return true, nil
+		return true, nil, nil
 	}
-	return false, c.reuseDir(rel, name, err)
+	existing, err = c.reuseDir(rel, name, err)
+	return false, existing, err
 }
 
 // reuseDir checks that an existing DST/rel (mkdir failed with err) is a
 // directory pcopy can write into.
-func (c *coordinator) reuseDir(rel, name string, err error) error {
+func (c *coordinator) reuseDir(rel, name string, err error) (os.FileInfo, error) {
 	if !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("create directory: %w", unwrapPath(err))
+		return nil, fmt.Errorf("create directory: %w", unwrapPath(err))
 	}
 	var info os.FileInfo
 	if rel == "" {
@@ -475,17 +483,17 @@ func (c *coordinator) reuseDir(rel, name string, err error) error {
 		info, err = lstat(c.fs, name)
 	}
 	if err != nil {
-		return fmt.Errorf("create directory: %w", unwrapPath(err))
+		return nil, fmt.Errorf("create directory: %w", unwrapPath(err))
 	}
 	if !info.IsDir() {
-		return fmt.Errorf("destination exists and is a %s, not a directory; not replaced", typeName(info.Mode()))
+		return nil, fmt.Errorf("destination exists and is a %s, not a directory; not replaced", typeName(info.Mode()))
 	}
 	// An existing directory may be read-only (copied from a read-only
 	// source before); its final mode is set again when it is finished.
 	if info.Mode().Perm()&0o700 != 0o700 {
 		if err := c.fs.Chmod(name, info.Mode().Perm()|0o700); err != nil {
-			return fmt.Errorf("make directory writable: %w", unwrapPath(err))
+			return nil, fmt.Errorf("make directory writable: %w", unwrapPath(err))
 		}
 	}
-	return nil
+	return info, nil
 }

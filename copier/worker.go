@@ -223,17 +223,20 @@ func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 			return 0, errors.New("copying a file in parts is not supported here")
 		}
 		return w.osCopier.copyPart(ctx, job, src, dst, w.progressFunc(job))
-	case KindHardlink, KindSpecial:
-		if w.osCopier == nil {
-			return 0, &omittedError{fmt.Sprintf("%s (not made on this filesystem)", kindName(job))}
-		}
-		if job.Kind == KindSpecial {
-			return 0, w.osCopier.makeSpecial(job, src, dst)
-		}
+	case KindHardlink:
 		if err := checkRel(job.Link); err != nil {
 			return 0, err
 		}
+		if w.osCopier == nil {
+			// No links here: the name gets a copy of its own.
+			return copyFile(ctx, w.fs, job, src, dst, w.tempPrefix, w.fsync, w.deref, w.progressFunc(job))
+		}
 		return w.osCopier.link(ctx, job, joinRel(w.dst, job.Link), src, dst, w.progressFunc(job))
+	case KindSpecial:
+		if w.osCopier == nil {
+			return 0, &omittedError{fmt.Sprintf("%s (not made on this filesystem)", kindName(job))}
+		}
+		return 0, w.osCopier.makeSpecial(job, src, dst)
 	case KindSymlink:
 		return 0, copySymlink(w.fs, job, src, dst, w.tempPrefix, func(tmp string) {
 			w.warn = keepLinkMeta(job, src, tmp, w.owner, &w.xbuf)

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,24 +20,59 @@ import (
 // symlink's own attributes).
 type xattrFile struct {
 	fd     int
+	dirfd  int // with name: the entry name of this directory (atXattrs)
+	name   string
 	path   string
 	follow bool // a symlink at path is followed
 }
 
-func fdXattrs(fd int) xattrFile        { return xattrFile{fd: fd} }
-func pathXattrs(path string) xattrFile { return xattrFile{fd: -1, path: path} }
+func fdXattrs(fd int) xattrFile        { return xattrFile{fd: fd, dirfd: -1} }
+func pathXattrs(path string) xattrFile { return xattrFile{fd: -1, dirfd: -1, path: path} }
 
 // atXattrs is name in the directory dirfd, followed if it is a symlink
 // and follow says so.
 func atXattrs(dirfd int, name string, follow bool) xattrFile {
 	// The directory's descriptor stands for its path, however long.
-	return xattrFile{fd: -1, path: "/proc/self/fd/" + strconv.Itoa(dirfd) + "/" + name, follow: follow}
+	return xattrFile{fd: -1, dirfd: dirfd, name: name, path: "/proc/self/fd/" + strconv.Itoa(dirfd) + "/" + name, follow: follow}
+}
+
+// noListxattrat is set once the kernel says it has no listxattrat
+// (before Linux 6.13).
+var noListxattrat atomic.Bool
+
+// listxattrat lists the extended attributes of name in the directory
+// dirfd: one call, no path walk through /proc.
+func listxattrat(dirfd int, name string, follow bool, buf []byte) (int, error) {
+	p, err := unix.BytePtrFromString(name)
+	if err != nil {
+		return 0, err
+	}
+	flags := unix.AT_SYMLINK_NOFOLLOW
+	if follow {
+		flags = 0
+	}
+	var b unsafe.Pointer
+	if len(buf) > 0 {
+		b = unsafe.Pointer(&buf[0])
+	}
+	n, _, errno := unix.Syscall6(unix.SYS_LISTXATTRAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)), uintptr(flags),
+		uintptr(b), uintptr(len(buf)), 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
 }
 
 func (f xattrFile) list(buf []byte) (int, error) {
 	switch {
 	case f.fd >= 0:
 		return unix.Flistxattr(f.fd, buf)
+	case f.dirfd >= 0 && !noListxattrat.Load():
+		n, err := listxattrat(f.dirfd, f.name, f.follow, buf)
+		if err != unix.ENOSYS {
+			return n, err
+		}
+		noListxattrat.Store(true)
 	}
 	p, done := shortPath(f.path)
 	defer done()
@@ -64,6 +101,9 @@ func (f xattrFile) set(name string, value []byte) error {
 	}
 	p, done := shortPath(f.path)
 	defer done()
+	if f.follow {
+		return unix.Setxattr(p, name, value, 0)
+	}
 	return unix.Lsetxattr(p, name, value, 0)
 }
 
@@ -73,6 +113,9 @@ func (f xattrFile) remove(name string) error {
 	}
 	p, done := shortPath(f.path)
 	defer done()
+	if f.follow {
+		return unix.Removexattr(p, name)
+	}
 	return unix.Lremovexattr(p, name)
 }
 
