@@ -73,8 +73,8 @@ func firstLine(s string) string {
 }
 
 // everythingTree makes a tree with each kind of entry and metadata cp -a
-// keeps: hard links across directories, owners, set-ID bits, user and
-// trusted xattrs, access and default ACLs, a sparse file, FIFO, socket and
+// keeps: hard links across directories, owners, set-ID bits, user,
+// trusted and security (file capability) xattrs, access and default ACLs, a sparse file, FIFO, socket and
 // device nodes, dangling and looping symlinks with their own times, odd
 // names, and a path longer than PATH_MAX.
 func everythingTree(t *testing.T) string {
@@ -94,6 +94,9 @@ func everythingTree(t *testing.T) string {
 	}
 	xattr(f, "user.color", []byte("blue"))
 	xattr(f, "trusted.note", []byte("root's"))
+	// cap_net_raw+ep (VFS_CAP_REVISION_2): a chown made after it would
+	// drop it.
+	xattr(f, "security.capability", []byte{1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	// u::rwx u:65534:rwx g::r-x m::rwx o::r-x
 	acl := []byte{2, 0, 0, 0, 1, 0, 7, 0, 255, 255, 255, 255, 2, 0, 7, 0, 254, 255, 0, 0,
 		4, 0, 5, 0, 255, 255, 255, 255, 16, 0, 7, 0, 255, 255, 255, 255, 32, 0, 5, 0, 255, 255, 255, 255}

@@ -50,6 +50,9 @@ def build(src):
     os.setxattr("user-xattr", "user.color", b"blue")
     put("trusted-xattr")
     os.setxattr("trusted-xattr", "trusted.note", b"root's")
+    put("capability")
+    os.chown("capability", 1234, 5678)
+    os.setxattr("capability", "security.capability", bytes([1, 0, 0, 2, 0, 0x20] + [0] * 14))  # cap_net_raw+ep
     os.mkdir("acl-dir")
     os.setxattr("acl-dir", "system.posix_acl_access", ACL)
     os.setxattr("acl-dir", "system.posix_acl_default", ACL)
@@ -211,6 +214,7 @@ ASPECTS = [
     ("hard links (3 names, 3 dirs)", "links", hardlinks),
     ("user.* xattr", "user-xattr", has_xattr("user.color")),
     ("trusted.* xattr", "trusted-xattr", has_xattr("trusted.note")),
+    ("file capability (security.*), other owner", "capability", has_xattr("security.capability")),
     ("POSIX ACLs (access, default)", "acl-dir", acls),
     ("sparse file (64 MiB, 4 KiB data)", "sparse", sparse),
     ("FIFO", "fifo", check_type("FIFO")),
