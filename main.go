@@ -40,10 +40,12 @@ left alone (--checksum compares content instead, --force copies all).
 When SRC is a file, it is copied to DST, or into DST when DST is an
 existing directory or ends with a slash.
 
-The copy keeps file contents, empty directories, symlinks (as links,
-never followed), permission bits, and modification and access times to
-the nanosecond. A file gets its final name only when complete (an unnamed
-or temporary file is linked or renamed into place), so an interrupted copy
+The copy keeps what cp -a keeps: file contents (holes too), empty
+directories, symlinks (as links, never followed unless -L), hard links,
+FIFOs, sockets and device nodes, permission bits, owners (as root),
+extended attributes and ACLs, and modification and access times to the
+nanosecond. A file gets its final name only when complete (an unnamed or
+temporary file is linked or renamed into place), so an interrupted copy
 never leaves a partial file under a final name.
 
 Options go before SRC and DST. Use -- before a SRC that starts with "-".
