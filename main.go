@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -119,6 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		UsageText:       "pcopy [options] SRC DST",
 		Description:     helpText,
 		HideHelpCommand: true,
+		Version:         version(),
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		Flags: []cli.Flag{
@@ -146,6 +148,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			code = copyCommand(ctx, c, stderr)
 			return nil
 		},
+	}
+	for _, f := range app.Flags {
+		setEnvVar(f)
 	}
 	if err := app.Run(args); err != nil {
 		printError(stderr, err.Error(), "run 'pcopy --help' for usage")
@@ -238,6 +243,59 @@ func copyCommand(ctx context.Context, c *cli.Context, stderr io.Writer) int {
 	}
 	printError(stderr, err.Error(), "")
 	return exitFailed
+}
+
+// setEnvVar lets the environment variable PCOPY_NAME (NAME the flag's
+// long name in capitals, "-" as "_") set flag f: for scripts and cron
+// jobs. The command line wins.
+func setEnvVar(f cli.Flag) {
+	name := "PCOPY_" + strings.ToUpper(strings.ReplaceAll(f.Names()[0], "-", "_"))
+	switch f := f.(type) {
+	case *cli.BoolFlag:
+		f.EnvVars = []string{name}
+	case *cli.IntFlag:
+		f.EnvVars = []string{name}
+	case *cli.StringFlag:
+		f.EnvVars = []string{name}
+	case *cli.StringSliceFlag:
+		f.EnvVars = []string{name}
+	}
+}
+
+// buildVersion, when set at build time (go build -ldflags
+// "-X main.buildVersion=1.2.3"), is the version pcopy reports.
+var buildVersion string
+
+// version is pcopy's version: buildVersion, the module version it was
+// built as, or the commit of a build from a checkout, as --version and
+// --json say.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := info.Main.Version
+	if buildVersion != "" {
+		v = buildVersion
+	}
+	var rev, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = "+changes"
+			}
+		}
+	}
+	if (v == "" || v == "(devel)") && rev != "" {
+		v = "devel-" + rev[:min(len(rev), 12)] + modified
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	return v + " (" + info.GoVersion + ")"
 }
 
 // parseSize reads a size like 4096, 512K, 64M or 2G (powers of 1024).
