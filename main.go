@@ -127,6 +127,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			&cli.IntFlag{Name: "workers", Aliases: []string{"j"}, Value: runtime.NumCPU(),
 				Usage: "number of worker processes", DefaultText: "number of CPUs"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors"},
+			&cli.BoolFlag{Name: "json", Usage: "at the end, print a JSON report on stdout (counts, errors, " +
+				"duration; see README for its fields); messages stay on stderr"},
 			&cli.BoolFlag{Name: "checksum", Aliases: []string{"c"}, Usage: "leave a file already in DST alone when its " +
 				"content is the same (read both), not when its size and modification time are"},
 			&cli.BoolFlag{Name: "force", Usage: "copy every file, even those DST already holds"},
@@ -145,7 +147,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run maps errors to exit codes, below
 		Action: func(c *cli.Context) error {
-			code = copyCommand(ctx, c, stderr)
+			code = copyCommand(ctx, c, stdout, stderr)
 			return nil
 		},
 	}
@@ -159,8 +161,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-func copyCommand(ctx context.Context, c *cli.Context, stderr io.Writer) int {
+func copyCommand(ctx context.Context, c *cli.Context, stdout, stderr io.Writer) int {
+	out := runCopy(ctx, c, stderr)
+	if c.Bool("json") {
+		if err := writeJSON(stdout, out); err != nil {
+			printError(stderr, "--json: "+err.Error(), "")
+			return max(out.code, exitFailed)
+		}
+	}
+	return out.code
+}
+
+// runCopy does the copy the command line asks for, printing messages
+// on stderr, and says how it went.
+func runCopy(ctx context.Context, c *cli.Context, stderr io.Writer) outcome {
 	args := c.Args().Slice()
+	fail := func(code int, msg, hint string) outcome {
+		printError(stderr, msg, hint)
+		out := outcome{code: code, fatal: msg}
+		if len(args) == 2 {
+			out.src, out.dst = args[0], args[1]
+		}
+		return out
+	}
 	if len(args) != 2 {
 		hint := "usage: pcopy [options] SRC DST"
 		for _, a := range args[min(len(args), 2):] {
@@ -168,19 +191,16 @@ func copyCommand(ctx context.Context, c *cli.Context, stderr io.Writer) int {
 				hint = "options go before SRC and DST"
 			}
 		}
-		printError(stderr, fmt.Sprintf("expected SRC and DST, got %d arguments", len(args)), hint)
-		return exitUsage
+		return fail(exitUsage, fmt.Sprintf("expected SRC and DST, got %d arguments", len(args)), hint)
 	}
 	workers := c.Int("workers")
 	if workers < 1 {
-		printError(stderr, fmt.Sprintf("--workers must be at least 1, not %d", workers), "")
-		return exitUsage
+		return fail(exitUsage, fmt.Sprintf("--workers must be at least 1, not %d", workers), "")
 	}
 	update := copier.UpdateChanged
 	switch {
 	case c.Bool("force") && c.Bool("checksum"):
-		printError(stderr, "--force and --checksum cannot go together", "--force copies everything; --checksum compares content")
-		return exitUsage
+		return fail(exitUsage, "--force and --checksum cannot go together", "--force copies everything; --checksum compares content")
 	case c.Bool("force"):
 		update = copier.UpdateAll
 	case c.Bool("checksum"):
@@ -188,13 +208,11 @@ func copyCommand(ctx context.Context, c *cli.Context, stderr io.Writer) int {
 	}
 	splitSize, err := parseSize(c.String("split-size"))
 	if err != nil {
-		printError(stderr, "--split-size: "+err.Error(), "a number of bytes with an optional K, M, G or T suffix, like 512M")
-		return exitUsage
+		return fail(exitUsage, "--split-size: "+err.Error(), "a number of bytes with an optional K, M, G or T suffix, like 512M")
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		printError(stderr, "cannot find the pcopy binary to start workers: "+err.Error(), "")
-		return exitFailed
+		return fail(exitFailed, "cannot find the pcopy binary to start workers: "+err.Error(), "")
 	}
 
 	quiet := c.Bool("quiet")
@@ -220,9 +238,9 @@ func copyCommand(ctx context.Context, c *cli.Context, stderr io.Writer) int {
 
 	var refused *copier.RefusedError
 	if errors.As(err, &refused) {
-		printError(stderr, refused.Msg, refused.Hint)
-		return exitUsage
+		return fail(exitUsage, refused.Msg, refused.Hint)
 	}
+	out := outcome{src: args[0], dst: args[1], sum: sum}
 	for _, fe := range sum.Errors {
 		printError(stderr, fe.Error(), "")
 	}
@@ -230,19 +248,22 @@ func copyCommand(ctx context.Context, c *cli.Context, stderr io.Writer) int {
 	if errors.As(err, &intr) {
 		printError(stderr, fmt.Sprintf("%s after copying %d files (%s); temporary files were removed",
 			intr.Error(), sum.Files, progress.HumanBytes(sum.Bytes)), "run the same command again to finish the copy")
-		return signalExitCode(intr.sig)
+		out.code, out.interrupted = signalExitCode(intr.sig), true
+		return out
 	}
 	if !quiet {
 		fmt.Fprintf(stderr, "pcopy: %s\n", progress.SummaryLine(sum))
 	}
 	switch {
 	case err == nil:
-		return exitOK
+		out.code = exitOK
 	case errors.Is(err, copier.ErrIncomplete):
-		return exitFailed
+		out.code = exitFailed
+	default:
+		printError(stderr, err.Error(), "")
+		out.code, out.fatal = exitFailed, err.Error()
 	}
-	printError(stderr, err.Error(), "")
-	return exitFailed
+	return out
 }
 
 // setEnvVar lets the environment variable PCOPY_NAME (NAME the flag's

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"regexp"
 	"os"
 	"os/exec"
 	"strconv"
@@ -37,6 +40,7 @@ func TestScripts(t *testing.T) {
 			"exits":  cmdExits,
 			"treeeq": cmdTreeEq,
 			"notemp": cmdNoTemp,
+			"json":   cmdJSON,
 		},
 	})
 }
@@ -93,5 +97,51 @@ func cmdNoTemp(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if left := treecheck.TempFiles(ts.MkAbs(args[0]), copier.TempPrefix); len(left) > 0 {
 		ts.Fatalf("temporary files left: %s", strings.Join(left, ", "))
+	}
+}
+
+// json KEY=VALUE... checks fields of the JSON object the last command
+// printed on stdout: KEY=VALUE compares the field, printed with %v, to
+// VALUE; KEY~REGEXP matches it; a KEY like errors.0.path goes into arrays
+// and objects.
+func cmdJSON(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: json KEY=VALUE|KEY~REGEXP...")
+	}
+	var obj any
+	if err := json.Unmarshal([]byte(ts.ReadFile("stdout")), &obj); err != nil {
+		ts.Fatalf("stdout is not one JSON value: %v", err)
+	}
+	for _, arg := range args {
+		i := strings.IndexAny(arg, "=~")
+		if i < 0 {
+			ts.Fatalf("json: %q is neither KEY=VALUE nor KEY~REGEXP", arg)
+		}
+		key, op, want := arg[:i], arg[i], arg[i+1:]
+		v := obj
+		for _, k := range strings.Split(key, ".") {
+			switch o := v.(type) {
+			case map[string]any:
+				var ok bool
+				if v, ok = o[k]; !ok {
+					ts.Fatalf("json: no field %q in %s", k, key)
+				}
+			case []any:
+				n, err := strconv.Atoi(k)
+				if err != nil || n >= len(o) {
+					ts.Fatalf("json: no element %s in %s (%d elements)", k, key, len(o))
+				}
+				v = o[n]
+			default:
+				ts.Fatalf("json: %s: %v has no field %q", key, v, k)
+			}
+		}
+		got := fmt.Sprint(v)
+		if op == '=' && got != want {
+			ts.Fatalf("json: %s is %q, want %q", key, got, want)
+		}
+		if op == '~' && !regexp.MustCompile(want).MatchString(got) {
+			ts.Fatalf("json: %s is %q, does not match %q", key, got, want)
+		}
 	}
 }
