@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -39,7 +40,8 @@ command again updates the same tree: DST never gets a SRC subdirectory,
 and files DST already has with the same size and modification time are
 left alone (--checksum compares content instead, --force copies all).
 When SRC is a file, it is copied to DST, or into DST when DST is an
-existing directory or ends with a slash.
+existing directory or ends with a slash. Without DST, SRC is copied
+beside itself, to "SRC copy" (a file: "NAME copy.EXT").
 
 The copy keeps what cp -a keeps: file contents (holes too), empty
 directories, symlinks (as links, never followed unless -L), hard links,
@@ -55,6 +57,7 @@ EXAMPLES:
    pcopy photos /mnt/backup/photos      contents of photos/ into /mnt/backup/photos/
    pcopy -j 8 src dst                   use 8 worker processes
    pcopy notes.txt /mnt/backup/         copy one file into a directory
+   pcopy photos                         copy to "photos copy" beside it
    pcopy -q data /srv/data || alert     scripts: only errors are printed; check the exit code
 
 EXIT CODES:
@@ -117,7 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := &cli.App{
 		Name:            "pcopy",
 		Usage:           "copy a directory tree with parallel worker processes",
-		UsageText:       "pcopy [options] SRC DST",
+		UsageText:       "pcopy [options] SRC [DST]",
 		Description:     helpText,
 		HideHelpCommand: true,
 		Version:         version(),
@@ -176,6 +179,18 @@ func copyCommand(ctx context.Context, c *cli.Context, stdout, stderr io.Writer) 
 // on stderr, and says how it went.
 func runCopy(ctx context.Context, c *cli.Context, stderr io.Writer) outcome {
 	args := c.Args().Slice()
+	if len(args) == 1 {
+		// No DST: a sibling of SRC, like the classic copier's "[copy]".
+		dst, err := siblingCopy(args[0])
+		if err != nil {
+			printError(stderr, err.Error(), "name DST: pcopy SRC DST")
+			return outcome{code: exitUsage, fatal: err.Error(), src: args[0]}
+		}
+		args = append(args, dst)
+		if !c.Bool("quiet") {
+			fmt.Fprintf(stderr, "pcopy: no DST given: copying into %s\n", copier.DisplayPath(dst))
+		}
+	}
 	fail := func(code int, msg, hint string) outcome {
 		printError(stderr, msg, hint)
 		out := outcome{code: code, fatal: msg}
@@ -185,7 +200,7 @@ func runCopy(ctx context.Context, c *cli.Context, stderr io.Writer) outcome {
 		return out
 	}
 	if len(args) != 2 {
-		hint := "usage: pcopy [options] SRC DST"
+		hint := "usage: pcopy [options] SRC [DST]"
 		for _, a := range args[min(len(args), 2):] {
 			if strings.HasPrefix(a, "-") {
 				hint = "options go before SRC and DST"
@@ -317,6 +332,25 @@ func version() string {
 		v = "(devel)"
 	}
 	return v + " (" + info.GoVersion + ")"
+}
+
+// siblingCopy names the copy of src made when no DST is given: "NAME
+// copy" beside it, or "NAME copy.EXT" for a file with an extension.
+func siblingCopy(src string) (string, error) {
+	abs, err := filepath.Abs(src)
+	if err != nil {
+		return "", err
+	}
+	dir, name := filepath.Split(abs)
+	if name == "" {
+		return "", fmt.Errorf("%s has no parent to put a copy in", src)
+	}
+	if info, err := os.Stat(abs); err == nil && !info.IsDir() {
+		if ext := filepath.Ext(name); ext != "" && ext != name {
+			return filepath.Join(dir, strings.TrimSuffix(name, ext)+" copy"+ext), nil
+		}
+	}
+	return filepath.Join(dir, name+" copy"), nil
 }
 
 // parseSize reads a size like 4096, 512K, 64M or 2G (powers of 1024).
