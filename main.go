@@ -130,6 +130,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			&cli.IntFlag{Name: "workers", Aliases: []string{"j"}, Value: runtime.NumCPU(),
 				Usage: "number of worker processes", DefaultText: "number of CPUs"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors"},
+			&cli.StringFlag{Name: "log", Usage: "append to `FILE` a line for each entry copied, linked, left " +
+				"unchanged, skipped or failed, with the time, and one when the run starts and ends"},
 			&cli.BoolFlag{Name: "json", Usage: "at the end, print a JSON report on stdout (counts, errors, " +
 				"duration; see README for its fields); messages stay on stderr"},
 			&cli.BoolFlag{Name: "checksum", Aliases: []string{"c"}, Usage: "leave a file already in DST alone when its " +
@@ -150,7 +152,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run maps errors to exit codes, below
 		Action: func(c *cli.Context) error {
-			code = copyCommand(ctx, c, stdout, stderr)
+			code = copyCommand(ctx, c, args, stdout, stderr)
 			return nil
 		},
 	}
@@ -164,8 +166,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-func copyCommand(ctx context.Context, c *cli.Context, stdout, stderr io.Writer) int {
-	out := runCopy(ctx, c, stderr)
+func copyCommand(ctx context.Context, c *cli.Context, cmdline []string, stdout, stderr io.Writer) int {
+	var log *actionLog
+	if name := c.String("log"); name != "" {
+		var err error
+		if log, err = openActionLog(name); err != nil {
+			printError(stderr, "--log: "+err.Error(), "")
+			return exitUsage
+		}
+		quoted := make([]string, len(cmdline))
+		for i, a := range cmdline {
+			quoted[i] = copier.DisplayPath(a)
+		}
+		log.line(fmt.Sprintf("start %s, version %s", strings.Join(quoted, " "), version()))
+	}
+	out := runCopy(ctx, c, stderr, log)
+	if log != nil {
+		if err := log.close(out); err != nil {
+			printError(stderr, "--log: "+err.Error(), "the log is incomplete")
+			out.code = max(out.code, exitFailed)
+		}
+	}
 	if c.Bool("json") {
 		if err := writeJSON(stdout, out); err != nil {
 			printError(stderr, "--json: "+err.Error(), "")
@@ -177,7 +198,7 @@ func copyCommand(ctx context.Context, c *cli.Context, stdout, stderr io.Writer) 
 
 // runCopy does the copy the command line asks for, printing messages
 // on stderr, and says how it went.
-func runCopy(ctx context.Context, c *cli.Context, stderr io.Writer) outcome {
+func runCopy(ctx context.Context, c *cli.Context, stderr io.Writer, log *actionLog) outcome {
 	args := c.Args().Slice()
 	if len(args) == 1 {
 		// No DST: a sibling of SRC, like the classic copier's "[copy]".
@@ -236,7 +257,12 @@ func runCopy(ctx context.Context, c *cli.Context, stderr io.Writer) outcome {
 		tty = term.IsTerminal(int(f.Fd()))
 	}
 	rep := progress.New(stderr, tty, quiet)
+	var onAction func(copier.Action, string, error)
+	if log != nil {
+		onAction = log.action
+	}
 	sum, err := copier.Copy(ctx, copier.Options{
+		OnAction:    onAction,
 		Src:         args[0],
 		Dst:         args[1],
 		Workers:     workers,

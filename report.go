@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
+	"os"
+	"time"
 	"unicode/utf8"
 
 	"github.com/pcopy/pcopy/copier"
+	"github.com/pcopy/pcopy/progress"
 )
 
 // outcome is how a run went: what the exit code, the summary line and
@@ -17,6 +22,61 @@ type outcome struct {
 	sum         copier.Summary
 	interrupted bool
 	fatal       string // why nothing, or not everything, could be attempted
+}
+
+// actionLog writes --log FILE: a line when the run starts, one per entry
+// acted on (copied, linked, unchanged, skipped, failed), and one at the
+// end with the exit code and the summary. Appended to, so that a cron
+// job's runs follow one another in one file.
+type actionLog struct {
+	f   *os.File
+	w   *bufio.Writer
+	err error // the first write error; the copy goes on
+}
+
+func openActionLog(name string) (*actionLog, error) {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &actionLog{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+}
+
+func (l *actionLog) line(what string) {
+	if l.err == nil {
+		_, l.err = fmt.Fprintf(l.w, "%s %s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), what)
+	}
+}
+
+// action is a copier.Options.OnAction.
+func (l *actionLog) action(a copier.Action, rel string, err error) {
+	what := a.String() + " " + copier.DisplayPath(rel)
+	if rel == "" {
+		what = a.String() + " ."
+	}
+	if err != nil {
+		what += ": " + err.Error()
+	}
+	l.line(what)
+}
+
+// close writes the last line and says whether the log is whole.
+func (l *actionLog) close(out outcome) error {
+	end := fmt.Sprintf("end exit %d", out.code)
+	switch {
+	case out.fatal != "":
+		end += ": " + out.fatal
+	case out.src != "":
+		end += ": " + progress.SummaryLine(out.sum)
+	}
+	l.line(end)
+	if err := l.w.Flush(); l.err == nil {
+		l.err = err
+	}
+	if err := l.f.Close(); l.err == nil {
+		l.err = err
+	}
+	return l.err
 }
 
 // jsonReport is the object --json prints. Its field names are stable:

@@ -119,6 +119,8 @@ type coordinator struct {
 	rep   Reporter
 	sum   Summary
 
+	onAction func(a Action, rel string, err error)
+
 	// walk
 	entries  <-chan []srcEntry // from the lister
 	chunk    []srcEntry        // received, not yet taken
@@ -172,6 +174,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		plan:        p,
 		spawn:       opts.Spawn,
 		rep:         opts.Reporter,
+		onAction:    opts.OnAction,
 		events:      make(chan event, 64),
 		quit:        make(chan struct{}),
 		splits:      map[*split]bool{},
@@ -504,6 +507,7 @@ func (c *coordinator) finishTask(w *workerState, t *task, r result) {
 	}
 	if r.Omitted {
 		c.warn(fmt.Sprintf("%s: skipped: %s", DisplayPath(t.job.Rel), r.Warn))
+		c.act(Skipped, t.job.Rel, nil)
 		c.rep.FileDone(t.job.Rel, nil)
 		c.taskDone(t)
 		return
@@ -514,6 +518,7 @@ func (c *coordinator) finishTask(w *workerState, t *task, r result) {
 		}
 		c.rep.Bytes(t.job.Size - t.done) // done, as far as the progress bar goes
 		c.sum.Skipped++
+		c.act(Unchanged, t.job.Rel, nil)
 		c.rep.FileDone(t.job.Rel, nil)
 		c.taskDone(t)
 		return
@@ -560,16 +565,19 @@ func (c *coordinator) complete(t *task, n int64, err error) {
 		c.fail(t.job.Rel, err)
 	} else {
 		c.sum.Bytes += n
+		action := Copied
 		switch t.job.Kind {
 		case KindSymlink:
 			c.sum.Symlinks++
 		case KindHardlink:
 			c.sum.Hardlinks++
+			action = Linked
 		case KindSpecial:
 			c.sum.Specials++
 		default:
 			c.sum.Files++
 		}
+		c.act(action, t.job.Rel, nil)
 	}
 	c.rep.FileDone(t.job.Rel, err)
 	c.taskDone(t)
@@ -609,6 +617,7 @@ func (c *coordinator) completePart(t *task, n int64, err error) {
 	} else {
 		c.sum.Files++
 		c.sum.Bytes += s.size
+		c.act(Copied, s.rel, nil)
 	}
 	c.rep.FileDone(s.rel, err)
 	if s.dir != nil {
@@ -798,6 +807,14 @@ func (c *coordinator) abort() {
 
 func (c *coordinator) fail(rel string, err error) {
 	c.sum.Errors = append(c.sum.Errors, &FileError{Path: rel, Err: err})
+	c.act(Failed, rel, err)
+}
+
+// act tells Options.OnAction, if set, what was done with rel.
+func (c *coordinator) act(a Action, rel string, err error) {
+	if c.onAction != nil {
+		c.onAction(a, rel, err)
+	}
 }
 
 // warnOnce shows a warning about rel that is about the whole copy (DST

@@ -50,6 +50,11 @@ type Options struct {
 	// Reporter, if set, is told about progress as it happens.
 	Reporter Reporter
 
+	// OnAction, if set, is called once for each entry the copy acted on
+	// (not for directories made, only for those that failed), from one
+	// goroutine, in the order things happened: for audit logs.
+	OnAction func(a Action, rel string, err error)
+
 	// SplitSize, when positive, has files of at least this many bytes
 	// copied in parts by several workers at once (Linux, the operating
 	// system's filesystem). It pays where one stream is slow, as on
@@ -63,6 +68,33 @@ type Options struct {
 	// tell the Reporter the tree's total size early. Meant for a progress
 	// bar; it costs an extra stat of every entry.
 	CountTotals bool
+}
+
+// Action is what a copy did with one entry (see Options.OnAction).
+type Action uint8
+
+const (
+	Copied    Action = iota // a file, symlink or special file written to DST
+	Linked                  // a hard link made to a file already copied
+	Unchanged               // DST already held it (see UpdatePolicy)
+	Skipped                 // not copied, by design: a warning says why (a device node without root)
+	Failed                  // could not be copied: err says why
+)
+
+func (a Action) String() string {
+	switch a {
+	case Copied:
+		return "copied"
+	case Linked:
+		return "linked"
+	case Unchanged:
+		return "unchanged"
+	case Skipped:
+		return "skipped"
+	case Failed:
+		return "failed"
+	}
+	return "action(" + strconv.Itoa(int(a)) + ")"
 }
 
 // Reporter receives progress events from the coordinator. Methods are called
