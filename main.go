@@ -141,6 +141,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				"point to instead of the links (a link to nothing, or round in a loop, is reported)"},
 			&cli.BoolFlag{Name: "no-owner", Usage: "leave copies owned by whoever runs pcopy; otherwise they get " +
 				"their source's owner and group (as root; others keep the group where it is theirs)"},
+			&cli.StringSliceFlag{Name: "exclude", Usage: "leave out entries matching `PATTERN` (repeatable): * ? [a-z] " +
+				"within a name, ** across directories; with a slash it matches the path from SRC; a trailing slash: " +
+				"directories only. A directory left out is not entered"},
+			&cli.StringSliceFlag{Name: "include", Usage: "copy entries matching `PATTERN` even if an --exclude matches " +
+				"them (repeatable)"},
+			&cli.StringFlag{Name: "exclude-from", Usage: "read --exclude patterns from `FILE`, one a line (# comments; " +
+				"!PATTERN is an --include)"},
 			&cli.BoolFlag{Name: "fsync", Usage: "flush each file and directory to disk before going on, " +
 				"so that a copy that completed survives a power loss (slower)"},
 			&cli.StringFlag{Name: "split-size", Value: "0", Usage: "copy files of at least `SIZE` (e.g. 512M, 2G) " +
@@ -246,6 +253,14 @@ func runCopy(ctx context.Context, c *cli.Context, stderr io.Writer, log *actionL
 	if err != nil {
 		return fail(exitUsage, "--split-size: "+err.Error(), "a number of bytes with an optional K, M, G or T suffix, like 512M")
 	}
+	exclude, include := c.StringSlice("exclude"), c.StringSlice("include")
+	if name := c.String("exclude-from"); name != "" {
+		ex, in, err := readPatterns(name)
+		if err != nil {
+			return fail(exitUsage, "--exclude-from: "+err.Error(), "")
+		}
+		exclude, include = append(exclude, ex...), append(include, in...)
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fail(exitFailed, "cannot find the pcopy binary to start workers: "+err.Error(), "")
@@ -274,6 +289,8 @@ func runCopy(ctx context.Context, c *cli.Context, stderr io.Writer, log *actionL
 		Fsync:       c.Bool("fsync"),
 		NoOwner:     c.Bool("no-owner"),
 		Dereference: c.Bool("dereference"),
+		Exclude:     exclude,
+		Include:     include,
 	})
 	rep.Finish(err == nil)
 
@@ -358,6 +375,26 @@ func version() string {
 		v = "(devel)"
 	}
 	return v + " (" + info.GoVersion + ")"
+}
+
+// readPatterns reads an --exclude-from file: a pattern a line, blank
+// lines and lines starting with # ignored, !PATTERN an include.
+func readPatterns(name string) (exclude, include []string, err error) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimRight(line, "\r")
+		switch {
+		case strings.TrimSpace(line) == "", strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "!"):
+			include = append(include, line[1:])
+		default:
+			exclude = append(exclude, line)
+		}
+	}
+	return exclude, include, nil
 }
 
 // siblingCopy names the copy of src made when no DST is given: "NAME

@@ -95,6 +95,7 @@ type jsonReport struct {
 	SpecialFiles    int64       `json:"special_files"`
 	Dirs            int64       `json:"dirs"`
 	Unchanged       int64       `json:"unchanged"`
+	Excluded        int64       `json:"excluded"`
 	Failed          int         `json:"failed"`
 	Vanished        int64       `json:"vanished"`
 	Changed         int64       `json:"changed"`
@@ -127,7 +128,7 @@ func writeJSON(w io.Writer, out outcome) error {
 		Version: version(), Src: jsonPath(out.src), Dst: jsonPath(out.dst),
 		ExitCode: out.code, Interrupted: out.interrupted, Error: out.fatal,
 		Files: s.Files, Bytes: s.Bytes, Symlinks: s.Symlinks, HardLinks: s.Hardlinks, SpecialFiles: s.Specials,
-		Dirs: s.Dirs, Unchanged: s.Skipped, Failed: len(s.Errors), Vanished: s.Vanished, Changed: s.Changed,
+		Dirs: s.Dirs, Unchanged: s.Skipped, Excluded: s.Excluded, Failed: len(s.Errors), Vanished: s.Vanished, Changed: s.Changed,
 		DurationSeconds: s.Duration.Seconds(), Errors: []jsonError{}, Warnings: s.Warnings,
 	}
 	if secs := s.Duration.Seconds(); secs > 0 {

@@ -139,6 +139,7 @@ type coordinator struct {
 	owner         bool // keep owners (Options.NoOwner unset)
 	isOS          bool // fs is the operating system's
 	deref         bool // follow symlinks in SRC
+	filter        *filter
 	euid, egid    uint32
 	links         map[fileID]*linkGroup
 	warned        map[string]bool // warnings workers sent that were shown
@@ -165,6 +166,10 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		fsys = afero.NewOsFs()
 	}
 	fsys = osFsOf(fsys)
+	filter, err := newFilter(opts.Exclude, opts.Include)
+	if err != nil {
+		return Summary{}, err
+	}
 	p, err := makePlan(fsys, opts.Src, opts.Dst)
 	if err != nil {
 		return Summary{}, err
@@ -185,6 +190,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		owner:       !opts.NoOwner,
 		isOS:        isOSFs(fsys),
 		deref:       opts.Dereference,
+		filter:      filter,
 		euid:        uint32(os.Geteuid()),
 		egid:        uint32(os.Getegid()),
 		warned:      make(map[string]bool),
@@ -198,7 +204,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	if opts.CountTotals && opts.Reporter != nil {
 		countCtx, stopCount := context.WithCancel(ctx)
 		defer stopCount()
-		go countTotals(countCtx, fsys, p, opts.Dereference, opts.Reporter)
+		go countTotals(countCtx, fsys, p, opts.Dereference, filter, opts.Reporter)
 	}
 	err = c.run(ctx, max(opts.Workers, 1))
 	if err == nil && c.fsync {

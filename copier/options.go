@@ -38,6 +38,12 @@ type Options struct {
 	// directory that holds it is reported, not followed round and round.
 	Dereference bool
 
+	// Exclude and Include leave entries of SRC out of the copy: see
+	// filter.go for the patterns. An entry is left out when an Exclude
+	// pattern matches and no Include pattern does; a directory left out
+	// is not entered.
+	Exclude, Include []string
+
 	// Update says which files already in DST are left alone (a re-run
 	// copies only what changed); the zero value is UpdateChanged.
 	Update UpdatePolicy
@@ -79,6 +85,7 @@ const (
 	Unchanged               // DST already held it (see UpdatePolicy)
 	Skipped                 // not copied, by design: a warning says why (a device node without root)
 	Failed                  // could not be copied: err says why
+	Excluded                // left out by Options.Exclude
 )
 
 func (a Action) String() string {
@@ -93,6 +100,8 @@ func (a Action) String() string {
 		return "skipped"
 	case Failed:
 		return "failed"
+	case Excluded:
+		return "excluded"
 	}
 	return "action(" + strconv.Itoa(int(a)) + ")"
 }
@@ -122,6 +131,7 @@ type Summary struct {
 	Dirs      int64 // directories created or updated
 	Bytes     int64 // bytes of file content copied
 	Skipped   int64 // regular files DST already held (see UpdatePolicy), not copied
+	Excluded  int64 // entries left out by Exclude (a directory counts once)
 	// Of the Errors, how many are sources that went away after the walk
 	// saw their names (Vanished), and files that changed while they were
 	// copied, and again when copied once more (Changed). Neither reached

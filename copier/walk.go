@@ -26,9 +26,10 @@ import (
 type entryKind uint8
 
 const (
-	entryOther entryKind = iota // not a directory, or lstat failed: info or err says
-	entryDir                    // a directory begins: its entries follow, then an entryEnd
-	entryEnd                    // the innermost directory begun has no more entries
+	entryOther    entryKind = iota // not a directory, or lstat failed: info or err says
+	entryDir                       // a directory begins: its entries follow, then an entryEnd
+	entryEnd                       // the innermost directory begun has no more entries
+	entryExcluded                  // left out by the filter (a directory: not entered)
 )
 
 // srcEntry is one step of the walk of the source.
@@ -56,6 +57,7 @@ type lister struct {
 	root   string
 	useFds bool // list and lstat relative to open directories
 	deref  bool // follow symlinks (Options.Dereference)
+	filter *filter
 	out    chan<- []srcEntry
 	quit   <-chan struct{}
 	chunk  []srcEntry
@@ -71,9 +73,9 @@ type listFrame struct {
 	next  int
 }
 
-func startLister(fsys afero.Fs, root string, rootInfo os.FileInfo, deref bool, quit <-chan struct{}) <-chan []srcEntry {
+func startLister(fsys afero.Fs, root string, rootInfo os.FileInfo, deref bool, filter *filter, quit <-chan struct{}) <-chan []srcEntry {
 	out := make(chan []srcEntry, chunksAhead)
-	l := &lister{fs: fsys, root: root, useFds: dirFds && isOSFs(fsys), deref: deref, out: out, quit: quit}
+	l := &lister{fs: fsys, root: root, useFds: dirFds && isOSFs(fsys), deref: deref, filter: filter, out: out, quit: quit}
 	go l.run(rootInfo)
 	return out
 }
@@ -121,6 +123,12 @@ func (l *lister) run(rootInfo os.FileInfo) {
 		if err == nil && l.deref && info.Mode()&fs.ModeSymlink != 0 {
 			info, err = l.follow(top, rel, name)
 			followed = true
+		}
+		if l.filter.excluded(rel, err == nil && info.IsDir()) {
+			if !l.emit(srcEntry{kind: entryExcluded, rel: rel}) {
+				return
+			}
+			continue
 		}
 		if err == nil && info.IsDir() {
 			if followed && inStack(stack, info) {
@@ -272,7 +280,7 @@ func (c *coordinator) startWalk() error {
 	if err := c.fs.MkdirAll(filepath.Dir(filepath.Clean(p.dstRoot)), 0o777); err != nil {
 		return fmt.Errorf("create destination directory: %w", err)
 	}
-	c.entries = startLister(c.fs, p.srcRoot, p.srcInfo, c.deref, c.quit)
+	c.entries = startLister(c.fs, p.srcRoot, p.srcInfo, c.deref, c.filter, c.quit)
 	return nil
 }
 
@@ -336,6 +344,10 @@ func (c *coordinator) take(e srcEntry) *task {
 		parent = c.dirs[len(c.dirs)-1]
 	}
 	switch e.kind {
+	case entryExcluded:
+		c.sum.Excluded++
+		c.act(Excluded, e.rel, nil)
+		return nil
 	case entryDir:
 		c.enterDir(parent, e)
 		return nil

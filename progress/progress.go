@@ -166,8 +166,12 @@ func SummaryLine(s copier.Summary) string {
 	if s.Specials > 0 {
 		links += fmt.Sprintf(", %d special files", s.Specials)
 	}
-	line := fmt.Sprintf("%d files, %d symlinks%s, %d dirs, %d unchanged, %s in %s (%s), %d errors",
-		s.Files, s.Symlinks, links, s.Dirs, s.Skipped, HumanBytes(s.Bytes), s.Duration.Round(time.Millisecond), rate, len(s.Errors))
+	unchanged := fmt.Sprintf("%d unchanged", s.Skipped)
+	if s.Excluded > 0 {
+		unchanged += fmt.Sprintf(", %d excluded", s.Excluded)
+	}
+	line := fmt.Sprintf("%d files, %d symlinks%s, %d dirs, %s, %s in %s (%s), %d errors",
+		s.Files, s.Symlinks, links, s.Dirs, unchanged, HumanBytes(s.Bytes), s.Duration.Round(time.Millisecond), rate, len(s.Errors))
 	var why []string
 	if s.Vanished > 0 {
 		why = append(why, fmt.Sprintf("%d vanished from SRC", s.Vanished))
