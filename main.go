@@ -141,6 +141,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				"point to instead of the links (a link to nothing, or round in a loop, is reported)"},
 			&cli.BoolFlag{Name: "no-owner", Usage: "leave copies owned by whoever runs pcopy; otherwise they get " +
 				"their source's owner and group (as root; others keep the group where it is theirs)"},
+			&cli.BoolFlag{Name: "delete", Usage: "make DST a mirror: once everything is copied without an error, " +
+				"remove what DST has and SRC lacks (never outside DST; what --exclude leaves out is kept)"},
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "write nothing: list on stdout what would be " +
+				"copied and deleted, and end with the summary the copy would have"},
 			&cli.StringSliceFlag{Name: "exclude", Usage: "leave out entries matching `PATTERN` (repeatable): * ? [a-z] " +
 				"within a name, ** across directories; with a slash it matches the path from SRC; a trailing slash: " +
 				"directories only. A directory left out is not entered"},
@@ -187,7 +191,7 @@ func copyCommand(ctx context.Context, c *cli.Context, cmdline []string, stdout, 
 		}
 		log.line(fmt.Sprintf("start %s, version %s", strings.Join(quoted, " "), version()))
 	}
-	out := runCopy(ctx, c, stderr, log)
+	out := runCopy(ctx, c, stdout, stderr, log)
 	if log != nil {
 		if err := log.close(out); err != nil {
 			printError(stderr, "--log: "+err.Error(), "the log is incomplete")
@@ -205,7 +209,7 @@ func copyCommand(ctx context.Context, c *cli.Context, cmdline []string, stdout, 
 
 // runCopy does the copy the command line asks for, printing messages
 // on stderr, and says how it went.
-func runCopy(ctx context.Context, c *cli.Context, stderr io.Writer, log *actionLog) outcome {
+func runCopy(ctx context.Context, c *cli.Context, stdout, stderr io.Writer, log *actionLog) outcome {
 	args := c.Args().Slice()
 	if len(args) == 1 {
 		// No DST: a sibling of SRC, like the classic copier's "[copy]".
@@ -272,9 +276,22 @@ func runCopy(ctx context.Context, c *cli.Context, stderr io.Writer, log *actionL
 		tty = term.IsTerminal(int(f.Fd()))
 	}
 	rep := progress.New(stderr, tty, quiet)
+	dryRun := c.Bool("dry-run")
 	var onAction func(copier.Action, string, error)
 	if log != nil {
 		onAction = log.action
+	}
+	if dryRun && !c.Bool("json") {
+		logAction := onAction
+		onAction = func(a copier.Action, rel string, err error) {
+			if logAction != nil {
+				logAction(a, rel, err)
+			}
+			if a == copier.Copied || a == copier.Deleted {
+				verb := map[copier.Action]string{copier.Copied: "copy", copier.Deleted: "delete"}[a]
+				fmt.Fprintf(stdout, "would %s %s\n", verb, displayRel(rel))
+			}
+		}
 	}
 	sum, err := copier.Copy(ctx, copier.Options{
 		OnAction:    onAction,
@@ -289,6 +306,8 @@ func runCopy(ctx context.Context, c *cli.Context, stderr io.Writer, log *actionL
 		Fsync:       c.Bool("fsync"),
 		NoOwner:     c.Bool("no-owner"),
 		Dereference: c.Bool("dereference"),
+		Delete:      c.Bool("delete"),
+		DryRun:      dryRun,
 		Exclude:     exclude,
 		Include:     include,
 	})
@@ -310,8 +329,13 @@ func runCopy(ctx context.Context, c *cli.Context, stderr io.Writer, log *actionL
 		return out
 	}
 	if !quiet {
-		fmt.Fprintf(stderr, "pcopy: %s\n", progress.SummaryLine(sum))
+		prefix := ""
+		if dryRun {
+			prefix = "dry run, nothing written: "
+		}
+		fmt.Fprintf(stderr, "pcopy: %s%s\n", prefix, progress.SummaryLine(sum))
 	}
+	out.dryRun = dryRun
 	switch {
 	case err == nil:
 		out.code = exitOK

@@ -21,6 +21,7 @@ type outcome struct {
 	src, dst    string
 	sum         copier.Summary
 	interrupted bool
+	dryRun      bool
 	fatal       string // why nothing, or not everything, could be attempted
 }
 
@@ -50,10 +51,7 @@ func (l *actionLog) line(what string) {
 
 // action is a copier.Options.OnAction.
 func (l *actionLog) action(a copier.Action, rel string, err error) {
-	what := a.String() + " " + copier.DisplayPath(rel)
-	if rel == "" {
-		what = a.String() + " ."
-	}
+	what := a.String() + " " + displayRel(rel)
 	if err != nil {
 		what += ": " + err.Error()
 	}
@@ -79,6 +77,14 @@ func (l *actionLog) close(out outcome) error {
 	return l.err
 }
 
+// displayRel is rel as messages show it ("." for SRC itself).
+func displayRel(rel string) string {
+	if rel == "" {
+		return "."
+	}
+	return copier.DisplayPath(rel)
+}
+
 // jsonReport is the object --json prints. Its field names are stable:
 // scripts parse them (README, "JSON report").
 type jsonReport struct {
@@ -87,6 +93,7 @@ type jsonReport struct {
 	Dst             jsonPath    `json:"dst"`
 	ExitCode        int         `json:"exit_code"`
 	Interrupted     bool        `json:"interrupted"`
+	DryRun          bool        `json:"dry_run"`
 	Error           string      `json:"error,omitempty"`
 	Files           int64       `json:"files"`
 	Bytes           int64       `json:"bytes"`
@@ -96,6 +103,7 @@ type jsonReport struct {
 	Dirs            int64       `json:"dirs"`
 	Unchanged       int64       `json:"unchanged"`
 	Excluded        int64       `json:"excluded"`
+	Deleted         int64       `json:"deleted"`
 	Failed          int         `json:"failed"`
 	Vanished        int64       `json:"vanished"`
 	Changed         int64       `json:"changed"`
@@ -126,9 +134,9 @@ func writeJSON(w io.Writer, out outcome) error {
 	s := out.sum
 	r := jsonReport{
 		Version: version(), Src: jsonPath(out.src), Dst: jsonPath(out.dst),
-		ExitCode: out.code, Interrupted: out.interrupted, Error: out.fatal,
+		ExitCode: out.code, Interrupted: out.interrupted, DryRun: out.dryRun, Error: out.fatal,
 		Files: s.Files, Bytes: s.Bytes, Symlinks: s.Symlinks, HardLinks: s.Hardlinks, SpecialFiles: s.Specials,
-		Dirs: s.Dirs, Unchanged: s.Skipped, Excluded: s.Excluded, Failed: len(s.Errors), Vanished: s.Vanished, Changed: s.Changed,
+		Dirs: s.Dirs, Unchanged: s.Skipped, Excluded: s.Excluded, Deleted: s.Deleted, Failed: len(s.Errors), Vanished: s.Vanished, Changed: s.Changed,
 		DurationSeconds: s.Duration.Seconds(), Errors: []jsonError{}, Warnings: s.Warnings,
 	}
 	if secs := s.Duration.Seconds(); secs > 0 {

@@ -206,8 +206,19 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		defer stopCount()
 		go countTotals(countCtx, fsys, p, opts.Dereference, filter, opts.Reporter)
 	}
-	err = c.run(ctx, max(opts.Workers, 1))
-	if err == nil && c.fsync {
+	if opts.DryRun {
+		err = c.dryRun(ctx, opts.Delete)
+	} else {
+		err = c.run(ctx, max(opts.Workers, 1))
+		if opts.Delete && err == nil {
+			if n := len(c.sum.Errors); n > 0 {
+				c.warn(fmt.Sprintf("--delete: nothing deleted, as %d entries could not be copied", n))
+			} else {
+				c.deleteExtra(ctx, "", false)
+			}
+		}
+	}
+	if err == nil && c.fsync && !opts.DryRun {
 		// DST's own name (or the single file's), in the directory holding it.
 		if serr := syncDir(fsys, filepath.Dir(p.dstRoot)); serr != nil {
 			c.fail("", fmt.Errorf("flush the directory holding the destination: %w", unwrapPath(serr)))

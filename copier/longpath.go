@@ -69,6 +69,12 @@ func (longPathFs) Remove(name string) error {
 	return os.Remove(p)
 }
 
+func (longPathFs) RemoveAll(name string) error {
+	p, done := shortPath(name)
+	defer done()
+	return os.RemoveAll(p)
+}
+
 func (longPathFs) Rename(oldname, newname string) error {
 	p, done := shortPath(oldname)
 	defer done()

@@ -38,6 +38,15 @@ type Options struct {
 	// directory that holds it is reported, not followed round and round.
 	Dereference bool
 
+	// Delete makes DST a mirror of SRC: once everything is copied without
+	// an error, what DST has and SRC lacks is removed (what Exclude leaves
+	// out of SRC is kept in DST). Nothing outside DST is ever touched.
+	Delete bool
+
+	// DryRun writes nothing: the copy only says, through OnAction and the
+	// Summary, what it would copy, leave unchanged, fail on and delete.
+	DryRun bool
+
 	// Exclude and Include leave entries of SRC out of the copy: see
 	// filter.go for the patterns. An entry is left out when an Exclude
 	// pattern matches and no Include pattern does; a directory left out
@@ -86,6 +95,7 @@ const (
 	Skipped                 // not copied, by design: a warning says why (a device node without root)
 	Failed                  // could not be copied: err says why
 	Excluded                // left out by Options.Exclude
+	Deleted                 // removed from DST by Options.Delete
 )
 
 func (a Action) String() string {
@@ -102,6 +112,8 @@ func (a Action) String() string {
 		return "failed"
 	case Excluded:
 		return "excluded"
+	case Deleted:
+		return "deleted"
 	}
 	return "action(" + strconv.Itoa(int(a)) + ")"
 }
@@ -132,6 +144,7 @@ type Summary struct {
 	Bytes     int64 // bytes of file content copied
 	Skipped   int64 // regular files DST already held (see UpdatePolicy), not copied
 	Excluded  int64 // entries left out by Exclude (a directory counts once)
+	Deleted   int64 // entries of DST removed by Delete (a directory counts once)
 	// Of the Errors, how many are sources that went away after the walk
 	// saw their names (Vanished), and files that changed while they were
 	// copied, and again when copied once more (Changed). Neither reached

@@ -170,6 +170,9 @@ func SummaryLine(s copier.Summary) string {
 	if s.Excluded > 0 {
 		unchanged += fmt.Sprintf(", %d excluded", s.Excluded)
 	}
+	if s.Deleted > 0 {
+		unchanged += fmt.Sprintf(", %d deleted", s.Deleted)
+	}
 	line := fmt.Sprintf("%d files, %d symlinks%s, %d dirs, %s, %s in %s (%s), %d errors",
 		s.Files, s.Symlinks, links, s.Dirs, unchanged, HumanBytes(s.Bytes), s.Duration.Round(time.Millisecond), rate, len(s.Errors))
 	var why []string
