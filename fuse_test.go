@@ -153,7 +153,7 @@ func mountFaulty(t *testing.T, dir string, writeErr syscall.Errno) string {
 // faults says how a FUSE view of a directory misbehaves.
 type faults struct {
 	writeErr syscall.Errno // the error for writes past faultyWriteLimit
-	noXattrs bool          // setting extended attributes is not supported
+	noXattrs string        // setting extended attributes with this prefix is not supported
 }
 
 // mountFUSE mounts a FUSE view of dir with the given faults, and reads
@@ -201,7 +201,7 @@ type faultyNode struct {
 }
 
 func (n *faultyNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	if n.noXattrs {
+	if n.noXattrs != "" && strings.HasPrefix(attr, n.noXattrs) {
 		return syscall.EOPNOTSUPP
 	}
 	return n.LoopbackNode.Setxattr(ctx, attr, data, flags)
@@ -327,7 +327,7 @@ func TestNoXattrsInDST(t *testing.T) {
 	}
 	must(t, syscall.Setxattr(filepath.Join(src, "sub"), "user.tag", []byte("dir"), 0))
 	dst := t.TempDir()
-	mnt := mountFUSE(t, dst, faults{noXattrs: true})
+	mnt := mountFUSE(t, dst, faults{noXattrs: "user."})
 
 	code, stderr := runPcopy(t, "-j", "2", src, mnt)
 	t.Logf("stderr:\n%s", stderr)
@@ -341,6 +341,30 @@ func TestNoXattrsInDST(t *testing.T) {
 	for _, name := range []string{"a", "b", "sub/c"} {
 		if got, err := os.ReadFile(filepath.Join(dst, name)); err != nil || len(got) != 10 {
 			t.Errorf("%s not copied: %v", name, err)
+		}
+	}
+}
+
+// A DST that refuses one namespace of extended attributes (as ext4 does
+// NFSv4's system.nfs4_acl) still gets the others.
+func TestSomeXattrsRefusedInDST(t *testing.T) {
+	src := t.TempDir()
+	writeFile(t, filepath.Join(src, "f"), 10)
+	for _, name := range []string{"user.a-refused", "user.b", "user.c"} {
+		if err := syscall.Setxattr(filepath.Join(src, "f"), name, []byte(name), 0); err != nil {
+			t.Skipf("no user xattrs on %s: %v", src, err)
+		}
+	}
+	dst := t.TempDir()
+	mnt := mountFUSE(t, dst, faults{noXattrs: "user.a"})
+	code, stderr := runPcopy(t, "-j", "1", src, mnt)
+	if code != exitOK || !strings.Contains(stderr, "setxattr user.a-refused: operation not supported") {
+		t.Errorf("exit %d, want 0 and a warning about user.a-refused:\n%s", code, stderr)
+	}
+	for _, name := range []string{"user.b", "user.c"} {
+		buf := make([]byte, 64)
+		if n, err := syscall.Getxattr(filepath.Join(dst, "f"), name, buf); err != nil || string(buf[:n]) != name {
+			t.Errorf("%s not kept: %q, %v", name, buf[:max(n, 0)], err)
 		}
 	}
 }

@@ -36,6 +36,10 @@ type osCopier struct {
 	srcDev         uint64
 	dstACL         bool   // the destination directory has a default ACL
 	dstNewGid      uint32 // the group a file made there gets
+	dstDirGid      uint32 // the destination directory's group
+	dstDev         uint64
+	dstGidUnsure   bool            // dstNewGid is a guess: look at the first file made
+	bsdGroups      map[uint64]bool // per device: do new files take their directory's group (mount -o grpid)?
 
 	owner      bool   // give copies their source's owner and group
 	srcFlags   int    // how sources are opened: O_NOFOLLOW unless symlinks are followed
@@ -113,10 +117,15 @@ func (o *osCopier) dstDirFd(dst string) (int, error) {
 			unix.Close(o.dstfd)
 		}
 		o.dstfd, o.dstDir, o.dstACL = fd, d, fdHasDefaultACL(fd)
-		// In a set-group-ID directory, new files take its group.
-		o.dstNewGid = o.egid
-		if st.Mode&unix.S_ISGID != 0 {
+		// In a set-group-ID directory new files take its group, and on
+		// a filesystem mounted grpid (BSD groups) in every directory:
+		// the first file made where it matters tells, per filesystem.
+		o.dstNewGid, o.dstDirGid, o.dstDev, o.dstGidUnsure = o.egid, st.Gid, st.Dev, false
+		switch bsd, known := o.bsdGroups[st.Dev]; {
+		case st.Mode&unix.S_ISGID != 0 || known && bsd:
 			o.dstNewGid = st.Gid
+		case st.Gid != o.egid && !known:
+			o.dstGidUnsure = true
 		}
 	}
 	return o.dstfd, nil
@@ -349,6 +358,12 @@ func (o *osCopier) copyData(ctx context.Context, dstfd, srcfd int, job *Job, pro
 // they do not is a warning). It comes before the mode is set: chown clears
 // set-user-ID and set-group-ID bits.
 func (o *osCopier) keepOwnerAndXattrs(dstfd int, srcX xattrFile, job *Job, unnamed bool) error {
+	if o.dstGidUnsure {
+		var st unix.Stat_t
+		if unix.Fstat(dstfd, &st) == nil {
+			o.learnGroups(st.Gid)
+		}
+	}
 	if o.owner {
 		if uid, gid, ok := ownerChange(job.Uid, job.Gid, o.euid, o.dstNewGid); ok {
 			if err := unix.Fchown(dstfd, uid, gid); err != nil {
@@ -367,12 +382,23 @@ func (o *osCopier) keepOwnerAndXattrs(dstfd int, srcX xattrFile, job *Job, unnam
 	return nil
 }
 
+// learnGroups records the group gid that a file just made in the
+// destination directory got: whether this filesystem gives new files
+// their directory's group.
+func (o *osCopier) learnGroups(gid uint32) {
+	if o.bsdGroups == nil {
+		o.bsdGroups = make(map[uint64]bool)
+	}
+	o.bsdGroups[o.dstDev] = gid == o.dstDirGid
+	o.dstNewGid, o.dstGidUnsure = gid, false
+}
+
 // createEmpty makes an empty file at name in directory dirfd with the
 // mode perm, the extended attributes of srcX, and the owner and times of
 // job. done is false when the name is taken: the caller then replaces
 // what is there the safe way.
 func (o *osCopier) createEmpty(srcX xattrFile, dirfd int, name string, perm uint32, job *Job) (done bool, err error) {
-	plain := !o.needsChmod(perm) // with a default ACL too: the inherited ACL goes
+	plain := !o.needsChmod(perm) && !o.dstGidUnsure // with a default ACL too: the inherited ACL goes
 	if plain && o.owner {
 		_, _, chown := ownerChange(job.Uid, job.Gid, o.euid, o.dstNewGid)
 		plain = !chown

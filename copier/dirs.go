@@ -114,9 +114,11 @@ func (c *coordinator) setOwner(d *dirState, name string) error {
 // noteDstOwner records who owns d in DST, without a stat for each
 // directory made: existing is its Lstat when it was there already; one
 // this copy made belongs to this process, in the group of its parent if
-// that is set-group-ID (it then is too). DST's root is looked at.
+// that is set-group-ID (it then is too). DST's root is looked at, and so
+// is a directory made in one of another group, which it may have taken
+// (a filesystem mounted grpid).
 func (c *coordinator) noteDstOwner(d *dirState, existing os.FileInfo) {
-	if existing == nil && d.parent == nil {
+	if existing == nil && (d.parent == nil || d.parent.sgid < 0 && d.parent.curGid != c.egid) {
 		existing, _ = lstat(c.fs, joinRel(c.plan.dstRoot, d.rel))
 	}
 	if existing != nil {

@@ -64,6 +64,7 @@ type split struct {
 	mode      uint32 // os.FileMode bits
 	uid, gid  uint32
 	group     *linkGroup // its hard links, if it has some
+	follow    bool       // src is reached through a symlink (--dereference)
 	mtime     int64
 	atime     int64
 	remaining int   // parts not yet done
@@ -550,7 +551,7 @@ func (c *coordinator) finishTask(w *workerState, t *task, r result) {
 // once more as it is now, and relist says so. Otherwise the source is
 // counted as vanished or changed, and t is reported as the worker said.
 func (c *coordinator) relist(t *task) bool {
-	info, err := lstat(c.fs, joinRel(c.plan.srcRoot, t.job.Rel))
+	info, err := c.srcInfo(joinRel(c.plan.srcRoot, t.job.Rel))
 	switch {
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
 		c.sum.Vanished++

@@ -174,6 +174,20 @@ func TestLargeFileCopiedInParts(t *testing.T) {
 	if left := treecheck.TempFiles(filepath.Dir(dst), copier.TempPrefix); len(left) > 0 {
 		t.Errorf("temporary files left: %v", left)
 	}
+
+	// With -L, a large file reached through a symlink, split: finishing
+	// it compares the file followed, not the link.
+	viaLink := filepath.Join(t.TempDir(), "links")
+	must(t, os.MkdirAll(viaLink, 0o755))
+	must(t, os.Symlink(filepath.Join(src, "sub", "big"), filepath.Join(viaLink, "big")))
+	dst = filepath.Join(t.TempDir(), "deref")
+	if _, err := copier.Copy(context.Background(), copier.Options{Src: viaLink, Dst: dst, Fs: afero.NewOsFs(),
+		Workers: 2, Spawn: copier.Exec(exe, "pcopy-test"), SplitSize: 1 << 20, Dereference: true}); err != nil {
+		t.Fatalf("-L, split: %v", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dst, "big")); !bytes.Equal(got, big) {
+		t.Error("-L, split: content differs")
+	}
 }
 
 // Where DST has a default ACL, it (not the umask) shapes the mode of what

@@ -28,7 +28,9 @@ func (c *coordinator) linkGroupOf(rel string, nlink uint64, id fileID) (g *linkG
 		return nil, false
 	}
 	if g = c.links[id]; g != nil {
-		g.left--
+		if g.left > 0 { // with -L, symlinks can lead to a file more often than it has links
+			g.left--
+		}
 		return g, false
 	}
 	if c.links == nil {

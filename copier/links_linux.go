@@ -99,6 +99,12 @@ func (o *osCopier) makeSpecial(job *Job, src, dst string) error {
 			unix.Unlinkat(ddir, tmp, 0)
 		}
 	}()
+	if o.dstGidUnsure {
+		var st unix.Stat_t
+		if unix.Fstatat(ddir, tmp, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+			o.learnGroups(st.Gid)
+		}
+	}
 	if o.owner {
 		if uid, gid, ok := ownerChange(job.Uid, job.Gid, o.euid, o.dstNewGid); ok {
 			if err := unix.Fchownat(ddir, tmp, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {

@@ -1,12 +1,16 @@
 package copier_test
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pcopy/pcopy/copier"
 )
 
 // A tree whose paths are longer than the kernel takes (PATH_MAX, 4096
@@ -37,6 +41,17 @@ func TestProcessCopyPathsLongerThanPathMax(t *testing.T) {
 		must(t, unix.Symlinkat("file", dir, "link"))
 		must(t, unix.Linkat(dir, "file", dir, "hardlink", 0))
 		must(t, unix.Mkfifoat(dir, "fifo", 0o644))
+		if os.Geteuid() == 0 {
+			must(t, unix.Fchownat(dir, "file", 1234, 5678, 0))
+			must(t, unix.Fchownat(dir, ".", 4321, 8765, 0))
+		}
+		if i == depth-1 {
+			// Large enough to be split (below), at the deepest level.
+			f, err := unix.Openat(dir, "big", unix.O_WRONLY|unix.O_CREAT, 0o644)
+			must(t, err)
+			unix.Write(f, bytes.Repeat([]byte("big"), 1<<20))
+			unix.Close(f)
+		}
 	}
 	unix.Close(dir)
 	if n := len(src) + depth*251; n <= 4096 {
@@ -50,16 +65,24 @@ func TestProcessCopyPathsLongerThanPathMax(t *testing.T) {
 		t.Fatalf("copy: %v (%v)", err, sum.Errors)
 	}
 	assertSameTree(t, src, dst)
-	if sum.Files != 2*depth || sum.Hardlinks != depth || sum.Symlinks != depth || sum.Specials != depth {
+	if sum.Files != 2*depth+1 || sum.Hardlinks != depth || sum.Symlinks != depth || sum.Specials != depth {
 		t.Errorf("%d files, %d hard links, %d symlinks, %d special files; want %d, %d, %d, %d",
-			sum.Files, sum.Hardlinks, sum.Symlinks, sum.Specials, 2*depth, depth, depth, depth)
+			sum.Files, sum.Hardlinks, sum.Symlinks, sum.Specials, 2*depth+1, depth, depth, depth)
 	}
 	sum, err = processCopy(t, src, dst, 2)
 	if err != nil {
 		t.Fatalf("re-run: %v (%v)", err, sum.Errors)
 	}
-	if sum.Files != 0 || sum.Skipped != 3*depth {
-		t.Errorf("re-run: %d files copied, %d unchanged; want 0, %d", sum.Files, sum.Skipped, 3*depth)
+	if sum.Files != 0 || sum.Skipped != 3*depth+1 {
+		t.Errorf("re-run: %d files copied, %d unchanged; want 0, %d", sum.Files, sum.Skipped, 3*depth+1)
+	}
+	assertSameTree(t, src, dst)
+
+	// Split into parts, the deepest file too.
+	copier.SetMinPart(t.Cleanup, 1<<20)
+	dst = filepath.Join(t.TempDir(), "split")
+	if sum, err := processCopyOpts(t, copier.Options{Src: src, Dst: dst, Workers: 2, SplitSize: 1 << 20}); err != nil {
+		t.Fatalf("split: %v (%v)", err, sum.Errors)
 	}
 	assertSameTree(t, src, dst)
 }

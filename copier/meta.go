@@ -88,7 +88,9 @@ func kindName(job *Job) string {
 // filesystem has them.
 func lchown(fsys afero.Fs, name string, uid, gid int) error {
 	if isOSFs(fsys) {
-		return os.Lchown(name, uid, gid)
+		p, done := shortPath(name)
+		defer done()
+		return os.Lchown(p, uid, gid)
 	}
 	return fsys.Chown(name, uid, gid)
 }

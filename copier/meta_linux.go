@@ -90,6 +90,14 @@ func rdevOf(fi os.FileInfo) uint64 {
 // specialFiles says that FIFOs, sockets and device nodes can be made.
 const specialFiles = true
 
+// restoreXattrs gives the file dst the extended attributes of src
+// again, after a chown that may have dropped some.
+func restoreXattrs(src, dst string, follow bool, b *xattrBuf) (warn string) {
+	srcX := pathXattrs(src)
+	srcX.follow = follow
+	return copyXattrs(srcX, pathXattrs(dst), b)
+}
+
 // lchtimes sets the times of a symlink itself, not of its target.
 func lchtimes(name string, atime, mtime time.Time) error {
 	name, done := shortPath(name)

@@ -34,6 +34,9 @@ func rdevOf(fi os.FileInfo) uint64 { return 0 }
 // specialFiles says that FIFOs, sockets and device nodes are not made here.
 const specialFiles = false
 
+// restoreXattrs does nothing: extended attributes are kept on Linux only.
+func restoreXattrs(src, dst string, follow bool, b *xattrBuf) (warn string) { return "" }
+
 // lchtimes is a no-op where setting a symlink's own times is not wired up.
 func lchtimes(name string, atime, mtime time.Time) error { return nil }
 

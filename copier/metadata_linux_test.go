@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -134,6 +135,8 @@ func TestProcessKeepsOwnersXattrsACLs(t *testing.T) {
 	must(t, os.Lchown(filepath.Join(src, "link"), 5555, 6666))
 	must(t, os.Chown(filepath.Join(src, "f"), 7777, 8888))
 	must(t, os.Chmod(filepath.Join(src, "f"), 0o4755|os.ModeSetuid))
+	// A file capability, which the chown of the copy would drop.
+	setxattr(t, filepath.Join(src, "f"), "security.capability", []byte{1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	sum, err = processCopy(t, src, dst, 2)
 	if err != nil || sum.Files != 0 {
 		t.Fatalf("re-run: %v, %d files copied (%v)", err, sum.Files, sum.Errors)
@@ -419,4 +422,41 @@ func TestProcessCopyAcrossFilesystems(t *testing.T) {
 		}
 		assertSameTree(t, c.from, back)
 	}
+}
+
+// On a filesystem mounted grpid (BSD groups), what is made in a directory
+// takes its group, set-group-ID or not: copies must still get their
+// source's group. Needs root and a loop device.
+func TestProcessOwnersOnGrpidMount(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root")
+	}
+	dir := t.TempDir()
+	img, mnt := filepath.Join(dir, "fs.img"), filepath.Join(dir, "mnt")
+	must(t, os.Mkdir(mnt, 0o755))
+	f, err := os.Create(img)
+	must(t, err)
+	must(t, f.Truncate(32<<20))
+	f.Close()
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", img).CombinedOutput(); err != nil {
+		t.Skipf("mkfs.ext4: %v: %s", err, out)
+	}
+	if out, err := exec.Command("mount", "-o", "loop,grpid", img, mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount with grpid here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	must(t, os.Chown(mnt, 0, 100)) // another group, not set-group-ID
+
+	src := filepath.Join(t.TempDir(), "src")
+	writeFile(t, filepath.Join(src, "f"), "data", 0o644, t0)
+	writeFile(t, filepath.Join(src, "empty"), "", 0o644, t0)
+	writeFile(t, filepath.Join(src, "sub", "g"), "g", 0o600, t0)
+	must(t, os.Symlink("f", filepath.Join(src, "link")))
+	must(t, unix.Mkfifo(filepath.Join(src, "fifo"), 0o644))
+	fixDirTimes(t, src)
+	dst := filepath.Join(mnt, "copy")
+	if sum, err := processCopy(t, src, dst, 2); err != nil {
+		t.Fatalf("copy: %v (%v)", err, sum.Errors)
+	}
+	assertSameTree(t, src, dst)
 }

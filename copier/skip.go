@@ -79,6 +79,10 @@ func (w *worker) upToDate(job *Job, src, dst string) (bool, error) {
 		if uid, gid, ok := ownerChange(job.Uid, job.Gid, curUid, curGid); ok {
 			if err := lchown(fsys, dst, uid, gid); err != nil {
 				w.warn = ownerWarning(err)
+			} else if isOSFs(fsys) {
+				// A chown drops file capabilities (security.capability):
+				// the source's extended attributes go on again.
+				w.warn = restoreXattrs(src, dst, w.deref, &w.xbuf)
 			}
 			if info, err = lstat(fsys, dst); err != nil {
 				return false, nil

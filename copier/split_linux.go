@@ -28,7 +28,8 @@ func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, grou
 		return false
 	}
 	dst := joinRel(c.plan.dstRoot, rel)
-	fd, tmp, err := createTempAt(unix.AT_FDCWD, filepath.Dir(dst), workerTempPrefix(os.Getpid(), 0), 0o600)
+	dir0, done := shortPath(filepath.Dir(dst))
+	fd, tmp, err := createTempAt(unix.AT_FDCWD, dir0, workerTempPrefix(os.Getpid(), 0), 0o600)
 	if err == nil {
 		err = unix.Ftruncate(fd, size)
 		if cerr := unix.Close(fd); err == nil {
@@ -38,14 +39,18 @@ func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, grou
 			unix.Unlink(tmp)
 		}
 	}
+	done()
 	if err != nil {
-		c.fail(rel, fmt.Errorf("create in destination: %w", unwrapPath(err)))
-		return true
+		// Not split, then: a worker copies it whole, and reports it
+		// if that fails too, as for any file (hard links included).
+		return false
 	}
+	tmp = filepath.Join(filepath.Dir(dst), filepath.Base(tmp))
 
 	part := max(minPart, (size/int64(2*c.workerCount)+(1<<20)-1)&^(1<<20-1))
 	s := &split{rel: rel, dir: dir, src: joinRel(c.plan.srcRoot, rel), dst: dst, tmp: tmp, size: size, ino: st.Ino,
-		mode: uint32(info.Mode()), mtime: info.ModTime().UnixNano(), atime: atimeOf(info).UnixNano(), group: group}
+		mode: uint32(info.Mode()), mtime: info.ModTime().UnixNano(), atime: atimeOf(info).UnixNano(), group: group,
+		follow: c.deref}
 	s.uid, s.gid = ownerOf(info)
 	for off := int64(0); off < size; off += part {
 		c.nextID++
@@ -66,14 +71,24 @@ func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, grou
 // must not have changed meanwhile; then mode, times, and the rename into
 // place.
 func finishSplit(s *split, owner bool, b *xattrBuf) (warn string, err error) {
+	src, done := shortPath(s.src)
+	defer done()
+	tmp, done2 := shortPath(s.tmp)
+	defer done2()
+	dst, done3 := shortPath(s.dst)
+	defer done3()
 	var st unix.Stat_t
-	if err := unix.Lstat(s.src, &st); err != nil {
+	stat := unix.Lstat
+	if s.follow {
+		stat = unix.Stat // --dereference: what the walk listed
+	}
+	if err := stat(src, &st); err != nil {
 		return "", fmt.Errorf("stat source: %w", err)
 	}
 	if st.Ino != s.ino || st.Size != s.size || st.Mtim.Nano() != s.mtime {
 		return "", errors.New("changed while it was being copied; not copied")
 	}
-	fd, err := unix.Open(s.tmp, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "", fmt.Errorf("open temporary file: %w", err)
 	}
@@ -97,7 +112,9 @@ func finishSplit(s *split, owner bool, b *xattrBuf) (warn string, err error) {
 	if hasDefaultACL(filepath.Dir(s.dst)) {
 		inherited = []string{accessACL}
 	}
-	warn = firstWarn(warn, copyXattrs(pathXattrs(s.src), fdXattrs(fd), b, inherited...))
+	srcX := pathXattrs(src)
+	srcX.follow = s.follow
+	warn = firstWarn(warn, copyXattrs(srcX, fdXattrs(fd), b, inherited...))
 	perm := unixPerm(fs.FileMode(s.mode))
 	if err := unix.Fchmod(fd, perm); err != nil {
 		return warn, fmt.Errorf("set mode: fchmod: %w", err)
@@ -110,7 +127,7 @@ func finishSplit(s *split, owner bool, b *xattrBuf) (warn string, err error) {
 	if err != nil {
 		return warn, fmt.Errorf("write destination: close: %w", err)
 	}
-	if err := unix.Rename(s.tmp, s.dst); err != nil {
+	if err := unix.Rename(tmp, dst); err != nil {
 		return warn, renameError(osFs, s.dst, &os.LinkError{Op: "rename", Old: s.tmp, New: s.dst, Err: err})
 	}
 	return warn, nil

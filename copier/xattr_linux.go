@@ -180,7 +180,9 @@ func copyXattrs(src, dst xattrFile, b *xattrBuf, inherited ...string) (warn stri
 		if err := dst.set(name, value); err != nil {
 			switch {
 			case err == unix.ENOTSUP:
-				return fmt.Sprintf("DST does not store extended attributes (setxattr %s: %v); copies are made without them", name, err)
+				// Maybe this namespace only (system.nfs4_acl to ext4):
+				// the others are still tried.
+				warn = firstWarn(warn, fmt.Sprintf("DST does not store extended attributes (setxattr %s: %v); copies are made without them", name, err))
 			case err == unix.EPERM && os.Geteuid() != 0 && !strings.HasPrefix(name, "user."):
 				// security.* and trusted.* need privileges an
 				// unprivileged copy does not have; cp -a is silent too.
