@@ -154,6 +154,7 @@ func mountFaulty(t *testing.T, dir string, writeErr syscall.Errno) string {
 type faults struct {
 	writeErr syscall.Errno // the error for writes past faultyWriteLimit
 	noXattrs string        // setting extended attributes with this prefix is not supported
+	corrupt  bool          // writes silently flip a bit of every 4 KiB
 }
 
 // mountFUSE mounts a FUSE view of dir with the given faults, and reads
@@ -212,7 +213,7 @@ func (n *faultyNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uin
 	if errno != 0 {
 		return nil, 0, errno
 	}
-	f := &faultyFile{LoopbackFile: fh.(*fs.LoopbackFile), readLimit: -1, writeErr: n.writeErr}
+	f := &faultyFile{LoopbackFile: fh.(*fs.LoopbackFile), readLimit: -1, writeErr: n.writeErr, corrupt: n.corrupt}
 	if name, _ := n.Parent(); strings.HasPrefix(name, "broken") {
 		f.readLimit = faultyReadLimit
 	}
@@ -224,7 +225,7 @@ func (n *faultyNode) Create(ctx context.Context, name string, flags, mode uint32
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
-	return inode, &faultyFile{LoopbackFile: fh.(*fs.LoopbackFile), readLimit: -1, writeErr: n.writeErr}, fuseFlags, 0
+	return inode, &faultyFile{LoopbackFile: fh.(*fs.LoopbackFile), readLimit: -1, writeErr: n.writeErr, corrupt: n.corrupt}, fuseFlags, 0
 }
 
 func (n *faultyNode) Tmpfile(ctx context.Context, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
@@ -232,7 +233,7 @@ func (n *faultyNode) Tmpfile(ctx context.Context, flags, mode uint32, out *fuse.
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
-	return inode, &faultyFile{LoopbackFile: fh.(*fs.LoopbackFile), readLimit: -1, writeErr: n.writeErr}, fuseFlags, 0
+	return inode, &faultyFile{LoopbackFile: fh.(*fs.LoopbackFile), readLimit: -1, writeErr: n.writeErr, corrupt: n.corrupt}, fuseFlags, 0
 }
 
 // faultyFile fails reads past readLimit (unless it is negative) with EIO,
@@ -241,6 +242,17 @@ type faultyFile struct {
 	*fs.LoopbackFile
 	readLimit int64
 	writeErr  syscall.Errno
+	corrupt   bool
+}
+
+// flipBits returns data with the low bit of every 4096th byte flipped:
+// a disk, controller or cable that corrupts silently.
+func flipBits(data []byte) []byte {
+	out := append([]byte(nil), data...)
+	for i := 0; i < len(out); i += 4096 {
+		out[i] ^= 1
+	}
+	return out
 }
 
 func (f *faultyFile) Read(ctx context.Context, buf []byte, off int64) (fuse.ReadResult, syscall.Errno) {
@@ -254,6 +266,9 @@ func (f *faultyFile) Write(ctx context.Context, data []byte, off int64) (uint32,
 	if off+int64(len(data)) > faultyWriteLimit {
 		return 0, f.writeErr
 	}
+	if f.corrupt {
+		data = flipBits(data)
+	}
 	return f.LoopbackFile.Write(ctx, data, off)
 }
 
@@ -264,6 +279,11 @@ func (f *faultyFile) Writev(ctx context.Context, data [][]byte, off int64) (uint
 	}
 	if off+int64(n) > faultyWriteLimit {
 		return 0, f.writeErr
+	}
+	if f.corrupt {
+		for i := range data {
+			data[i] = flipBits(data[i])
+		}
 	}
 	return f.LoopbackFile.Writev(ctx, data, off)
 }
@@ -290,6 +310,7 @@ func runPcopy(t *testing.T, args ...string) (int, string) {
 }
 
 func writeFile(t *testing.T, path string, size int) {
+	must(t, os.MkdirAll(filepath.Dir(path), 0o755))
 	t.Helper()
 	data := make([]byte, size)
 	for i := range data {
@@ -366,5 +387,41 @@ func TestSomeXattrsRefusedInDST(t *testing.T) {
 		if n, err := syscall.Getxattr(filepath.Join(dst, "f"), name, buf); err != nil || string(buf[:n]) != name {
 			t.Errorf("%s not kept: %q, %v", name, buf[:max(n, 0)], err)
 		}
+	}
+}
+
+// --verify reads each copy back: on a DST that corrupts what is written
+// (silently: the writes succeed), every file is reported and none gets
+// its name; without --verify the same copy "succeeds" with bad data.
+func TestVerifyCatchesCorruption(t *testing.T) {
+	src := t.TempDir()
+	writeFile(t, filepath.Join(src, "a"), 100)
+	writeFile(t, filepath.Join(src, "sub", "b"), 300<<10)
+	dst := t.TempDir()
+	mnt := mountFUSE(t, dst, faults{corrupt: true})
+
+	code, stderr := runPcopy(t, "-j", "2", "--verify", src, filepath.Join(mnt, "verified"))
+	if code != exitFailed {
+		t.Errorf("--verify: exit %d, want 1", code)
+	}
+	for _, name := range []string{"a", "sub/b"} {
+		if !hasLine(stderr, "pcopy: error: "+name+": ", "verify: the copy's content differs from the source's; not kept") {
+			t.Errorf("no verify error for %s:\n%s", name, stderr)
+		}
+		if _, err := os.Lstat(filepath.Join(dst, "verified", name)); err == nil {
+			t.Errorf("%s: a copy that failed verification got its name", name)
+		}
+	}
+	if left := treecheck.TempFiles(dst, copier.TempPrefix); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+
+	if code, stderr := runPcopy(t, "-j", "2", src, filepath.Join(mnt, "unverified")); code != exitOK {
+		t.Fatalf("without --verify: exit %d:\n%s", code, stderr)
+	}
+	got, _ := os.ReadFile(filepath.Join(dst, "unverified", "a"))
+	want, _ := os.ReadFile(filepath.Join(src, "a"))
+	if bytes.Equal(got, want) {
+		t.Error("the faulty disk did not corrupt the unverified copy: the test proves nothing")
 	}
 }

@@ -141,6 +141,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				"point to instead of the links (a link to nothing, or round in a loop, is reported)"},
 			&cli.BoolFlag{Name: "no-owner", Usage: "leave copies owned by whoever runs pcopy; otherwise they get " +
 				"their source's owner and group (as root; others keep the group where it is theirs)"},
+			&cli.BoolFlag{Name: "verify", Usage: "read each copied file back and compare it with its source by hash " +
+				"(XXH3); a copy that differs is an error and never gets its name"},
 			&cli.BoolFlag{Name: "delete", Usage: "make DST a mirror: once everything is copied without an error, " +
 				"remove what DST has and SRC lacks (never outside DST; what --exclude leaves out is kept)"},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "write nothing: list on stdout what would be " +
@@ -307,6 +309,7 @@ func runCopy(ctx context.Context, c *cli.Context, stdout, stderr io.Writer, log 
 		NoOwner:     c.Bool("no-owner"),
 		Dereference: c.Bool("dereference"),
 		Delete:      c.Bool("delete"),
+		Verify:      c.Bool("verify"),
 		DryRun:      dryRun,
 		Exclude:     exclude,
 		Include:     include,

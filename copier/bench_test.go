@@ -45,7 +45,7 @@ func BenchmarkCopyFile(b *testing.B) {
 				if fast != nil {
 					_, err = fast.copyFile(context.Background(), job, src, dst, nil)
 				} else {
-					_, err = copyFile(context.Background(), osFs, job, src, dst, TempPrefix, false, false, nil)
+					_, err = copyFile(context.Background(), osFs, job, src, dst, fileOpts{tempPrefix: TempPrefix}, nil)
 				}
 				must(err)
 			}
@@ -68,7 +68,7 @@ func BenchmarkCopyFile(b *testing.B) {
 			b.SetBytes(int64(size))
 			b.ResetTimer()
 			for i := range b.N {
-				if _, err := copyFile(context.Background(), fsys, job, "/src", fmt.Sprintf("/dst/%d", i), TempPrefix, false, false, nil); err != nil {
+				if _, err := copyFile(context.Background(), fsys, job, "/src", fmt.Sprintf("/dst/%d", i), fileOpts{tempPrefix: TempPrefix}, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

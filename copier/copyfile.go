@@ -139,14 +139,20 @@ func createTemp(fsys afero.Fs, dir, prefix string) (afero.File, string, error) {
 // then mode and times, then a rename over dst. On any failure the temporary
 // file is removed and dst is untouched. progress is called with the bytes
 // done so far after each chunk; an error from it abandons the copy.
-func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst, tempPrefix string, fsync, follow bool, progress func(int64) error) (n int64, err error) {
-	in, err := openSource(fsys, src, follow)
+// fileOpts are how the portable path copies a file.
+type fileOpts struct {
+	tempPrefix            string
+	fsync, follow, verify bool
+}
+
+func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst string, o fileOpts, progress func(int64) error) (n int64, err error) {
+	in, err := openSource(fsys, src, o.follow)
 	if err != nil {
 		return 0, err
 	}
 	defer in.Close()
 
-	out, tmp, err := createTemp(fsys, filepath.Dir(dst), tempPrefix)
+	out, tmp, err := createTemp(fsys, filepath.Dir(dst), o.tempPrefix)
 	if err != nil {
 		return 0, fmt.Errorf("create in destination: %w", unwrapPath(err))
 	}
@@ -170,6 +176,17 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst, tempPrefix
 	} else if info.Size() != job.Size || n != job.Size || info.ModTime().UnixNano() != job.Mtime {
 		return n, changedf("changed while it was being copied (size %d, now %d); not copied", job.Size, info.Size())
 	}
+	if o.verify {
+		back, err := fsys.Open(tmp)
+		if err != nil {
+			return n, fmt.Errorf("verify: open copy: %w", unwrapPath(err))
+		}
+		err = verifyCopy(in, back, n)
+		back.Close()
+		if err != nil {
+			return n, err
+		}
+	}
 	mode := fs.FileMode(job.Mode) & modeBits
 	if f, ok := out.(interface{ Chmod(fs.FileMode) error }); ok {
 		err = f.Chmod(mode) // fchmod: no second path lookup
@@ -179,7 +196,7 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst, tempPrefix
 	if err != nil {
 		return n, fmt.Errorf("set mode: %w", unwrapPath(err))
 	}
-	if fsync {
+	if o.fsync {
 		if err := out.Sync(); err != nil {
 			return n, fmt.Errorf("write destination: fsync: %w", unwrapPath(err))
 		}

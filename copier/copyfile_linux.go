@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strconv"
@@ -42,6 +43,7 @@ type osCopier struct {
 	bsdGroups      map[uint64]bool // per device: do new files take their directory's group (mount -o grpid)?
 
 	owner      bool   // give copies their source's owner and group
+	verify     bool   // read each copy back and compare its hash with the source's
 	srcFlags   int    // how sources are opened: O_NOFOLLOW unless symlinks are followed
 	euid, egid uint32 // whom files this process makes belong to
 	xbuf       xattrBuf
@@ -54,7 +56,7 @@ func newOSCopier(tempPrefix string, h hello) fileCopier {
 	if h.Deref {
 		flags &^= unix.O_NOFOLLOW
 	}
-	return &osCopier{tempPrefix: tempPrefix, fsync: h.Fsync, owner: h.Owner, srcFlags: flags, srcfd: -1, dstfd: -1,
+	return &osCopier{tempPrefix: tempPrefix, fsync: h.Fsync, owner: h.Owner, verify: h.Verify, srcFlags: flags, srcfd: -1, dstfd: -1,
 		euid: uint32(os.Geteuid()), egid: uint32(os.Getegid())}
 }
 
@@ -214,9 +216,13 @@ func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, sr
 	// rename away or leave behind. Where the filesystem cannot, a named
 	// temporary file is renamed into place.
 	tmp := ""
-	dstfd, err := openUnnamed(ddir, perm)
+	access := unix.O_WRONLY
+	if o.verify {
+		access = unix.O_RDWR // the copy is read back
+	}
+	dstfd, err := openUnnamed(ddir, perm, access)
 	if err != nil {
-		dstfd, tmp, err = createTempAt(ddir, "", o.tempPrefix, perm)
+		dstfd, tmp, err = createTempAt(ddir, "", o.tempPrefix, perm, access)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("create in destination: %w", err)
@@ -242,6 +248,11 @@ func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, sr
 		}
 		if err != nil {
 			return n, err
+		}
+		if o.verify {
+			if err := verifyCopy(fdReaderAt(srcfd), fdReaderAt(dstfd), job.Size); err != nil {
+				return n, err
+			}
 		}
 	}
 	if err := o.keepOwnerAndXattrs(dstfd, srcX, job, tmp == ""); err != nil {
@@ -529,10 +540,10 @@ func (o *osCopier) copyPart(ctx context.Context, job *Job, src, dst string, prog
 // createTempAt creates a new file under a fresh temporary name in dir,
 // relative to directory dirfd (dir "" with a directory's descriptor, or a
 // path with unix.AT_FDCWD), and returns its descriptor and name.
-func createTempAt(dirfd int, dir, prefix string, perm uint32) (int, string, error) {
+func createTempAt(dirfd int, dir, prefix string, perm uint32, access int) (int, string, error) {
 	for range 100 {
 		name := tempName(dir, prefix)
-		fd, err := unix.Openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, perm)
+		fd, err := unix.Openat(dirfd, name, access|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, perm)
 		if err == unix.EEXIST {
 			continue
 		}
@@ -558,11 +569,11 @@ const (
 var linkMode atomic.Int32
 
 // openUnnamed opens an unnamed file in directory dirfd.
-func openUnnamed(dirfd int, perm uint32) (int, error) {
+func openUnnamed(dirfd int, perm uint32, access int) (int, error) {
 	if linkMode.Load() == linkNone {
 		return -1, unix.EOPNOTSUPP
 	}
-	fd, err := rawOpenat(dirfd, ".", unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, perm)
+	fd, err := rawOpenat(dirfd, ".", unix.O_TMPFILE|access|unix.O_CLOEXEC, perm)
 	if err == unix.EISDIR {
 		// A kernel without O_TMPFILE sees only its O_DIRECTORY bit. (A
 		// filesystem without it says EOPNOTSUPP: another may have it.)
@@ -717,6 +728,17 @@ func copyByHand(dstfd, srcfd int, off, want int64) (int, error) {
 		w += m
 	}
 	return n, nil
+}
+
+// fdReaderAt reads a file descriptor with pread.
+type fdReaderAt int
+
+func (fd fdReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := unix.Pread(int(fd), p, off)
+	if err == nil && n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return max(n, 0), err
 }
 
 // futimens sets the times of fd.

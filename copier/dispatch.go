@@ -140,6 +140,7 @@ type coordinator struct {
 	owner         bool // keep owners (Options.NoOwner unset)
 	isOS          bool // fs is the operating system's
 	deref         bool // follow symlinks in SRC
+	verify        bool
 	filter        *filter
 	euid, egid    uint32
 	links         map[fileID]*linkGroup
@@ -191,6 +192,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		owner:       !opts.NoOwner,
 		isOS:        isOSFs(fsys),
 		deref:       opts.Dereference,
+		verify:      opts.Verify,
 		filter:      filter,
 		euid:        uint32(os.Geteuid()),
 		egid:        uint32(os.Getegid()),
@@ -304,7 +306,7 @@ func (c *coordinator) startWorker() error {
 	c.workers = append(c.workers, w)
 	go c.readLoop(w)
 	err = w.conn.writeHello(hello{Version: protocolVersion, Worker: uint64(w.id),
-		SrcRoot: c.plan.srcRoot, DstRoot: c.plan.dstRoot, Update: c.update, Fsync: c.fsync, Owner: c.owner, Deref: c.deref})
+		SrcRoot: c.plan.srcRoot, DstRoot: c.plan.dstRoot, Update: c.update, Fsync: c.fsync, Owner: c.owner, Deref: c.deref, Verify: c.verify})
 	if err == nil {
 		err = w.conn.flush()
 	}

@@ -28,7 +28,7 @@ func TestSourceReplacedAfterWalk(t *testing.T) {
 	}
 	copiers := map[string]func(job *Job, src, dst string) error{
 		"afero": func(job *Job, src, dst string) error {
-			_, err := copyFile(context.Background(), afero.NewOsFs(), job, src, dst, TempPrefix, false, false, nil)
+			_, err := copyFile(context.Background(), afero.NewOsFs(), job, src, dst, fileOpts{tempPrefix: TempPrefix}, nil)
 			return err
 		},
 	}
@@ -83,7 +83,7 @@ func TestSourceChangedSinceListing(t *testing.T) {
 	mtime := fi.ModTime().UnixNano()
 	copiers := map[string]func(job *Job, dst string) error{
 		"afero": func(job *Job, dst string) error {
-			_, err := copyFile(context.Background(), afero.NewOsFs(), job, src, dst, TempPrefix, false, false, nil)
+			_, err := copyFile(context.Background(), afero.NewOsFs(), job, src, dst, fileOpts{tempPrefix: TempPrefix}, nil)
 			return err
 		},
 	}

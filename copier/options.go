@@ -38,6 +38,14 @@ type Options struct {
 	// directory that holds it is reported, not followed round and round.
 	Dereference bool
 
+	// Verify reads each copied file back once it is written and compares
+	// it with its source by hash (XXH3-128): a copy that differs is an
+	// error and never gets its name. Both are likely read from the page
+	// cache: this checks the copy as written, not the disk under it.
+	// With Verify, files are not split (SplitSize): each is copied whole
+	// and verified.
+	Verify bool
+
 	// Delete makes DST a mirror of SRC: once everything is copied without
 	// an error, what DST has and SRC lacks is removed (what Exclude leaves
 	// out of SRC is kept in DST). Nothing outside DST is ever touched.

@@ -71,6 +71,7 @@ type hello struct {
 	Fsync   bool         // flush each file to disk before it gets its name
 	Owner   bool         // give copies their source's owner and group (as far as allowed)
 	Deref   bool         // follow symlinks in SRC: jobs name what they point to
+	Verify  bool         // read each copy back and compare it with its source by hash
 }
 
 // Job is one entry for a worker to copy. Rel is the slash-separated path
@@ -245,6 +246,7 @@ func (c *conn) writeHello(h hello) error {
 	c.enc.bool(h.Fsync)
 	c.enc.bool(h.Owner)
 	c.enc.bool(h.Deref)
+	c.enc.bool(h.Verify)
 	return c.put()
 }
 
@@ -351,6 +353,7 @@ func decodeMessage(t msgType, payload []byte) (any, error) {
 			Fsync:   d.bool("hello fsync flag"),
 			Owner:   d.bool("hello owner flag"),
 			Deref:   d.bool("hello dereference flag"),
+			Verify:  d.bool("hello verify flag"),
 		}
 		return h, d.done("hello")
 	case msgBatch:

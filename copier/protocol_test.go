@@ -33,7 +33,7 @@ func TestProtocolRoundTrip(t *testing.T) {
 		Job{ID: 5, Kind: KindSpecial, Rel: "dev/null", Mode: uint32(fs.ModeDevice | fs.ModeCharDevice | 0o666), Rdev: 1<<8 | 3},
 		Job{ID: 6, Kind: KindHardlink, Rel: "b\nlink", Link: "a/first\xff"})
 	msgs := []any{
-		hello{Version: protocolVersion, Worker: 3, Pid: 4242, SrcRoot: "/src\n", DstRoot: "/d\xffst", Update: UpdateChecksum, Fsync: true, Owner: true, Deref: true},
+		hello{Version: protocolVersion, Worker: 3, Pid: 4242, SrcRoot: "/src\n", DstRoot: "/d\xffst", Update: UpdateChecksum, Fsync: true, Owner: true, Deref: true, Verify: true},
 		&batch{Jobs: jobs},
 		progressMsg{ID: 9, Bytes: 1 << 35},
 		result{ID: 9, Bytes: 123, Err: "open source: permission denied"},

@@ -20,7 +20,7 @@ var minPart int64 = 64 << 20
 // holes of its range), nor is anything when there is a single worker.
 func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, group *linkGroup) bool {
 	size := info.Size()
-	if !c.isOS || c.workerCount < 2 || c.splitSize <= 0 || size < c.splitSize {
+	if !c.isOS || c.workerCount < 2 || c.splitSize <= 0 || size < c.splitSize || c.verify {
 		return false
 	}
 	st, ok := info.Sys().(*syscall.Stat_t)
@@ -29,7 +29,7 @@ func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, grou
 	}
 	dst := joinRel(c.plan.dstRoot, rel)
 	dir0, done := shortPath(filepath.Dir(dst))
-	fd, tmp, err := createTempAt(unix.AT_FDCWD, dir0, workerTempPrefix(os.Getpid(), 0), 0o600)
+	fd, tmp, err := createTempAt(unix.AT_FDCWD, dir0, workerTempPrefix(os.Getpid(), 0), 0o600, unix.O_WRONLY)
 	if err == nil {
 		err = unix.Ftruncate(fd, size)
 		if cerr := unix.Close(fd); err == nil {

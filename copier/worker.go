@@ -65,7 +65,7 @@ func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) e
 		}
 	}()
 
-	wk := &worker{fs: fsys, conn: c, src: filepath.Clean(h.SrcRoot), dst: filepath.Clean(h.DstRoot), update: h.Update, fsync: h.Fsync, owner: h.Owner, deref: h.Deref, lastFlush: time.Now(),
+	wk := &worker{fs: fsys, conn: c, src: filepath.Clean(h.SrcRoot), dst: filepath.Clean(h.DstRoot), update: h.Update, fsync: h.Fsync, owner: h.Owner, deref: h.Deref, verify: h.Verify, lastFlush: time.Now(),
 		tempPrefix: workerTempPrefix(os.Getpid(), int(h.Worker))}
 	if isOSFs(fsys) {
 		if wk.osCopier = newOSCopier(wk.tempPrefix, h); wk.osCopier != nil {
@@ -120,6 +120,7 @@ type worker struct {
 	fsync      bool
 	owner      bool   // give copies their source's owner and group
 	deref      bool   // follow symlinks in SRC
+	verify     bool   // read each copy back and compare it with its source
 	warn       string // what the job in hand could not keep
 	xbuf       xattrBuf
 	dstMount   string // where DST's filesystem is mounted, once a write found it full
@@ -217,7 +218,7 @@ func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 		if w.osCopier != nil {
 			return w.osCopier.copyFile(ctx, job, src, dst, progress)
 		}
-		return copyFile(ctx, w.fs, job, src, dst, w.tempPrefix, w.fsync, w.deref, progress)
+		return copyFile(ctx, w.fs, job, src, dst, w.fileOpts(), progress)
 	case KindPart:
 		if w.osCopier == nil {
 			return 0, errors.New("copying a file in parts is not supported here")
@@ -229,7 +230,7 @@ func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 		}
 		if w.osCopier == nil {
 			// No links here: the name gets a copy of its own.
-			return copyFile(ctx, w.fs, job, src, dst, w.tempPrefix, w.fsync, w.deref, w.progressFunc(job))
+			return copyFile(ctx, w.fs, job, src, dst, w.fileOpts(), w.progressFunc(job))
 		}
 		return w.osCopier.link(ctx, job, joinRel(w.dst, job.Link), src, dst, w.progressFunc(job))
 	case KindSpecial:
@@ -243,4 +244,8 @@ func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 		})
 	}
 	return 0, fmt.Errorf("%w: unknown job kind %d", ErrProtocol, job.Kind)
+}
+
+func (w *worker) fileOpts() fileOpts {
+	return fileOpts{tempPrefix: w.tempPrefix, fsync: w.fsync, follow: w.deref, verify: w.verify}
 }
