@@ -143,6 +143,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				"their source's owner and group (as root; others keep the group where it is theirs)"},
 			&cli.BoolFlag{Name: "verify", Usage: "read each copied file back and compare it with its source by hash " +
 				"(XXH3); a copy that differs is an error and never gets its name"},
+			&cli.StringFlag{Name: "link-dest", Usage: "hard-link from `DIR`, an earlier copy (relative to DST, as in " +
+				"rsync), each file it holds unchanged, instead of copying it: daily snapshots cost only what changed"},
 			&cli.BoolFlag{Name: "delete", Usage: "make DST a mirror: once everything is copied without an error, " +
 				"remove what DST has and SRC lacks (never outside DST; what --exclude leaves out is kept)"},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "write nothing: list on stdout what would be " +
@@ -310,6 +312,7 @@ func runCopy(ctx context.Context, c *cli.Context, stdout, stderr io.Writer, log 
 		Dereference: c.Bool("dereference"),
 		Delete:      c.Bool("delete"),
 		Verify:      c.Bool("verify"),
+		LinkDest:    c.String("link-dest"),
 		DryRun:      dryRun,
 		Exclude:     exclude,
 		Include:     include,

@@ -41,6 +41,7 @@ func TestScripts(t *testing.T) {
 			"treeeq": cmdTreeEq,
 			"notemp": cmdNoTemp,
 			"json":   cmdJSON,
+			"inode":  cmdInode,
 		},
 	})
 }
@@ -143,5 +144,20 @@ func cmdJSON(ts *testscript.TestScript, neg bool, args []string) {
 		if op == '~' && !regexp.MustCompile(want).MatchString(got) {
 			ts.Fatalf("json: %s is %q, does not match %q", key, got, want)
 		}
+	}
+}
+
+// inode A B succeeds when A and B are one file (hard links to one inode);
+// ! inode A B when they are not.
+func cmdInode(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: inode A B")
+	}
+	a, err := os.Stat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	b, err := os.Stat(ts.MkAbs(args[1]))
+	ts.Check(err)
+	if same := os.SameFile(a, b); same == neg {
+		ts.Fatalf("%s and %s: same file %v, want %v", args[0], args[1], same, !neg)
 	}
 }

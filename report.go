@@ -104,6 +104,7 @@ type jsonReport struct {
 	Unchanged       int64       `json:"unchanged"`
 	Excluded        int64       `json:"excluded"`
 	Deleted         int64       `json:"deleted"`
+	Reused          int64       `json:"reused"`
 	Failed          int         `json:"failed"`
 	Vanished        int64       `json:"vanished"`
 	Changed         int64       `json:"changed"`
@@ -136,7 +137,7 @@ func writeJSON(w io.Writer, out outcome) error {
 		Version: version(), Src: jsonPath(out.src), Dst: jsonPath(out.dst),
 		ExitCode: out.code, Interrupted: out.interrupted, DryRun: out.dryRun, Error: out.fatal,
 		Files: s.Files, Bytes: s.Bytes, Symlinks: s.Symlinks, HardLinks: s.Hardlinks, SpecialFiles: s.Specials,
-		Dirs: s.Dirs, Unchanged: s.Skipped, Excluded: s.Excluded, Deleted: s.Deleted, Failed: len(s.Errors), Vanished: s.Vanished, Changed: s.Changed,
+		Dirs: s.Dirs, Unchanged: s.Skipped, Excluded: s.Excluded, Deleted: s.Deleted, Reused: s.Reused, Failed: len(s.Errors), Vanished: s.Vanished, Changed: s.Changed,
 		DurationSeconds: s.Duration.Seconds(), Errors: []jsonError{}, Warnings: s.Warnings,
 	}
 	if secs := s.Duration.Seconds(); secs > 0 {

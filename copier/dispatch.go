@@ -141,6 +141,7 @@ type coordinator struct {
 	isOS          bool // fs is the operating system's
 	deref         bool // follow symlinks in SRC
 	verify        bool
+	linkDest      string
 	filter        *filter
 	euid, egid    uint32
 	links         map[fileID]*linkGroup
@@ -176,6 +177,10 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
+	linkDest, err := checkLinkDest(fsys, p, opts.LinkDest)
+	if err != nil {
+		return Summary{}, err
+	}
 	c := &coordinator{
 		fs:          fsys,
 		plan:        p,
@@ -193,6 +198,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		isOS:        isOSFs(fsys),
 		deref:       opts.Dereference,
 		verify:      opts.Verify,
+		linkDest:    linkDest,
 		filter:      filter,
 		euid:        uint32(os.Geteuid()),
 		egid:        uint32(os.Getegid()),
@@ -306,7 +312,7 @@ func (c *coordinator) startWorker() error {
 	c.workers = append(c.workers, w)
 	go c.readLoop(w)
 	err = w.conn.writeHello(hello{Version: protocolVersion, Worker: uint64(w.id),
-		SrcRoot: c.plan.srcRoot, DstRoot: c.plan.dstRoot, Update: c.update, Fsync: c.fsync, Owner: c.owner, Deref: c.deref, Verify: c.verify})
+		SrcRoot: c.plan.srcRoot, DstRoot: c.plan.dstRoot, Update: c.update, Fsync: c.fsync, Owner: c.owner, Deref: c.deref, Verify: c.verify, LinkDest: c.linkDest})
 	if err == nil {
 		err = w.conn.flush()
 	}
@@ -539,6 +545,17 @@ func (c *coordinator) finishTask(w *workerState, t *task, r result) {
 		c.rep.Bytes(t.job.Size - t.done) // done, as far as the progress bar goes
 		c.sum.Skipped++
 		c.act(Unchanged, t.job.Rel, nil)
+		c.rep.FileDone(t.job.Rel, nil)
+		c.taskDone(t)
+		return
+	}
+	if r.Reused {
+		c.rep.Bytes(t.job.Size - t.done) // done, as far as the progress bar goes
+		c.sum.Reused++
+		c.act(Reused, t.job.Rel, nil)
+		if t.group != nil {
+			c.linkCopied(t.group, true)
+		}
 		c.rep.FileDone(t.job.Rel, nil)
 		c.taskDone(t)
 		return

@@ -54,6 +54,23 @@ func (o *osCopier) link(ctx context.Context, job *Job, target, src, dst string, 
 	return 0, fmt.Errorf("link to %s: %w", DisplayPath(job.Link), err)
 }
 
+// sameAsListed says whether prev, a file of an earlier copy
+// (Options.LinkDest), is what job describes: a regular file of the same
+// size, modification time and permission bits, and, keeping owners, the
+// same owner and group. Its extended attributes are not compared.
+func sameAsListed(prev string, job *Job, owner bool) bool {
+	p, done := shortPath(prev)
+	defer done()
+	var st unix.Stat_t
+	if unix.Lstat(p, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return false
+	}
+	if st.Size != job.Size || st.Mtim.Nano() != job.Mtime || st.Mode&0o7777 != unixPerm(fs.FileMode(job.Mode)) {
+		return false
+	}
+	return !owner || job.Uid == noOwner || st.Uid == job.Uid && st.Gid == job.Gid
+}
+
 // makeSpecial makes a FIFO, socket or device node at dst like src, with
 // its owner, extended attributes, mode and times, under a temporary name
 // first. A device node needs privileges (CAP_MKNOD): without them it is

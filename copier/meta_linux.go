@@ -98,6 +98,17 @@ func restoreXattrs(src, dst string, follow bool, b *xattrBuf) (warn string) {
 	return copyXattrs(srcX, pathXattrs(dst), b)
 }
 
+// devOf returns the device of the filesystem holding path (0 if unknown).
+func devOf(path string) uint64 {
+	p, done := shortPath(path)
+	defer done()
+	var st unix.Stat_t
+	if unix.Stat(p, &st) != nil {
+		return 0
+	}
+	return st.Dev
+}
+
 // lchtimes sets the times of a symlink itself, not of its target.
 func lchtimes(name string, atime, mtime time.Time) error {
 	name, done := shortPath(name)

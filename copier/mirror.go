@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+
+	"github.com/spf13/afero"
 )
 
 // Mirroring (Options.Delete) and looking without touching (Options.DryRun).
@@ -170,4 +173,39 @@ func (c *coordinator) wouldCopy(rel string, info os.FileInfo) {
 		c.sum.Specials++
 	}
 	c.act(Copied, rel, nil)
+}
+
+// checkLinkDest resolves Options.LinkDest: relative to DST, as rsync's
+// --link-dest, it must be a directory on DST's filesystem (a hard link
+// cannot cross filesystems). "" stays "".
+func checkLinkDest(fsys afero.Fs, p *plan, dir string) (string, error) {
+	if dir == "" {
+		return "", nil
+	}
+	if !isOSFs(fsys) || !p.dir {
+		return "", &RefusedError{Msg: "--link-dest works for a directory SRC on the operating system's filesystem"}
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(p.dstRoot, dir)
+	}
+	dir = filepath.Clean(dir)
+	info, err := fsys.Stat(dir)
+	if err != nil || !info.IsDir() {
+		return "", &RefusedError{Msg: fmt.Sprintf("--link-dest %s is not a directory", dir),
+			Hint: "a relative --link-dest is relative to DST, as in rsync"}
+	}
+	// DST may not exist yet: its nearest existing ancestor is on the
+	// filesystem it will be on.
+	near := p.dstRoot
+	for {
+		if _, err := fsys.Stat(near); err == nil || filepath.Dir(near) == near {
+			break
+		}
+		near = filepath.Dir(near)
+	}
+	if devOf(dir) != devOf(near) {
+		return "", &RefusedError{Msg: fmt.Sprintf("--link-dest %s is on another filesystem than DST", dir),
+			Hint: "hard links cannot cross filesystems"}
+	}
+	return dir, nil
 }

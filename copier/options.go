@@ -46,6 +46,13 @@ type Options struct {
 	// and verified.
 	Verify bool
 
+	// LinkDest names an earlier copy of SRC (a path relative to DST, as
+	// rsync's --link-dest, or absolute) on DST's filesystem: a file it
+	// holds with the size, mtime, mode and owner listed in SRC is
+	// hard-linked from there instead of copied, so that daily snapshots
+	// cost only what changed.
+	LinkDest string
+
 	// Delete makes DST a mirror of SRC: once everything is copied without
 	// an error, what DST has and SRC lacks is removed (what Exclude leaves
 	// out of SRC is kept in DST). Nothing outside DST is ever touched.
@@ -104,6 +111,7 @@ const (
 	Failed                  // could not be copied: err says why
 	Excluded                // left out by Options.Exclude
 	Deleted                 // removed from DST by Options.Delete
+	Reused                  // hard-linked from Options.LinkDest, not copied
 )
 
 func (a Action) String() string {
@@ -122,6 +130,8 @@ func (a Action) String() string {
 		return "excluded"
 	case Deleted:
 		return "deleted"
+	case Reused:
+		return "reused"
 	}
 	return "action(" + strconv.Itoa(int(a)) + ")"
 }
@@ -153,6 +163,7 @@ type Summary struct {
 	Skipped   int64 // regular files DST already held (see UpdatePolicy), not copied
 	Excluded  int64 // entries left out by Exclude (a directory counts once)
 	Deleted   int64 // entries of DST removed by Delete (a directory counts once)
+	Reused    int64 // files hard-linked from LinkDest instead of copied
 	// Of the Errors, how many are sources that went away after the walk
 	// saw their names (Vanished), and files that changed while they were
 	// copied, and again when copied once more (Changed). Neither reached

@@ -72,6 +72,9 @@ type hello struct {
 	Owner   bool         // give copies their source's owner and group (as far as allowed)
 	Deref   bool         // follow symlinks in SRC: jobs name what they point to
 	Verify  bool         // read each copy back and compare it with its source by hash
+	// LinkDest, if set, is an earlier copy: a file it holds unchanged is
+	// hard-linked from there instead of copied (absolute, clean).
+	LinkDest string
 }
 
 // Job is one entry for a worker to copy. Rel is the slash-separated path
@@ -113,6 +116,7 @@ type result struct {
 	Changed bool   // Err: the source changed or went away after it was listed
 	Warn    string // something not kept, though the job succeeded (xattrs DST cannot store)
 	Omitted bool   // not made, as designed (a device node, without root): Warn says why
+	Reused  bool   // hard-linked from hello.LinkDest, not copied
 }
 
 type fatal struct {
@@ -247,6 +251,7 @@ func (c *conn) writeHello(h hello) error {
 	c.enc.bool(h.Owner)
 	c.enc.bool(h.Deref)
 	c.enc.bool(h.Verify)
+	c.enc.str(h.LinkDest)
 	return c.put()
 }
 
@@ -290,6 +295,7 @@ func (c *conn) writeResult(r result) error {
 	c.enc.bool(r.Changed)
 	c.enc.str(r.Warn)
 	c.enc.bool(r.Omitted)
+	c.enc.bool(r.Reused)
 	return c.put()
 }
 
@@ -344,16 +350,17 @@ func decodeMessage(t msgType, payload []byte) (any, error) {
 			return nil, fmt.Errorf("%w: not a pcopy peer (bad magic)", ErrProtocol)
 		}
 		h := hello{
-			Version: d.uvarint("hello version"),
-			Worker:  d.uvarint("hello worker"),
-			Pid:     d.uvarint("hello pid"),
-			SrcRoot: d.str("hello source root"),
-			DstRoot: d.str("hello destination root"),
-			Update:  UpdatePolicy(d.uvarint("hello update policy")),
-			Fsync:   d.bool("hello fsync flag"),
-			Owner:   d.bool("hello owner flag"),
-			Deref:   d.bool("hello dereference flag"),
-			Verify:  d.bool("hello verify flag"),
+			Version:  d.uvarint("hello version"),
+			Worker:   d.uvarint("hello worker"),
+			Pid:      d.uvarint("hello pid"),
+			SrcRoot:  d.str("hello source root"),
+			DstRoot:  d.str("hello destination root"),
+			Update:   UpdatePolicy(d.uvarint("hello update policy")),
+			Fsync:    d.bool("hello fsync flag"),
+			Owner:    d.bool("hello owner flag"),
+			Deref:    d.bool("hello dereference flag"),
+			Verify:   d.bool("hello verify flag"),
+			LinkDest: d.str("hello link-dest"),
 		}
 		return h, d.done("hello")
 	case msgBatch:
@@ -390,7 +397,7 @@ func decodeMessage(t msgType, payload []byte) (any, error) {
 	case msgResult:
 		r := result{ID: d.uvarint("result id"), Bytes: d.varint("result bytes"), Err: d.str("result error"),
 			Skipped: d.bool("result skipped flag"), Changed: d.bool("result changed flag"), Warn: d.str("result warning"),
-			Omitted: d.bool("result omitted flag")}
+			Omitted: d.bool("result omitted flag"), Reused: d.bool("result reused flag")}
 		return r, d.done("result")
 	case msgFatal:
 		f := fatal{Err: d.str("fatal")}

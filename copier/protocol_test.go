@@ -33,7 +33,7 @@ func TestProtocolRoundTrip(t *testing.T) {
 		Job{ID: 5, Kind: KindSpecial, Rel: "dev/null", Mode: uint32(fs.ModeDevice | fs.ModeCharDevice | 0o666), Rdev: 1<<8 | 3},
 		Job{ID: 6, Kind: KindHardlink, Rel: "b\nlink", Link: "a/first\xff"})
 	msgs := []any{
-		hello{Version: protocolVersion, Worker: 3, Pid: 4242, SrcRoot: "/src\n", DstRoot: "/d\xffst", Update: UpdateChecksum, Fsync: true, Owner: true, Deref: true, Verify: true},
+		hello{Version: protocolVersion, Worker: 3, Pid: 4242, SrcRoot: "/src\n", DstRoot: "/d\xffst", Update: UpdateChecksum, Fsync: true, Owner: true, Deref: true, Verify: true, LinkDest: "/snap\n"},
 		&batch{Jobs: jobs},
 		progressMsg{ID: 9, Bytes: 1 << 35},
 		result{ID: 9, Bytes: 123, Err: "open source: permission denied"},
@@ -42,6 +42,7 @@ func TestProtocolRoundTrip(t *testing.T) {
 		result{ID: 12, Err: "changed", Changed: true},
 		result{ID: 13, Warn: "DST does not store extended attributes"},
 		result{ID: 14, Warn: "character device (making device nodes needs root)", Omitted: true},
+		result{ID: 15, Reused: true},
 		fatal{Err: "boom"},
 	}
 

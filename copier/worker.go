@@ -65,7 +65,7 @@ func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) e
 		}
 	}()
 
-	wk := &worker{fs: fsys, conn: c, src: filepath.Clean(h.SrcRoot), dst: filepath.Clean(h.DstRoot), update: h.Update, fsync: h.Fsync, owner: h.Owner, deref: h.Deref, verify: h.Verify, lastFlush: time.Now(),
+	wk := &worker{fs: fsys, conn: c, src: filepath.Clean(h.SrcRoot), dst: filepath.Clean(h.DstRoot), update: h.Update, fsync: h.Fsync, owner: h.Owner, deref: h.Deref, verify: h.Verify, linkDest: h.LinkDest, lastFlush: time.Now(),
 		tempPrefix: workerTempPrefix(os.Getpid(), int(h.Worker))}
 	if isOSFs(fsys) {
 		if wk.osCopier = newOSCopier(wk.tempPrefix, h); wk.osCopier != nil {
@@ -121,6 +121,8 @@ type worker struct {
 	owner      bool   // give copies their source's owner and group
 	deref      bool   // follow symlinks in SRC
 	verify     bool   // read each copy back and compare it with its source
+	linkDest   string // an earlier copy to hard-link unchanged files from
+	reused     bool   // the job in hand was linked from linkDest
 	warn       string // what the job in hand could not keep
 	xbuf       xattrBuf
 	dstMount   string // where DST's filesystem is mounted, once a write found it full
@@ -149,8 +151,8 @@ func (w *worker) run(ctx context.Context, job *Job) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	res := result{ID: job.ID, Bytes: n, Warn: w.warn}
-	w.warn = ""
+	res := result{ID: job.ID, Bytes: n, Warn: w.warn, Reused: w.reused && err == nil}
+	w.warn, w.reused = "", false
 	if w.osCopier != nil {
 		res.Warn = firstWarn(res.Warn, w.osCopier.takeWarn())
 	}
@@ -215,6 +217,13 @@ func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 			}
 		}
 		progress := w.progressFunc(job)
+		if w.linkDest != "" && w.osCopier != nil {
+			if prev := joinRel(w.linkDest, job.Rel); sameAsListed(prev, job, w.owner) {
+				n, err := w.osCopier.link(ctx, job, prev, src, dst, progress)
+				w.reused = n == 0 // not copied instead (a link limit reached)
+				return n, err
+			}
+		}
 		if w.osCopier != nil {
 			return w.osCopier.copyFile(ctx, job, src, dst, progress)
 		}

@@ -170,6 +170,9 @@ func SummaryLine(s copier.Summary) string {
 	if s.Excluded > 0 {
 		unchanged += fmt.Sprintf(", %d excluded", s.Excluded)
 	}
+	if s.Reused > 0 {
+		unchanged += fmt.Sprintf(", %d reused from --link-dest", s.Reused)
+	}
 	if s.Deleted > 0 {
 		unchanged += fmt.Sprintf(", %d deleted", s.Deleted)
 	}
