@@ -177,7 +177,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	linkDest, err := checkLinkDest(fsys, p, opts.LinkDest)
+	linkDest, linkWarning, err := checkLinkDest(fsys, p, opts.LinkDest)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -209,6 +209,9 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	}
 	if c.rep == nil {
 		c.rep = nopReporter{}
+	}
+	if linkWarning != "" {
+		c.warn(linkWarning)
 	}
 	if opts.CountTotals && opts.Reporter != nil {
 		countCtx, stopCount := context.WithCancel(ctx)

@@ -177,21 +177,25 @@ func (c *coordinator) wouldCopy(rel string, info os.FileInfo) {
 
 // checkLinkDest resolves Options.LinkDest: relative to DST, as rsync's
 // --link-dest, it must be a directory on DST's filesystem (a hard link
-// cannot cross filesystems). "" stays "".
-func checkLinkDest(fsys afero.Fs, p *plan, dir string) (string, error) {
+// cannot cross filesystems). One that does not exist (the first of a
+// series of snapshots) is a warning: everything is copied. "" stays "".
+func checkLinkDest(fsys afero.Fs, p *plan, dir string) (resolved, warning string, err error) {
 	if dir == "" {
-		return "", nil
+		return "", "", nil
 	}
 	if !isOSFs(fsys) || !p.dir {
-		return "", &RefusedError{Msg: "--link-dest works for a directory SRC on the operating system's filesystem"}
+		return "", "", &RefusedError{Msg: "--link-dest works for a directory SRC on the operating system's filesystem"}
 	}
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(p.dstRoot, dir)
 	}
 	dir = filepath.Clean(dir)
 	info, err := fsys.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Sprintf("--link-dest %s does not exist: every file is copied", dir), nil
+	}
 	if err != nil || !info.IsDir() {
-		return "", &RefusedError{Msg: fmt.Sprintf("--link-dest %s is not a directory", dir),
+		return "", "", &RefusedError{Msg: fmt.Sprintf("--link-dest %s is not a directory", dir),
 			Hint: "a relative --link-dest is relative to DST, as in rsync"}
 	}
 	// DST may not exist yet: its nearest existing ancestor is on the
@@ -204,8 +208,8 @@ func checkLinkDest(fsys afero.Fs, p *plan, dir string) (string, error) {
 		near = filepath.Dir(near)
 	}
 	if devOf(dir) != devOf(near) {
-		return "", &RefusedError{Msg: fmt.Sprintf("--link-dest %s is on another filesystem than DST", dir),
+		return "", "", &RefusedError{Msg: fmt.Sprintf("--link-dest %s is on another filesystem than DST", dir),
 			Hint: "hard links cannot cross filesystems"}
 	}
-	return dir, nil
+	return dir, "", nil
 }
