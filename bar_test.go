@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -47,5 +48,8 @@ func TestProgressBarOnTerminal(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("terminal output lacks %q:\n%q", want, got)
 		}
+	}
+	if !regexp.MustCompile(`3/3 files (a|b|sub/c) `).MatchString(got) {
+		t.Errorf("the bar does not name the file done last:\n%q", got)
 	}
 }

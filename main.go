@@ -132,6 +132,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors"},
 			&cli.StringFlag{Name: "log", Usage: "append to `FILE` a line for each entry copied, linked, left " +
 				"unchanged, skipped or failed, with the time, and one when the run starts and ends"},
+			&cli.DurationFlag{Name: "progress-interval", Usage: "when stderr is not a terminal, print a plain " +
+				"progress line every `INTERVAL` (like 30s), so long copies show life in logs; 0: never"},
 			&cli.BoolFlag{Name: "json", Usage: "at the end, print a JSON report on stdout (counts, errors, " +
 				"duration; see README for its fields); messages stay on stderr"},
 			&cli.BoolFlag{Name: "checksum", Aliases: []string{"c"}, Usage: "leave a file already in DST alone when its " +
@@ -280,6 +282,7 @@ func runCopy(ctx context.Context, c *cli.Context, stdout, stderr io.Writer, log 
 		tty = term.IsTerminal(int(f.Fd()))
 	}
 	rep := progress.New(stderr, tty, quiet)
+	rep.PrintEvery(c.Duration("progress-interval"))
 	dryRun := c.Bool("dry-run")
 	var onAction func(copier.Action, string, error)
 	if log != nil {
@@ -367,6 +370,8 @@ func setEnvVar(f cli.Flag) {
 	case *cli.StringFlag:
 		f.EnvVars = []string{name}
 	case *cli.StringSliceFlag:
+		f.EnvVars = []string{name}
+	case *cli.DurationFlag:
 		f.EnvVars = []string{name}
 	}
 }

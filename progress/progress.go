@@ -34,13 +34,18 @@ type Reporter struct {
 	files       int64 // total files and symlinks, as counted so far
 	bytes       int64 // total bytes, as counted so far
 	totalsKnown bool
+	last        string // the file finished last
+
+	start    time.Time
+	stopLine chan struct{} // closes to stop the plain progress lines
+	lineDone chan struct{}
 }
 
 // New returns a Reporter writing to w. With tty it draws a bar on w (which
 // must then be a terminal); with quiet it prints nothing at all, errors
 // being the caller's to print.
 func New(w io.Writer, tty, quiet bool) *Reporter {
-	r := &Reporter{w: w, tty: tty && !quiet, quiet: quiet}
+	r := &Reporter{w: w, tty: tty && !quiet, quiet: quiet, start: time.Now()}
 	if r.tty {
 		r.bar = r.newBar(-1)
 	}
@@ -48,7 +53,52 @@ func New(w io.Writer, tty, quiet bool) *Reporter {
 }
 
 // WantsTotals says whether the reporter has a use for the counting walk.
-func (r *Reporter) WantsTotals() bool { return r.tty }
+func (r *Reporter) WantsTotals() bool { return r.tty || r.stopLine != nil }
+
+// PrintEvery has a Reporter without a bar (stderr not a terminal, as in
+// cron and CI logs) print a plain progress line every interval until
+// Finish, so that long copies show life. Call it before the copy starts.
+func (r *Reporter) PrintEvery(interval time.Duration) {
+	if r.tty || r.quiet || interval <= 0 {
+		return
+	}
+	r.stopLine, r.lineDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(r.lineDone)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-r.stopLine:
+				return
+			case <-t.C:
+				r.mu.Lock()
+				fmt.Fprintf(r.w, "pcopy: progress: %s\n", r.progressLine(time.Since(r.start)))
+				r.mu.Unlock()
+			}
+		}
+	}()
+}
+
+// progressLine says how far the copy is, in words: percentage and ETA
+// once the totals are known.
+func (r *Reporter) progressLine(elapsed time.Duration) string {
+	rate := float64(r.copied) / max(elapsed.Seconds(), 1e-3)
+	if !r.totalsKnown {
+		return fmt.Sprintf("%s, %d files done (counting: %d files, %s so far), %s/s",
+			HumanBytes(r.copied), r.done, r.files, HumanBytes(r.bytes), HumanBytes(int64(rate)))
+	}
+	pct := 100.0
+	if r.bytes > 0 {
+		pct = 100 * float64(r.copied) / float64(r.bytes)
+	}
+	eta := "-"
+	if rate > 0 && r.bytes >= r.copied {
+		eta = time.Duration(float64(r.bytes-r.copied) / rate * float64(time.Second)).Round(100 * time.Millisecond).String()
+	}
+	return fmt.Sprintf("%.0f%%, %s of %s, %d/%d files, %s/s, ETA %s",
+		pct, HumanBytes(r.copied), HumanBytes(r.bytes), r.done, r.files, HumanBytes(int64(rate)), eta)
+}
 
 func (r *Reporter) newBar(max int64) *progressbar.ProgressBar {
 	return progressbar.NewOptions64(max,
@@ -69,10 +119,23 @@ func (r *Reporter) newBar(max int64) *progressbar.ProgressBar {
 }
 
 func (r *Reporter) description() string {
+	d := fmt.Sprintf("%d files (counting: %d, %s)", r.done, r.files, HumanBytes(r.bytes))
 	if r.totalsKnown {
-		return fmt.Sprintf("%d/%d files", r.done, r.files)
+		d = fmt.Sprintf("%d/%d files", r.done, r.files)
 	}
-	return fmt.Sprintf("%d files (counting: %d, %s)", r.done, r.files, HumanBytes(r.bytes))
+	if r.last != "" {
+		d += " " + shorten(r.last, 32)
+	}
+	return d
+}
+
+// shorten keeps the end of a path, which names the file, within n runes.
+func shorten(p string, n int) string {
+	p = copier.DisplayPath(p)
+	if r := []rune(p); len(r) > n {
+		return "…" + string(r[len(r)-n+1:])
+	}
+	return p
 }
 
 // Totals implements copier.Reporter. When the count is final the counting
@@ -114,6 +177,7 @@ func (r *Reporter) FileDone(rel string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.done++
+	r.last = rel
 	if r.bar != nil {
 		r.bar.Describe(r.description())
 	}
@@ -137,6 +201,11 @@ func (r *Reporter) Warn(msg string) {
 // summary. complete says whether everything was copied, so the bar may
 // show 100% for a moment.
 func (r *Reporter) Finish(complete bool) {
+	if r.stopLine != nil {
+		close(r.stopLine)
+		<-r.lineDone
+		r.stopLine = nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.bar == nil {

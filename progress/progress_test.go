@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,3 +87,44 @@ func TestBarShowsNoPercentageUntilCounted(t *testing.T) {
 		t.Errorf("finished bar: %q", buf.String())
 	}
 }
+
+// Without a terminal, PrintEvery prints plain progress lines until
+// Finish: counting first, then percentage and ETA once totals are known.
+func TestPlainProgressLines(t *testing.T) {
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return buf.Write(p) })
+	r := New(w, false, false)
+	r.PrintEvery(time.Millisecond)
+	if !r.WantsTotals() {
+		t.Error("plain progress lines need the totals")
+	}
+	output := func() string { mu.Lock(); defer mu.Unlock(); return buf.String() }
+	waitFor := func(want string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(output(), want); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no line with %q in:\n%s", want, output())
+			}
+		}
+	}
+	r.Bytes(500)
+	r.FileDone("a", nil)
+	r.Totals(3, 1000, false)
+	waitFor("pcopy: progress: 500 B, 1 files done (counting: 3 files, 1.0 kB so far), ")
+	r.Totals(4, 2000, true)
+	waitFor("pcopy: progress: 25%, 500 B of 2.0 kB, 1/4 files, ")
+	r.Finish(true)
+	n := strings.Count(output(), "\n")
+	time.Sleep(5 * time.Millisecond)
+	if strings.Count(output(), "\n") != n {
+		t.Error("lines go on after Finish")
+	}
+	if strings.ContainsAny(output(), "\r\x1b") {
+		t.Errorf("control characters in plain lines: %q", output())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
