@@ -327,6 +327,11 @@ func runCopy(ctx context.Context, c *cli.Context, stdout, stderr io.Writer, log 
 		return fail(exitUsage, refused.Msg, refused.Hint)
 	}
 	out := outcome{src: args[0], dst: args[1], sum: sum}
+	if !quiet {
+		for _, w := range sum.Warnings {
+			fmt.Fprintf(stderr, "pcopy: warning: %s\n", w)
+		}
+	}
 	for _, fe := range sum.Errors {
 		printError(stderr, fe.Error(), "")
 	}

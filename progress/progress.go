@@ -183,19 +183,10 @@ func (r *Reporter) FileDone(rel string, err error) {
 	}
 }
 
-// Warn implements copier.Reporter: the message goes on its own line, above
-// the bar.
-func (r *Reporter) Warn(msg string) {
-	if r.quiet {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.bar != nil {
-		r.bar.Clear()
-	}
-	fmt.Fprintf(r.w, "pcopy: warning: %s\n", msg)
-}
+// Warn implements copier.Reporter. It shows nothing: warnings are printed
+// together at the end, before the errors and the summary line (see
+// Summary.Warnings), so that they neither break the bar nor scatter in a log.
+func (r *Reporter) Warn(msg string) {}
 
 // Finish completes and removes the bar, leaving the line free for the
 // summary. complete says whether everything was copied, so the bar may
