@@ -58,6 +58,12 @@ EXAMPLES:
    pcopy -j 8 src dst                   use 8 worker processes
    pcopy notes.txt /mnt/backup/         copy one file into a directory
    pcopy photos                         copy to "photos copy" beside it
+   pcopy --delete --exclude '*.tmp' src mirror
+                                        make mirror an exact copy of src, *.tmp aside
+   pcopy -n --delete src mirror         show what that would copy and delete
+   pcopy --link-dest ../day1 home /backup/day2
+                                        a snapshot: unchanged files linked from day1
+   pcopy --json -q data /srv/data       a JSON report on stdout, for scripts
    pcopy -q data /srv/data || alert     scripts: only errors are printed; check the exit code
 
 EXIT CODES:
@@ -288,6 +294,18 @@ func runCopy(ctx context.Context, c *cli.Context, stdout, stderr io.Writer, log 
 	if log != nil {
 		onAction = log.action
 	}
+	var deleted []string // listed at the end, as what --delete did matters
+	if c.Bool("delete") {
+		next := onAction
+		onAction = func(a copier.Action, rel string, err error) {
+			if a == copier.Deleted {
+				deleted = append(deleted, rel)
+			}
+			if next != nil {
+				next(a, rel, err)
+			}
+		}
+	}
 	if dryRun && !c.Bool("json") {
 		logAction := onAction
 		onAction = func(a copier.Action, rel string, err error) {
@@ -326,7 +344,12 @@ func runCopy(ctx context.Context, c *cli.Context, stdout, stderr io.Writer, log 
 	if errors.As(err, &refused) {
 		return fail(exitUsage, refused.Msg, refused.Hint)
 	}
-	out := outcome{src: args[0], dst: args[1], sum: sum}
+	out := outcome{src: args[0], dst: args[1], sum: sum, deleted: deleted}
+	if !quiet && !dryRun {
+		for _, rel := range deleted {
+			fmt.Fprintf(stderr, "pcopy: deleted %s\n", displayRel(rel))
+		}
+	}
 	if !quiet {
 		for _, w := range sum.Warnings {
 			fmt.Fprintf(stderr, "pcopy: warning: %s\n", w)

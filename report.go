@@ -22,7 +22,8 @@ type outcome struct {
 	sum         copier.Summary
 	interrupted bool
 	dryRun      bool
-	fatal       string // why nothing, or not everything, could be attempted
+	deleted     []string // what --delete removed (or would have)
+	fatal       string   // why nothing, or not everything, could be attempted
 }
 
 // actionLog writes --log FILE: a line when the run starts, one per entry
@@ -105,6 +106,7 @@ type jsonReport struct {
 	Excluded        int64       `json:"excluded"`
 	Deleted         int64       `json:"deleted"`
 	Reused          int64       `json:"reused"`
+	DeletedPaths    []jsonPath  `json:"deleted_paths"`
 	Failed          int         `json:"failed"`
 	Vanished        int64       `json:"vanished"`
 	Changed         int64       `json:"changed"`
@@ -142,6 +144,10 @@ func writeJSON(w io.Writer, out outcome) error {
 	}
 	if secs := s.Duration.Seconds(); secs > 0 {
 		r.BytesPerSecond = float64(s.Bytes) / secs
+	}
+	r.DeletedPaths = []jsonPath{}
+	for _, rel := range out.deleted {
+		r.DeletedPaths = append(r.DeletedPaths, jsonPath(rel))
 	}
 	if r.Warnings == nil {
 		r.Warnings = []string{}
