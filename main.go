@@ -129,9 +129,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		UsageText:       "pcopy [options] SRC [DST]",
 		Description:     helpText,
 		HideHelpCommand: true,
-		Version:         version(),
-		Writer:          stdout,
-		ErrWriter:       stderr,
+		// A comma is part of a pattern ("*.{c,h}", "a,b.txt"), not a
+		// separator: repeat the flag instead.
+		DisableSliceFlagSeparator: true,
+		Version:                   version(),
+		Writer:                    stdout,
+		ErrWriter:                 stderr,
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "workers", Aliases: []string{"j"}, Value: runtime.NumCPU(),
 				Usage: "number of worker processes", DefaultText: "number of CPUs"},
@@ -193,7 +196,7 @@ func copyCommand(ctx context.Context, c *cli.Context, cmdline []string, stdout, 
 	var log *actionLog
 	if name := c.String("log"); name != "" {
 		var err error
-		if log, err = openActionLog(name); err != nil {
+		if log, err = openActionLog(name, c.Bool("dry-run")); err != nil {
 			printError(stderr, "--log: "+err.Error(), "")
 			return exitUsage
 		}
@@ -201,7 +204,11 @@ func copyCommand(ctx context.Context, c *cli.Context, cmdline []string, stdout, 
 		for i, a := range cmdline {
 			quoted[i] = copier.DisplayPath(a)
 		}
-		log.line(fmt.Sprintf("start %s, version %s", strings.Join(quoted, " "), version()))
+		start := "start"
+		if c.Bool("dry-run") {
+			start = "start dry run (nothing is written)"
+		}
+		log.line(fmt.Sprintf("%s: %s, version %s", start, strings.Join(quoted, " "), version()))
 	}
 	out := runCopy(ctx, c, stdout, stderr, log)
 	if log != nil {

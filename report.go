@@ -31,17 +31,18 @@ type outcome struct {
 // end with the exit code and the summary. Appended to, so that a cron
 // job's runs follow one another in one file.
 type actionLog struct {
+	dry bool // a dry run: the actions are what would be done
 	f   *os.File
 	w   *bufio.Writer
 	err error // the first write error; the copy goes on
 }
 
-func openActionLog(name string) (*actionLog, error) {
+func openActionLog(name string, dry bool) (*actionLog, error) {
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	return &actionLog{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+	return &actionLog{dry: dry, f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
 }
 
 func (l *actionLog) line(what string) {
@@ -53,6 +54,9 @@ func (l *actionLog) line(what string) {
 // action is a copier.Options.OnAction.
 func (l *actionLog) action(a copier.Action, rel string, err error) {
 	what := a.String() + " " + displayRel(rel)
+	if l.dry {
+		what = "would be " + what
+	}
 	if err != nil {
 		what += ": " + err.Error()
 	}

@@ -710,3 +710,30 @@ func TestVanishedSourcesAreCounted(t *testing.T) {
 		})
 	}
 }
+
+// An interrupt while --delete removes entries stops it there: the copy
+// says it was interrupted, and what was not reached stays.
+func TestDeleteStopsWhenInterrupted(t *testing.T) {
+	mem := afero.NewMemMapFs()
+	buildMem(t, mem, "/src", []entry{{path: "keep", data: "k", mtime: t0}})
+	for i := range 20 {
+		buildMem(t, mem, "/dst", []entry{{path: fmt.Sprintf("extra%02d", i), data: "x", mtime: t0}})
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	deleted := 0
+	_, err := copier.Copy(ctx, copier.Options{Src: "/src", Dst: "/dst", Fs: mem, Workers: 1, Delete: true,
+		OnAction: func(a copier.Action, rel string, err error) {
+			if a == copier.Deleted {
+				deleted++
+				cancel(errors.New("stop"))
+			}
+		}})
+	if err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Errorf("err = %v, want interrupted", err)
+	}
+	left, _ := afero.ReadDir(mem, "/dst")
+	if deleted != 1 || len(left) != 20 { // keep, and 19 extras
+		t.Errorf("%d deleted, %d entries left; want 1 deleted and the 19 other extras left", deleted, len(left))
+	}
+}

@@ -177,6 +177,13 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
+	if opts.Delete && p.dir {
+		// Mirroring DST would delete SRC itself, or what holds it.
+		if dinfo, err := fsys.Stat(p.dstRoot); err == nil && isInside(fsys, p.dstRoot, p.srcRoot, dinfo) {
+			return Summary{}, refused("--delete removes from DST what SRC lacks: choose a DST that does not hold SRC",
+				"--delete would delete the source: source %s is inside destination %s", DisplayPath(opts.Src), DisplayPath(opts.Dst))
+		}
+	}
 	linkDest, linkWarning, err := checkLinkDest(fsys, p, opts.LinkDest)
 	if err != nil {
 		return Summary{}, err
@@ -222,11 +229,14 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		err = c.dryRun(ctx, opts.Delete)
 	} else {
 		err = c.run(ctx, max(opts.Workers, 1))
-		if opts.Delete && err == nil {
+		if opts.Delete && p.dir && err == nil {
 			if n := len(c.sum.Errors); n > 0 {
 				c.warn(fmt.Sprintf("--delete: nothing deleted, as %d entries could not be copied", n))
 			} else {
 				c.deleteExtra(ctx, "", false)
+				if ctx.Err() != nil {
+					err = fmt.Errorf("interrupted: %w", context.Cause(ctx))
+				}
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 
 	"github.com/spf13/afero"
@@ -20,9 +21,6 @@ import (
 // What the filters leave out of SRC is kept in DST, as are temporary
 // files (another copy's, running now). With dry, it only reports.
 func (c *coordinator) deleteExtra(ctx context.Context, rel string, dry bool) {
-	if ctx.Err() != nil {
-		return
-	}
 	srcDir, dstDir := joinRel(c.plan.srcRoot, rel), joinRel(c.plan.dstRoot, rel)
 	dstNames, err := readNames(c.fs, dstDir)
 	if err != nil {
@@ -31,7 +29,7 @@ func (c *coordinator) deleteExtra(ctx context.Context, rel string, dry bool) {
 		}
 		return
 	}
-	srcNames, err := readNames(c.fs, srcDir)
+	srcNames, err := c.readSrcNames(srcDir)
 	if err != nil {
 		c.fail(rel, fmt.Errorf("list directory for --delete: %w", unwrapPath(err)))
 		return
@@ -52,13 +50,20 @@ func (c *coordinator) deleteExtra(ctx context.Context, rel string, dry bool) {
 		}
 	}()
 	for _, name := range dstNames {
+		if ctx.Err() != nil {
+			return
+		}
 		r := name
 		if rel != "" {
 			r = rel + "/" + name
 		}
 		dinfo, err := lstat(c.fs, joinRel(dstDir, name))
-		if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
 			continue // gone meanwhile
+		}
+		if err != nil {
+			c.fail(r, fmt.Errorf("look at for --delete: %w", unwrapPath(err)))
+			continue
 		}
 		if inSrc[name] {
 			sinfo, err := c.srcInfo(joinRel(srcDir, name))
@@ -67,7 +72,14 @@ func (c *coordinator) deleteExtra(ctx context.Context, rel string, dry bool) {
 			}
 			continue
 		}
-		if isTempName(name) || c.filter.excluded(r, dinfo.IsDir()) {
+		if c.kept(r, dinfo) {
+			continue
+		}
+		if dinfo.IsDir() && c.filter != nil && c.holdsKept(ctx, r) {
+			// Not all of it may go: what the filters leave out stays,
+			// with the directories that hold it.
+			c.deleteExtraBelow(ctx, r, dry)
+			deleted = deleted || !dry
 			continue
 		}
 		if !dry {
@@ -80,6 +92,71 @@ func (c *coordinator) deleteExtra(ctx context.Context, rel string, dry bool) {
 		c.sum.Deleted++
 		c.act(Deleted, r, nil)
 	}
+}
+
+// kept says whether --delete leaves the DST entry r alone although SRC
+// lacks it: the filters leave it out of SRC, or it is a temporary file
+// (another copy's, running now).
+func (c *coordinator) kept(r string, info os.FileInfo) bool {
+	return isTempName(path.Base(r)) || c.filter.excluded(r, info.IsDir())
+}
+
+// holdsKept says whether anything below the DST directory r is kept.
+func (c *coordinator) holdsKept(ctx context.Context, r string) bool {
+	names, _ := readNames(c.fs, joinRel(c.plan.dstRoot, r))
+	for _, name := range names {
+		rr := r + "/" + name
+		info, err := lstat(c.fs, joinRel(c.plan.dstRoot, rr))
+		if err != nil || ctx.Err() != nil {
+			return true // when in doubt, keep
+		}
+		if c.kept(rr, info) || info.IsDir() && c.holdsKept(ctx, rr) {
+			return true
+		}
+	}
+	return false
+}
+
+// deleteExtraBelow deletes what is below the DST directory r (which SRC
+// lacks) except what is kept, entry by entry.
+func (c *coordinator) deleteExtraBelow(ctx context.Context, r string, dry bool) {
+	names, err := readNames(c.fs, joinRel(c.plan.dstRoot, r))
+	if err != nil {
+		c.fail(r, fmt.Errorf("list destination directory for --delete: %w", unwrapPath(err)))
+		return
+	}
+	for _, name := range names {
+		if ctx.Err() != nil {
+			return
+		}
+		rr := r + "/" + name
+		p := joinRel(c.plan.dstRoot, rr)
+		info, err := lstat(c.fs, p)
+		if err != nil || c.kept(rr, info) {
+			continue
+		}
+		if info.IsDir() && c.holdsKept(ctx, rr) {
+			c.deleteExtraBelow(ctx, rr, dry)
+			continue
+		}
+		if !dry {
+			if err := c.fs.RemoveAll(p); err != nil {
+				c.fail(rr, fmt.Errorf("delete: %w", unwrapPath(err)))
+				continue
+			}
+		}
+		c.sum.Deleted++
+		c.act(Deleted, rr, nil)
+	}
+}
+
+// readSrcNames lists a directory of SRC, following it if it is reached
+// through a symlink (--dereference).
+func (c *coordinator) readSrcNames(dir string) ([]string, error) {
+	if c.deref {
+		return readNamesFollow(c.fs, dir)
+	}
+	return readNames(c.fs, dir)
 }
 
 // srcInfo is the Lstat of a source entry, or its Stat when symlinks are

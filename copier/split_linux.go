@@ -20,14 +20,21 @@ var minPart int64 = 64 << 20
 // holes of its range), nor is anything when there is a single worker.
 func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, group *linkGroup) bool {
 	size := info.Size()
-	if !c.isOS || c.workerCount < 2 || c.splitSize <= 0 || size < c.splitSize || c.verify {
-		return false
+	if !c.isOS || c.workerCount < 2 || c.splitSize <= 0 || size < c.splitSize || c.verify || c.linkDest != "" {
+		return false // --verify and --link-dest handle files whole
 	}
 	st, ok := info.Sys().(*syscall.Stat_t)
 	if !ok || st.Blocks*512 < size {
 		return false
 	}
 	dst := joinRel(c.plan.dstRoot, rel)
+	if c.update != UpdateAll && (dir == nil || !dir.created) {
+		// A copy DST may already have: the worker's check for a whole
+		// file decides (a re-run leaves it alone).
+		if dinfo, err := lstat(c.fs, dst); err == nil && dinfo.Mode().IsRegular() && dinfo.Size() == size {
+			return false
+		}
+	}
 	dir0, done := shortPath(filepath.Dir(dst))
 	fd, tmp, err := createTempAt(unix.AT_FDCWD, dir0, workerTempPrefix(os.Getpid(), 0), 0o600, unix.O_WRONLY)
 	if err == nil {

@@ -243,6 +243,21 @@ func lstat(fsys afero.Fs, name string) (os.FileInfo, error) {
 	return fsys.Stat(name)
 }
 
+// readNamesFollow is readNames of a directory that may be reached through
+// a symlink.
+func readNamesFollow(fsys afero.Fs, dir string) ([]string, error) {
+	if isOSFs(fsys) && dirFds {
+		p, done := shortPath(dir)
+		defer done()
+		fd, names, err := listDirAt(atFdcwd, p, true)
+		if fd >= 0 {
+			closeDirFd(fd)
+		}
+		return names, err
+	}
+	return readNamesFs(fsys, dir)
+}
+
 // readNames returns the sorted entry names of dir.
 func readNames(fsys afero.Fs, dir string) ([]string, error) {
 	if isOSFs(fsys) {

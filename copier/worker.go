@@ -218,8 +218,9 @@ func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 		}
 		progress := w.progressFunc(job)
 		if w.linkDest != "" && w.osCopier != nil {
-			if prev := joinRel(w.linkDest, job.Rel); sameAsListed(prev, job, w.owner) {
+			if prev, done, ok := reusable(w.linkDest, job.Rel, job, w.owner); ok {
 				n, err := w.osCopier.link(ctx, job, prev, src, dst, progress)
+				done()
 				w.reused = n == 0 // not copied instead (a link limit reached)
 				return n, err
 			}
