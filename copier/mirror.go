@@ -180,11 +180,21 @@ func (c *coordinator) dryRun(ctx context.Context, del bool) error {
 	}
 	entries := startLister(c.fs, p.srcRoot, p.srcInfo, c.deref, c.filter, c.quit)
 	defer close(c.quit)
+	skip := 0 // > 0: inside a directory the copy would refuse, as take does
 	for chunk := range entries {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted: %w", context.Cause(ctx))
 		}
 		for _, e := range chunk {
+			if skip > 0 {
+				switch e.kind {
+				case entryDir:
+					skip++
+				case entryEnd:
+					skip--
+				}
+				continue
+			}
 			switch {
 			case e.kind == entryEnd:
 			case e.kind == entryExcluded:
@@ -195,9 +205,10 @@ func (c *coordinator) dryRun(ctx context.Context, del bool) error {
 			case e.kind == entryDir:
 				if info, err := lstat(c.fs, joinRel(p.dstRoot, e.rel)); err == nil && !info.IsDir() && e.rel != "" {
 					c.fail(e.rel, fmt.Errorf("destination exists and is a %s, not a directory; not replaced", typeName(info.Mode())))
-				} else {
-					c.sum.Dirs++
+					skip = 1
+					continue
 				}
+				c.sum.Dirs++
 				if e.err != nil {
 					c.fail(e.rel, fmt.Errorf("list directory: %w", unwrapPath(e.err)))
 				}
@@ -206,10 +217,20 @@ func (c *coordinator) dryRun(ctx context.Context, del bool) error {
 			}
 		}
 	}
-	if del && len(c.sum.Errors) == 0 {
-		c.deleteExtra(ctx, "", true)
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted: %w", context.Cause(ctx))
 	}
-	return ctx.Err()
+	if del {
+		if n := len(c.sum.Errors); n > 0 {
+			c.warn(fmt.Sprintf("--delete: nothing deleted, as %d entries could not be copied", n))
+		} else {
+			c.deleteExtra(ctx, "", true)
+		}
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted: %w", context.Cause(ctx))
+	}
+	return nil
 }
 
 // unchanged says whether a re-run would leave the file rel alone: DST's
@@ -239,6 +260,25 @@ func (c *coordinator) wouldCopy(rel string, info os.FileInfo) {
 		c.sum.Skipped++
 		c.act(Unchanged, rel, nil)
 		return
+	}
+	if mode.IsRegular() {
+		if id, nlink, ok := fileIDOf(info); ok && c.isOS {
+			if g, first := c.linkGroupOf(rel, nlink, id); g != nil && !first {
+				c.sum.Hardlinks++
+				c.act(Linked, rel, nil)
+				return
+			}
+		}
+		if c.linkDest != "" {
+			uid, gid := ownerOf(info)
+			job := Job{Size: info.Size(), Mtime: info.ModTime().UnixNano(), Mode: uint32(info.Mode()), Uid: uid, Gid: gid}
+			if _, done, ok := reusable(c.linkDest, rel, &job, c.owner); ok {
+				done()
+				c.sum.Reused++
+				c.act(Reused, rel, nil)
+				return
+			}
+		}
 	}
 	switch {
 	case mode.IsRegular():
