@@ -504,6 +504,9 @@ func (c *coordinator) handleMsg(w *workerState, msg any) error {
 		if t == nil {
 			return c.misbehaved(w, fmt.Sprintf("progress for unknown job %d", m.ID))
 		}
+		if w, ok := c.rep.(WorkingReporter); ok && t.done == 0 {
+			w.Working(t.job.Rel) // a file long enough to report progress
+		}
 		c.rep.Bytes(m.Bytes - t.done)
 		t.done = m.Bytes
 	case result:

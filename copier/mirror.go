@@ -46,6 +46,11 @@ func (c *coordinator) deleteExtra(ctx context.Context, rel string, dry bool) {
 				if err := c.fs.Chtimes(dstDir, atimeOf(info), info.ModTime()); err != nil {
 					c.fail(rel, fmt.Errorf("set directory times: %w", unwrapPath(err)))
 				}
+				if c.fsync { // the names are gone for good
+					if err := syncDir(c.fs, dstDir); err != nil {
+						c.fail(rel, fmt.Errorf("flush directory: %w", unwrapPath(err)))
+					}
+				}
 			}
 		}
 	}()

@@ -152,6 +152,12 @@ type Reporter interface {
 	Warn(msg string)
 }
 
+// A WorkingReporter is also told which file a worker is in the middle
+// of, when that file is large enough to report progress before it ends.
+type WorkingReporter interface {
+	Working(rel string)
+}
+
 // Summary is the outcome of a copy.
 type Summary struct {
 	Files     int64 // regular files copied

@@ -183,6 +183,17 @@ func (r *Reporter) FileDone(rel string, err error) {
 	}
 }
 
+// Working implements copier.WorkingReporter: the bar names a large file
+// while it is being copied.
+func (r *Reporter) Working(rel string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.last = rel
+	if r.bar != nil {
+		r.bar.Describe(r.description())
+	}
+}
+
 // Warn implements copier.Reporter. It shows nothing: warnings are printed
 // together at the end, before the errors and the summary line (see
 // Summary.Warnings), so that they neither break the bar nor scatter in a log.

@@ -3,6 +3,7 @@ package progress
 import (
 	"bytes"
 	"errors"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -128,3 +129,13 @@ func TestPlainProgressLines(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// A large file in the middle of its copy is named on the bar's line.
+func TestWorkingNamesTheFile(t *testing.T) {
+	r := New(io.Discard, false, false)
+	r.Working("big/file.iso")
+	if d := r.description(); !strings.HasSuffix(d, " big/file.iso") {
+		t.Errorf("description %q does not name the file in flight", d)
+	}
+	var _ copier.WorkingReporter = r
+}
