@@ -58,6 +58,29 @@ func allocated(t *testing.T, name string) int64 {
 	return st.Blocks * 512
 }
 
+// mountImage makes a filesystem image of size bytes with the mkfs command
+// given (the image's path is appended), mounts it with the mount options
+// opts, and returns the mount point; it is unmounted when the test ends.
+// The test is skipped where that cannot be done.
+func mountImage(t *testing.T, size int64, opts string, mkfs ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	img, mnt := filepath.Join(dir, "fs.img"), filepath.Join(dir, "mnt")
+	must(t, os.Mkdir(mnt, 0o755))
+	f, err := os.Create(img)
+	must(t, err)
+	must(t, f.Truncate(size))
+	must(t, f.Close())
+	if out, err := exec.Command(mkfs[0], append(mkfs[1:], img)...).CombinedOutput(); err != nil {
+		t.Skipf("%s: %v: %s", mkfs[0], err, out)
+	}
+	if out, err := exec.Command("mount", "-o", opts, img, mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount an image with -o %s here: %v: %s", opts, err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	return mnt
+}
+
 // On a filesystem with reflinks (XFS here), a copy shares the source's
 // extents: it takes no new space. (pcopy asks with FICLONE; recent kernels
 // would also remap within copy_file_range, older ones copy the bytes.)
@@ -69,20 +92,7 @@ func TestReflinkOnXFS(t *testing.T) {
 	if _, err := exec.LookPath("mkfs.xfs"); err != nil {
 		t.Skip("no mkfs.xfs (Debian package xfsprogs)")
 	}
-	dir := t.TempDir()
-	img, mnt := filepath.Join(dir, "xfs.img"), filepath.Join(dir, "mnt")
-	must(t, os.Mkdir(mnt, 0o755))
-	f, err := os.Create(img)
-	must(t, err)
-	must(t, f.Truncate(512<<20))
-	must(t, f.Close())
-	if out, err := exec.Command("mkfs.xfs", "-q", "-m", "reflink=1", img).CombinedOutput(); err != nil {
-		t.Skipf("mkfs.xfs: %v: %s", err, out)
-	}
-	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount an XFS image here: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	mnt := mountImage(t, 512<<20, "loop", "mkfs.xfs", "-q", "-m", "reflink=1")
 
 	src := filepath.Join(mnt, "src")
 	data := bytes.Repeat([]byte("0123456789abcdef"), 4<<20) // 64 MiB
