@@ -19,11 +19,12 @@ const dirFds = true
 const atFdcwd = unix.AT_FDCWD
 
 // readNamesOS lists a directory of the operating system's filesystem,
-// sorted (see listDirAt).
-func readNamesOS(dir string) ([]string, error) {
+// sorted (see listDirAt), following it if it is a symlink and follow says
+// so.
+func readNamesOS(dir string, follow bool) ([]string, error) {
 	dir, done := shortPath(dir)
 	defer done()
-	fd, names, err := listDirAt(atFdcwd, dir, false)
+	fd, names, err := listDirAt(atFdcwd, dir, follow)
 	if fd >= 0 {
 		unix.Close(fd)
 	}

@@ -16,7 +16,7 @@ const dirFds = false
 const atFdcwd = -100
 
 // readNamesOS lists a directory through the os package on this platform.
-func readNamesOS(dir string) ([]string, error) { return readNamesFs(afero.NewOsFs(), dir) }
+func readNamesOS(dir string, follow bool) ([]string, error) { return readNamesFs(afero.NewOsFs(), dir) }
 
 func listDirAt(dirfd int, name string, follow bool) (int, []string, error) {
 	return -1, nil, errors.ErrUnsupported

@@ -159,13 +159,8 @@ func (l *lister) list(parent *listFrame, rel string, follow bool) (*listFrame, e
 	case parent != nil && parent.fd >= 0 && parent.depth+1 < maxDirFds:
 		f.depth = parent.depth + 1
 		f.fd, f.names, err = listDirAt(parent.fd, path.Base(rel), follow)
-	case follow && l.useFds:
-		var fd int
-		p, done := shortPath(joinRel(l.root, rel))
-		if fd, f.names, err = listDirAt(atFdcwd, p, true); fd >= 0 {
-			closeDirFd(fd)
-		}
-		done()
+	case follow:
+		f.names, err = readNamesFollow(l.fs, joinRel(l.root, rel))
 	default:
 		f.names, err = readNames(l.fs, joinRel(l.root, rel))
 	}
@@ -246,14 +241,8 @@ func lstat(fsys afero.Fs, name string) (os.FileInfo, error) {
 // readNamesFollow is readNames of a directory that may be reached through
 // a symlink.
 func readNamesFollow(fsys afero.Fs, dir string) ([]string, error) {
-	if isOSFs(fsys) && dirFds {
-		p, done := shortPath(dir)
-		defer done()
-		fd, names, err := listDirAt(atFdcwd, p, true)
-		if fd >= 0 {
-			closeDirFd(fd)
-		}
-		return names, err
+	if isOSFs(fsys) {
+		return readNamesOS(dir, true)
 	}
 	return readNamesFs(fsys, dir)
 }
@@ -261,7 +250,7 @@ func readNamesFollow(fsys afero.Fs, dir string) ([]string, error) {
 // readNames returns the sorted entry names of dir.
 func readNames(fsys afero.Fs, dir string) ([]string, error) {
 	if isOSFs(fsys) {
-		return readNamesOS(dir)
+		return readNamesOS(dir, false)
 	}
 	return readNamesFs(fsys, dir)
 }
