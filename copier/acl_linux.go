@@ -1,12 +1,19 @@
 package copier
 
-import "golang.org/x/sys/unix"
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/pcopy/pcopy/internal/beneath"
+)
 
 // hasDefaultACL reports whether the directory at path has a default ACL.
 func hasDefaultACL(path string) bool {
-	path, done := shortPath(path)
+	p, done, err := beneath.XattrPath(path)
+	if err != nil {
+		return false
+	}
 	defer done()
-	_, err := unix.Getxattr(path, defaultACL, nil)
+	_, err = unix.Lgetxattr(p, defaultACL, nil)
 	return err == nil
 }
 

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pcopy/pcopy/internal/beneath"
 )
 
 // The Linux fast path copies one file with raw system calls on file
@@ -79,9 +81,12 @@ func (o *osCopier) close() {
 // srcDirFd returns a descriptor of the directory holding src.
 func (o *osCopier) srcDirFd(src string) (int, error) {
 	if d, _ := splitPath(src); d != o.srcDir || o.srcfd < 0 {
-		sd, done := shortPath(d)
-		fd, err := unix.Open(sd, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		done()
+		// Below SRC, never through a symlink (but with --dereference,
+		// where SRC is reached by path and symlinks are followed).
+		fd, err := beneath.OpenDir(d)
+		if err == beneath.ErrSymlink {
+			return -1, changedf("%v", err)
+		}
 		if err != nil {
 			return -1, fmt.Errorf("open source directory: %w", err)
 		}
@@ -102,11 +107,9 @@ func (o *osCopier) srcDirFd(src string) (int, error) {
 // dstDirFd returns a descriptor of the directory holding dst.
 func (o *osCopier) dstDirFd(dst string) (int, error) {
 	if d, _ := splitPath(dst); d != o.dstDir || o.dstfd < 0 {
-		// O_NOFOLLOW: a directory of DST replaced by a symlink since the
-		// coordinator created it is not written through.
-		sd, done := shortPath(d)
-		fd, err := unix.Open(sd, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		done()
+		// A directory of DST replaced by a symlink (its own name or one
+		// above) since the coordinator created it is not written through.
+		fd, err := beneath.OpenDir(d)
 		if err != nil {
 			return -1, fmt.Errorf("open destination directory: %w", err)
 		}
@@ -222,7 +225,9 @@ func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, sr
 	}
 	dstfd, err := openUnnamed(ddir, perm, access)
 	if err != nil {
-		dstfd, tmp, err = createTempAt(ddir, "", o.tempPrefix, perm, access)
+		if dstfd, tmp, err = createTempAt(ddir, "", o.tempPrefix, perm, access); err == nil {
+			markTemp(dstfd)
+		}
 	}
 	if err != nil {
 		return 0, fmt.Errorf("create in destination: %w", err)
@@ -277,6 +282,7 @@ func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, sr
 			// Something is at the name (a re-run): give the copy a
 			// temporary name and rename it over, so what was there stays
 			// whole until the copy is.
+			markTemp(dstfd)
 			for range 100 {
 				tmp = tempName("", o.tempPrefix)
 				if err = linkUnnamed(dstfd, ddir, tmp); err != unix.EEXIST {
@@ -301,6 +307,7 @@ func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, sr
 			return n, nil
 		}
 	}
+	unmarkTemp(dstfd)
 	err = rawClose(dstfd)
 	committed = true // closed; from here on only the name needs removing on failure
 	if err != nil {

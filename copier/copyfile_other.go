@@ -6,6 +6,6 @@ package copier
 func newOSCopier(tempPrefix string, h hello) fileCopier { return nil }
 
 // reusable is never asked here: there is no fast path to link with.
-func reusable(linkDest, rel string, job *Job, owner bool) (string, func(), bool) {
-	return "", nil, false
+func reusable(linkDest, rel string, job *Job, owner bool) (string, bool) {
+	return "", false
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/spf13/afero"
+
+	"github.com/pcopy/pcopy/internal/beneath"
 )
 
 // Flow control. A worker holds at most maxQueued batches (one in hand, one
@@ -59,7 +61,8 @@ type split struct {
 	dir       *dirState
 	src, dst  string // full paths
 	tmp       string // full path of the temporary file
-	ino       uint64 // the source's inode when it was listed
+	dev, ino  uint64 // the source's identity when it was listed
+	ctime     int64  // and its change time
 	size      int64
 	mode      uint32 // os.FileMode bits
 	uid, gid  uint32
@@ -148,6 +151,7 @@ type coordinator struct {
 	warned        map[string]bool // warnings workers sent that were shown
 	xbuf          xattrBuf
 	staleRemoved  int // temporary files of earlier, killed runs removed
+	staleLeft     int // entries named like those, which pcopy cannot tell it made
 	out           int // tasks held by workers
 	workers       []*workerState
 	lastWorkerID  int
@@ -187,6 +191,9 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	linkDest, linkWarning, err := checkLinkDest(fsys, p, opts.LinkDest)
 	if err != nil {
 		return Summary{}, err
+	}
+	if isOSFs(fsys) {
+		defer holdRoots(p.srcRoot, p.dstRoot, linkDest, opts.Dereference)()
 	}
 	c := &coordinator{
 		fs:          fsys,
@@ -248,6 +255,9 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	}
 	if c.staleRemoved > 0 {
 		c.warn(fmt.Sprintf("removed %d temporary files left by an earlier, interrupted copy", c.staleRemoved))
+	}
+	if c.staleLeft > 0 {
+		c.warn(fmt.Sprintf("left %d entries named like pcopy's temporary files (%s...): pcopy cannot tell it made them", c.staleLeft, TempPrefix))
 	}
 	c.sum.Duration = time.Since(start)
 	sort.SliceStable(c.sum.Errors, func(i, j int) bool { return c.sum.Errors[i].Path < c.sum.Errors[j].Path })
@@ -882,6 +892,22 @@ func (c *coordinator) warnOnce(rel, msg string) {
 func (c *coordinator) warn(msg string) {
 	c.sum.Warnings = append(c.sum.Warnings, msg)
 	c.rep.Warn(msg)
+}
+
+// holdRoots makes SRC, DST and the --link-dest directory, if any, the roots
+// below which every path is reached without following symlinks (SRC by
+// path, following them, with --dereference), until the returned function
+// is called.
+func holdRoots(src, dst, linkDest string, deref bool) (release func()) {
+	releases := []func(){beneath.Hold(src, deref), beneath.Hold(dst, false)}
+	if linkDest != "" {
+		releases = append(releases, beneath.Hold(linkDest, false))
+	}
+	return func() {
+		for _, r := range releases {
+			r()
+		}
+	}
 }
 
 // testHookSent, when set by a test, sees the number of jobs out at workers

@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
-	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pcopy/pcopy/internal/beneath"
 )
 
 // link gives the file already copied to target (a path in DST) the name
@@ -24,19 +23,25 @@ func (o *osCopier) link(ctx context.Context, job *Job, target, src, dst string, 
 		return 0, err
 	}
 	_, dname := splitPath(dst)
-	target, done := shortPath(target)
+	// The file linked to is reached like any entry below DST (or the
+	// earlier copy): through its directory's descriptor, no symlink
+	// followed; linkat does not follow a symlink at its name.
+	tdir, tname, done, err := beneath.Dir(target)
+	if err != nil {
+		return 0, fmt.Errorf("link to %s: %w", DisplayPath(job.Link), err)
+	}
 	defer done()
-	err = unix.Linkat(unix.AT_FDCWD, target, ddir, dname, 0)
+	err = unix.Linkat(tdir, tname, ddir, dname, 0)
 	if err == unix.EEXIST {
 		var a, b unix.Stat_t
-		if unix.Lstat(target, &a) == nil && unix.Fstatat(ddir, dname, &b, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+		if unix.Fstatat(tdir, tname, &a, unix.AT_SYMLINK_NOFOLLOW) == nil && unix.Fstatat(ddir, dname, &b, unix.AT_SYMLINK_NOFOLLOW) == nil &&
 			a.Dev == b.Dev && a.Ino == b.Ino {
 			return 0, errUpToDate
 		}
 		var tmp string
 		for range 100 {
 			tmp = tempName("", o.tempPrefix)
-			if err = unix.Linkat(unix.AT_FDCWD, target, ddir, tmp, 0); err != unix.EEXIST {
+			if err = unix.Linkat(tdir, tname, ddir, tmp, 0); err != unix.EEXIST {
 				break
 			}
 		}
@@ -57,56 +62,22 @@ func (o *osCopier) link(ctx context.Context, job *Job, target, src, dst string, 
 	return 0, fmt.Errorf("link to %s: %w", DisplayPath(job.Link), err)
 }
 
-// reusable returns a path to the file rel of the earlier copy linkDest
-// (Options.LinkDest), and a function to call when done with it, if that
-// file is what job describes: a regular file of the same size,
-// modification time and permission bits and, keeping owners, the same
-// owner and group (extended attributes are not compared). It is reached
-// without following any symlink below linkDest, so that a symlink in an
-// old snapshot cannot lead the copy to link a live file outside it.
-func reusable(linkDest, rel string, job *Job, owner bool) (string, func(), bool) {
-	dir, name := path.Split(rel)
-	dfd, err := openBeneath(linkDest, strings.TrimSuffix(dir, "/"))
-	if err != nil {
-		return "", nil, false
-	}
+// reusable returns the path of the file rel of the earlier copy linkDest
+// (Options.LinkDest) if that file is what job describes: a regular file of
+// the same size, modification time and permission bits and, keeping
+// owners, the same owner and group (extended attributes are not compared).
+// linkDest is a held root (see holdRoots): the file is reached without
+// following any symlink below it, so that a symlink in an old snapshot
+// cannot lead the copy to link a live file outside it.
+func reusable(linkDest, rel string, job *Job, owner bool) (string, bool) {
+	p := joinRel(linkDest, rel)
 	var st unix.Stat_t
-	if unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG ||
+	if beneath.Lstat(p, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG ||
 		st.Size != job.Size || st.Mtim.Nano() != job.Mtime || st.Mode&0o7777 != unixPerm(fs.FileMode(job.Mode)) ||
 		owner && job.Uid != noOwner && (st.Uid != job.Uid || st.Gid != job.Gid) {
-		unix.Close(dfd)
-		return "", nil, false
+		return "", false
 	}
-	return "/proc/self/fd/" + strconv.Itoa(dfd) + "/" + name, func() { unix.Close(dfd) }, true
-}
-
-// openBeneath opens the directory dir (slash-separated, "" for root
-// itself) below root for use as a directory descriptor, following no
-// symlink below root: openat2 with RESOLVE_NO_SYMLINKS, or component by
-// component with O_NOFOLLOW where the kernel has no openat2.
-func openBeneath(root, dir string) (int, error) {
-	p, done := shortPath(root)
-	fd, err := unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	done()
-	if err != nil || dir == "" {
-		return fd, err
-	}
-	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS}
-	next, err := unix.Openat2(fd, dir, &how)
-	if err != unix.ENOSYS && err != unix.ENAMETOOLONG {
-		unix.Close(fd)
-		return next, err
-	}
-	for _, c := range strings.Split(dir, "/") {
-		next, err := unix.Openat(fd, c, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		unix.Close(fd)
-		if err != nil {
-			return -1, err
-		}
-		fd = next
-	}
-	return fd, nil
+	return p, true
 }
 
 // makeSpecial makes a FIFO, socket or device node at dst like src, with

@@ -88,9 +88,7 @@ func kindName(job *Job) string {
 // filesystem has them.
 func lchown(fsys afero.Fs, name string, uid, gid int) error {
 	if isOSFs(fsys) {
-		p, done := shortPath(name)
-		defer done()
-		return os.Lchown(p, uid, gid)
+		return lchownOS(name, uid, gid)
 	}
 	return fsys.Chown(name, uid, gid)
 }

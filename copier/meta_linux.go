@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pcopy/pcopy/internal/beneath"
 )
 
 // atimeOf returns the access time recorded in fi, or its mtime when the
@@ -55,14 +57,12 @@ func ownerOf(fi os.FileInfo) (uid, gid uint32) {
 // allowed; what it cannot keep is returned as a warning.
 func keepLinkMeta(job *Job, src, tmp string, owner bool, b *xattrBuf) (warn string) {
 	if owner {
-		tmp, done := shortPath(tmp)
-		defer done()
 		var st unix.Stat_t
-		if err := unix.Lstat(tmp, &st); err != nil {
+		if err := beneath.Lstat(tmp, &st); err != nil {
 			return fmt.Sprintf("symlink owner not kept (lstat: %v)", err)
 		}
 		if uid, gid, ok := ownerChange(job.Uid, job.Gid, st.Uid, st.Gid); ok {
-			if err := os.Lchown(tmp, uid, gid); err != nil {
+			if err := beneath.Lchown(tmp, uid, gid); err != nil {
 				warn = ownerWarning(err)
 			}
 		}
@@ -111,13 +111,12 @@ func devOf(path string) uint64 {
 
 // lchtimes sets the times of a symlink itself, not of its target.
 func lchtimes(name string, atime, mtime time.Time) error {
-	name, done := shortPath(name)
-	defer done()
-	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return &os.PathError{Op: "lutimes", Path: name, Err: err}
-	}
-	return nil
+	return pathError("lutimes", name, beneath.Lutimes(name, atime.UnixNano(), mtime.UnixNano()))
+}
+
+// lchownOS changes the owner of name itself, never through a symlink.
+func lchownOS(name string, uid, gid int) error {
+	return pathError("lchown", name, beneath.Lchown(name, uid, gid))
 }
 
 // mountPoint returns the directory where the filesystem holding path is

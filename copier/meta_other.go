@@ -43,5 +43,8 @@ func devOf(path string) uint64 { return 0 }
 // lchtimes is a no-op where setting a symlink's own times is not wired up.
 func lchtimes(name string, atime, mtime time.Time) error { return nil }
 
+// lchownOS changes the owner of name itself.
+func lchownOS(name string, uid, gid int) error { return osFS{}.Chown(name, uid, gid) }
+
 // mountPoint is not looked up here: errors name DST's root instead.
 func mountPoint(path string) string { return path }

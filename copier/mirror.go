@@ -277,8 +277,7 @@ func (c *coordinator) wouldCopy(rel string, info os.FileInfo) {
 		if c.linkDest != "" {
 			uid, gid := ownerOf(info)
 			job := Job{Size: info.Size(), Mtime: info.ModTime().UnixNano(), Mode: uint32(info.Mode()), Uid: uid, Gid: gid}
-			if _, done, ok := reusable(c.linkDest, rel, &job, c.owner); ok {
-				done()
+			if _, ok := reusable(c.linkDest, rel, &job, c.owner); ok {
 				c.sum.Reused++
 				c.act(Reused, rel, nil)
 				return

@@ -8,6 +8,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/afero"
+
+	"github.com/pcopy/pcopy/internal/beneath"
 )
 
 // openFlags open a source without following a symlink put at its name
@@ -19,14 +21,12 @@ func openOS(fsys afero.Fs, name string, follow bool) (afero.File, error) {
 	if !isOSFs(fsys) {
 		return fsys.Open(name)
 	}
-	name, done := shortPath(name)
-	defer done()
 	flags := openFlags
 	if follow {
 		flags &^= syscall.O_NOFOLLOW // --dereference
 	}
-	f, err := os.OpenFile(name, flags, 0)
-	if errors.Is(err, syscall.ELOOP) {
+	f, err := osFsOf(fsys).OpenFile(name, flags, 0)
+	if errors.Is(err, syscall.ELOOP) || errors.Is(err, beneath.ErrSymlink) {
 		return nil, changedf("is now a symlink (changed since it was listed); not followed")
 	}
 	return f, err

@@ -228,6 +228,10 @@ func TestRerunRemovesTempFilesOfDeadRuns(t *testing.T) {
 	must(t, dead.Run())
 	src := filepath.Join(t.TempDir(), "src")
 	writeFile(t, filepath.Join(src, "sub", "f"), "data", 0o644, t0)
+	// A user's own file whose name merely looks like a temporary file of
+	// a dead process: copied, and never taken for pcopy's.
+	mimic := fmt.Sprintf("%s%d-1-0000000000000042.tmp", copier.TempPrefix, dead.Process.Pid)
+	writeFile(t, filepath.Join(src, "sub", mimic), "mine", 0o644, t0)
 	dst := filepath.Join(t.TempDir(), "dst")
 	if _, err := processCopy(t, src, dst, 1); err != nil {
 		t.Fatal(err)
@@ -239,6 +243,7 @@ func TestRerunRemovesTempFilesOfDeadRuns(t *testing.T) {
 	live := filepath.Join(dst, "sub", fmt.Sprintf("%s%d-1-fedcba9876543210.tmp", copier.TempPrefix, os.Getpid()))
 	for _, p := range append(stale, live) {
 		writeFile(t, p, "half a file", 0o600, t0)
+		markAsPcopyTemp(t, p)
 	}
 	must(t, os.Chtimes(filepath.Join(dst, "sub"), t0, t0))
 	must(t, os.Chtimes(dst, t0, t0))
@@ -255,15 +260,30 @@ func TestRerunRemovesTempFilesOfDeadRuns(t *testing.T) {
 		t.Errorf("a running process's temporary file was removed: %v", err)
 	}
 	want := "removed 2 temporary files left by an earlier, interrupted copy"
-	if len(sum.Warnings) != 1 || sum.Warnings[0] != want {
-		t.Errorf("warnings = %q, want [%q]", sum.Warnings, want)
+	if len(sum.Warnings) < 1 || sum.Warnings[0] != want {
+		t.Errorf("warnings = %q, want [%q, ...]", sum.Warnings, want)
+	}
+	if sum.Skipped != 2 || sum.Files != 0 {
+		t.Errorf("re-run copied %d files and left %d unchanged, want 0 and 2 (the user's file named like a temporary one is not re-copied)", sum.Files, sum.Skipped)
+	}
+	if got, err := os.ReadFile(filepath.Join(dst, "sub", mimic)); err != nil || string(got) != "mine" {
+		t.Errorf("the user's file named like a temporary file: %q, %v; want it kept", got, err)
 	}
 	must(t, os.Remove(live))
 	must(t, os.Chtimes(filepath.Join(dst, "sub"), t0, t0))
 	if _, err := processCopy(t, src, dst, 1); err != nil {
 		t.Fatal(err)
 	}
-	assertSameTree(t, src, dst)
+	diffs, err := treecheck.Compare(src, dst, treecheck.Options{})
+	must(t, err)
+	for _, d := range diffs {
+		t.Error(d)
+	}
+	for _, left := range treecheck.TempFiles(dst, copier.TempPrefix) {
+		if filepath.Base(left) != mimic {
+			t.Errorf("temporary file left behind: %s", left)
+		}
+	}
 }
 
 // A file whose copy kills the worker process every time is reported

@@ -9,6 +9,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pcopy/pcopy/internal/beneath"
 )
 
 // dirFds says whether the walk can list and stat relative to open
@@ -22,9 +24,21 @@ const atFdcwd = unix.AT_FDCWD
 // sorted (see listDirAt), following it if it is a symlink and follow says
 // so.
 func readNamesOS(dir string, follow bool) ([]string, error) {
-	dir, done := shortPath(dir)
-	defer done()
-	fd, names, err := listDirAt(atFdcwd, dir, follow)
+	if follow {
+		dir, done := shortPath(dir)
+		defer done()
+		fd, names, err := listDirAt(atFdcwd, dir, follow)
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		return names, err
+	}
+	fd, err := beneath.OpenDir(dir)
+	if err != nil {
+		return nil, &opError{"open", err}
+	}
+	defer unix.Close(fd)
+	fd, names, err := listDirAt(fd, ".", false)
 	if fd >= 0 {
 		unix.Close(fd)
 	}

@@ -135,11 +135,19 @@ func sameContent(fsys afero.Fs, a, b string, size int64, follow bool) (bool, err
 // running: a run killed with SIGKILL (with its workers) could not remove
 // them itself. Their names carry the pid of the process that made them;
 // a file whose process still runs, as a concurrent copy's would, is left.
+// Only a regular file that carries pcopy's mark (see markTemp) is removed:
+// a user's file whose name merely looks like one stays, and so does a
+// symlink or special file left at such a name (they cannot carry the
+// mark), which is counted and said once at the end.
 func (c *coordinator) removeStaleTemps(dir string) {
 	names, _ := readNames(c.fs, dir)
 	for _, name := range names {
 		pid, ok := tempPid(name)
 		if !ok || processAlive(pid) {
+			continue
+		}
+		if c.isOS && !markedTemp(filepath.Join(dir, name)) {
+			c.staleLeft++
 			continue
 		}
 		if err := c.fs.Remove(filepath.Join(dir, name)); err != nil {

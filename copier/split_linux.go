@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pcopy/pcopy/internal/beneath"
 )
 
 // Parts of a split file are at least minPart bytes, a multiple of 1 MiB
@@ -35,15 +37,20 @@ func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, grou
 			return false
 		}
 	}
-	dir0, done := shortPath(filepath.Dir(dst))
-	fd, tmp, err := createTempAt(unix.AT_FDCWD, dir0, workerTempPrefix(os.Getpid(), 0), 0o600, unix.O_WRONLY)
+	ddir, _, done, err := beneath.Parent(dst)
+	var tmp string
 	if err == nil {
-		err = unix.Ftruncate(fd, size)
-		if cerr := unix.Close(fd); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			unix.Unlink(tmp)
+		var fd int
+		fd, tmp, err = createTempAt(ddir, "", workerTempPrefix(os.Getpid(), 0), 0o600, unix.O_WRONLY)
+		if err == nil {
+			markTemp(fd)
+			err = unix.Ftruncate(fd, size)
+			if cerr := unix.Close(fd); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				unix.Unlinkat(ddir, tmp, 0)
+			}
 		}
 	}
 	done()
@@ -55,7 +62,7 @@ func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, grou
 	tmp = filepath.Join(filepath.Dir(dst), filepath.Base(tmp))
 
 	part := max(minPart, (size/int64(2*c.workerCount)+(1<<20)-1)&^(1<<20-1))
-	s := &split{rel: rel, dir: dir, src: joinRel(c.plan.srcRoot, rel), dst: dst, tmp: tmp, size: size, ino: st.Ino,
+	s := &split{rel: rel, dir: dir, src: joinRel(c.plan.srcRoot, rel), dst: dst, tmp: tmp, size: size, dev: st.Dev, ino: st.Ino, ctime: st.Ctim.Nano(),
 		mode: uint32(info.Mode()), mtime: info.ModTime().UnixNano(), atime: atimeOf(info).UnixNano(), group: group,
 		follow: c.deref}
 	s.uid, s.gid = ownerOf(info)
@@ -78,24 +85,18 @@ func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, grou
 // must not have changed meanwhile; then mode, times, and the rename into
 // place.
 func finishSplit(s *split, owner bool, b *xattrBuf) (warn string, err error) {
-	src, done := shortPath(s.src)
-	defer done()
-	tmp, done2 := shortPath(s.tmp)
-	defer done2()
-	dst, done3 := shortPath(s.dst)
-	defer done3()
 	var st unix.Stat_t
-	stat := unix.Lstat
+	stat := beneath.Lstat
 	if s.follow {
-		stat = unix.Stat // --dereference: what the walk listed
+		stat = beneath.Stat // --dereference: what the walk listed
 	}
-	if err := stat(src, &st); err != nil {
+	if err := stat(s.src, &st); err != nil {
 		return "", fmt.Errorf("stat source: %w", err)
 	}
-	if st.Ino != s.ino || st.Size != s.size || st.Mtim.Nano() != s.mtime {
+	if st.Dev != s.dev || st.Ino != s.ino || st.Size != s.size || st.Mtim.Nano() != s.mtime || st.Ctim.Nano() != s.ctime {
 		return "", errors.New("changed while it was being copied; not copied")
 	}
-	fd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := beneath.Open(s.tmp, unix.O_WRONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return "", fmt.Errorf("open temporary file: %w", err)
 	}
@@ -119,10 +120,11 @@ func finishSplit(s *split, owner bool, b *xattrBuf) (warn string, err error) {
 	if hasDefaultACL(filepath.Dir(s.dst)) {
 		inherited = []string{accessACL}
 	}
-	srcX := pathXattrs(src)
+	srcX := pathXattrs(s.src)
 	srcX.follow = s.follow
 	warn = firstWarn(warn, copyXattrs(srcX, fdXattrs(fd), b, inherited...))
 	perm := unixPerm(fs.FileMode(s.mode))
+	unmarkTemp(fd)
 	if err := unix.Fchmod(fd, perm); err != nil {
 		return warn, fmt.Errorf("set mode: fchmod: %w", err)
 	}
@@ -134,7 +136,7 @@ func finishSplit(s *split, owner bool, b *xattrBuf) (warn string, err error) {
 	if err != nil {
 		return warn, fmt.Errorf("write destination: close: %w", err)
 	}
-	if err := unix.Rename(tmp, dst); err != nil {
+	if err := beneath.Rename(s.tmp, s.dst); err != nil {
 		return warn, renameError(osFs, s.dst, &os.LinkError{Op: "rename", Old: s.tmp, New: s.dst, Err: err})
 	}
 	return warn, nil

@@ -37,6 +37,9 @@ func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) e
 	if h.SrcRoot == "" || h.DstRoot == "" {
 		return sendFatal(c, fmt.Errorf("%w: hello without source or destination root", ErrProtocol))
 	}
+	if isOSFs(fsys) {
+		defer holdRoots(filepath.Clean(h.SrcRoot), filepath.Clean(h.DstRoot), h.LinkDest, h.Deref)()
+	}
 	if err := c.writeHello(hello{Version: protocolVersion, Pid: uint64(os.Getpid())}); err != nil {
 		return err
 	}
@@ -218,9 +221,8 @@ func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 		}
 		progress := w.progressFunc(job)
 		if w.linkDest != "" && w.osCopier != nil {
-			if prev, done, ok := reusable(w.linkDest, job.Rel, job, w.owner); ok {
+			if prev, ok := reusable(w.linkDest, job.Rel, job, w.owner); ok {
 				n, err := w.osCopier.link(ctx, job, prev, src, dst, progress)
-				done()
 				w.reused = n == 0 // not copied instead (a link limit reached)
 				return n, err
 			}

@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pcopy/pcopy/internal/beneath"
 )
 
 // Extended attributes are copied name by name, ACLs with them: a POSIX ACL
@@ -34,6 +36,16 @@ func pathXattrs(path string) xattrFile { return xattrFile{fd: -1, dirfd: -1, pat
 func atXattrs(dirfd int, name string, follow bool) xattrFile {
 	// The directory's descriptor stands for its path, however long.
 	return xattrFile{fd: -1, dirfd: dirfd, name: name, path: "/proc/self/fd/" + strconv.Itoa(dirfd) + "/" + name, follow: follow}
+}
+
+// pathFor returns the path through which f's attributes are reached by
+// the path calls: below SRC and DST, its directory's descriptor in /proc
+// (see beneath.XattrPath), so no symlink in the way is followed.
+func (f xattrFile) pathFor() (string, func(), error) {
+	if f.dirfd >= 0 {
+		return f.path, func() {}, nil // already through a descriptor
+	}
+	return beneath.XattrPath(f.path)
 }
 
 // noListxattrat is set once the kernel says it has no listxattrat
@@ -74,7 +86,10 @@ func (f xattrFile) list(buf []byte) (int, error) {
 		}
 		noListxattrat.Store(true)
 	}
-	p, done := shortPath(f.path)
+	p, done, err := f.pathFor()
+	if err != nil {
+		return 0, err
+	}
 	defer done()
 	if f.follow {
 		return unix.Listxattr(p, buf)
@@ -87,7 +102,10 @@ func (f xattrFile) get(name string, buf []byte) (int, error) {
 	case f.fd >= 0:
 		return unix.Fgetxattr(f.fd, name, buf)
 	}
-	p, done := shortPath(f.path)
+	p, done, err := f.pathFor()
+	if err != nil {
+		return 0, err
+	}
 	defer done()
 	if f.follow {
 		return unix.Getxattr(p, name, buf)
@@ -99,7 +117,10 @@ func (f xattrFile) set(name string, value []byte) error {
 	if f.fd >= 0 {
 		return unix.Fsetxattr(f.fd, name, value, 0)
 	}
-	p, done := shortPath(f.path)
+	p, done, err := f.pathFor()
+	if err != nil {
+		return err
+	}
 	defer done()
 	if f.follow {
 		return unix.Setxattr(p, name, value, 0)
@@ -111,7 +132,10 @@ func (f xattrFile) remove(name string) error {
 	if f.fd >= 0 {
 		return unix.Fremovexattr(f.fd, name)
 	}
-	p, done := shortPath(f.path)
+	p, done, err := f.pathFor()
+	if err != nil {
+		return err
+	}
 	defer done()
 	if f.follow {
 		return unix.Removexattr(p, name)
@@ -163,6 +187,9 @@ func copyXattrs(src, dst xattrFile, b *xattrBuf, inherited ...string) (warn stri
 		}
 		name := string(names[:i])
 		names = names[i+1:]
+		if name == tempXattr {
+			continue // pcopy's own mark, not the file's
+		}
 		for j, n := range inherited {
 			if n == name {
 				inherited = append(inherited[:j:j], inherited[j+1:]...)

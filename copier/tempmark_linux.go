@@ -1,0 +1,32 @@
+package copier
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/pcopy/pcopy/internal/beneath"
+)
+
+// tempXattr marks a regular file pcopy made under a temporary name, so that
+// a later run removes only what it can tell it made, never a user's file
+// that merely has a name like one (see removeStaleTemps). It is taken off
+// before the file gets its final name, and never copied from SRC.
+const tempXattr = "user.pcopy-temp"
+
+// markTemp marks the file fd as pcopy's temporary file. A filesystem
+// without user extended attributes cannot hold the mark: such a file, if
+// a kill leaves it, is left for the user (and said so).
+func markTemp(fd int) { unix.Fsetxattr(fd, tempXattr, []byte{'1'}, 0) }
+
+// unmarkTemp takes the mark off before the file gets its final name.
+func unmarkTemp(fd int) { unix.Fremovexattr(fd, tempXattr) }
+
+// markedTemp says whether the file at name carries the mark.
+func markedTemp(name string) bool {
+	p, done, err := beneath.XattrPath(name)
+	if err != nil {
+		return false
+	}
+	defer done()
+	_, err = unix.Lgetxattr(p, tempXattr, nil)
+	return err == nil
+}

@@ -1,0 +1,515 @@
+package beneath
+
+import (
+	"errors"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pcopy/pcopy/internal/longpath"
+)
+
+// noOpenat2 is set once openat2 is found missing (a kernel before 5.6, or a
+// seccomp filter that refuses it): then directories are opened component by
+// component. Tests set it to check that way too.
+var noOpenat2 atomic.Bool
+
+// DisableOpenat2 makes every later resolution go component by component,
+// as on a kernel without openat2 (for tests).
+func DisableOpenat2(disable bool) { noOpenat2.Store(disable) }
+
+func closeRoot(r *root) {
+	if r.fd >= 0 {
+		unix.Close(r.fd)
+	}
+}
+
+// rootFd returns the descriptor of r, opening it on first use.
+func (r *root) rootFd() (int, error) {
+	r.once.Do(func() {
+		p, done := longpath.Short(r.path)
+		defer done()
+		r.fd, r.err = unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if r.err != nil {
+			r.fd = -1
+		}
+	})
+	return r.fd, r.err
+}
+
+// openBeneath opens rel (slash-separated, not "") below the directory
+// rootfd with flags, following no symlink in any component, the last
+// included.
+func openBeneath(rootfd int, rel string, flags int) (int, error) {
+	flags |= unix.O_NOFOLLOW | unix.O_CLOEXEC
+	if !noOpenat2.Load() {
+		how := unix.OpenHow{Flags: uint64(flags),
+			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
+		for range 8 {
+			fd, err := unix.Openat2(rootfd, rel, &how)
+			switch err {
+			case unix.EAGAIN, unix.EINTR:
+				continue // a rename raced the lookup: look again
+			case unix.ENOSYS, unix.E2BIG, unix.EPERM:
+				// No openat2 here (EPERM: a seccomp filter's answer).
+				if err == unix.EPERM && flags&unix.O_PATH == 0 {
+					return -1, err // a real permission error is possible
+				}
+				noOpenat2.Store(true)
+			case unix.ENAMETOOLONG:
+				// Longer than PATH_MAX: component by component.
+			default:
+				return fd, err
+			}
+			break
+		}
+	}
+	fd := rootfd
+	for rel != "" {
+		var c string
+		c, rel = rel, ""
+		if i := indexSlash(c); i >= 0 {
+			c, rel = c[:i], c[i+1:]
+		}
+		f := unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+		if rel == "" {
+			f = flags
+		}
+		next, err := unix.Openat(fd, c, f, 0)
+		if fd != rootfd {
+			unix.Close(fd)
+		}
+		if err != nil {
+			return -1, err
+		}
+		fd = next
+	}
+	return fd, nil
+}
+
+func indexSlash(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '/' {
+			return i
+		}
+	}
+	return -1
+}
+
+func noop() {}
+
+// Dir returns a descriptor of the directory holding p and p's last
+// element, for a *at system call, and a function to call once it is used.
+// Below a held root the directory is reached without following symlinks;
+// elsewhere (and below a followed root) dirfd is AT_FDCWD and name is p
+// itself, made short enough for the kernel. Operations on name must not
+// follow it where it should not be followed (AT_SYMLINK_NOFOLLOW,
+// O_NOFOLLOW): Dir sees only to the components before it.
+func Dir(p string) (dirfd int, name string, done func(), err error) {
+	r, rel := find(p)
+	if r == nil || r.follow {
+		s, done := longpath.Short(p)
+		return unix.AT_FDCWD, s, done, nil
+	}
+	rootfd, err := r.rootFd()
+	if err != nil {
+		return -1, "", noop, err
+	}
+	dir, name := splitRel(rel)
+	if dir == "" {
+		return rootfd, name, noop, nil
+	}
+	fd, err := openBeneath(rootfd, dir, unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return -1, "", noop, symlinkErr(err)
+	}
+	return fd, name, func() { unix.Close(fd) }, nil
+}
+
+// Parent is Dir, but dirfd is always a descriptor of the directory holding
+// p, opened by path where p is not below a held root.
+func Parent(p string) (dirfd int, name string, done func(), err error) {
+	dirfd, name, done, err = Dir(p)
+	if err != nil || dirfd != unix.AT_FDCWD {
+		return dirfd, name, done, err
+	}
+	done()
+	dir, base := filepath.Split(p)
+	s, sdone := longpath.Short(filepath.Clean(dir))
+	defer sdone()
+	fd, err := unix.Open(s, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, "", noop, err
+	}
+	return fd, base, func() { unix.Close(fd) }, nil
+}
+
+// symlinkErr turns what the kernel says of a symlink in the way (ELOOP;
+// ENOTDIR, for a symlink to a file where a directory was; EXDEV, for
+// openat2's refusal to leave the root) into ErrSymlink.
+func symlinkErr(err error) error {
+	switch err {
+	case unix.ELOOP, unix.ENOTDIR, unix.EXDEV:
+		return ErrSymlink
+	}
+	return err
+}
+
+// OpenDir opens the directory p for reading (O_RDONLY|O_DIRECTORY): below
+// a held root, never through a symlink, p's own name included.
+func OpenDir(p string) (int, error) {
+	hook(OpOpenDir, p)
+	r, rel := find(p)
+	if r == nil || r.follow {
+		s, done := longpath.Short(p) // a root itself, or outside: as named
+		defer done()
+		return unix.Open(s, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	}
+	rootfd, err := r.rootFd()
+	if err != nil {
+		return -1, err
+	}
+	fd, err := openBeneath(rootfd, rel, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err == unix.ELOOP || err == unix.EXDEV {
+		err = ErrSymlink
+	}
+	return fd, err
+}
+
+// Open opens the file p with flags (O_NOFOLLOW is added below a root that
+// is not followed) and mode perm, if it creates it.
+func Open(p string, flags int, perm uint32) (int, error) {
+	op := OpOpen
+	if flags&unix.O_CREAT != 0 {
+		op = OpCreate
+	}
+	hook(op, p)
+	dirfd, name, done, err := Dir(p)
+	if err != nil {
+		return -1, err
+	}
+	defer done()
+	if dirfd != unix.AT_FDCWD {
+		flags |= unix.O_NOFOLLOW
+	}
+	return unix.Openat(dirfd, name, flags|unix.O_CLOEXEC, perm)
+}
+
+// Lstat is lstat(2) of p.
+func Lstat(p string, st *unix.Stat_t) error {
+	hook(OpStat, p)
+	dirfd, name, done, err := Dir(p)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return unix.Fstatat(dirfd, name, st, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// Stat is stat(2) of p: a symlink at p's own name is followed.
+func Stat(p string, st *unix.Stat_t) error {
+	hook(OpStat, p)
+	dirfd, name, done, err := Dir(p)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return unix.Fstatat(dirfd, name, st, 0)
+}
+
+// Mkdir is mkdir(2).
+func Mkdir(p string, perm uint32) error {
+	hook(OpMkdir, p)
+	dirfd, name, done, err := Dir(p)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return unix.Mkdirat(dirfd, name, perm)
+}
+
+// Mknod is mknod(2).
+func Mknod(p string, mode uint32, dev int) error {
+	hook(OpCreate, p)
+	dirfd, name, done, err := Dir(p)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return unix.Mknodat(dirfd, name, mode, dev)
+}
+
+// Symlink makes the symlink p to target.
+func Symlink(target, p string) error {
+	hook(OpCreate, p)
+	dirfd, name, done, err := Dir(p)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return unix.Symlinkat(target, dirfd, name)
+}
+
+// Readlink returns the target of the symlink p.
+func Readlink(p string) (string, error) {
+	hook(OpOpen, p)
+	dirfd, name, done, err := Dir(p)
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	buf := make([]byte, 256)
+	for {
+		n, err := unix.Readlinkat(dirfd, name, buf)
+		if err != nil {
+			return "", err
+		}
+		if n < len(buf) {
+			return string(buf[:n]), nil
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// Chmod sets the mode of p, never of what a symlink at p points to (a
+// symlink's own mode cannot be set: EOPNOTSUPP).
+func Chmod(p string, mode uint32) error {
+	hook(OpChmod, p)
+	dirfd, name, done, err := Dir(p)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return chmodNoFollow(dirfd, name, mode)
+}
+
+// chmodNoFollow is fchmodat with AT_SYMLINK_NOFOLLOW: fchmodat2 (Linux
+// 6.6), or where the kernel lacks it, through an O_PATH descriptor of
+// the entry, as the C library does.
+func chmodNoFollow(dirfd int, name string, mode uint32) error {
+	err := unix.Fchmodat(dirfd, name, mode, unix.AT_SYMLINK_NOFOLLOW)
+	if err != unix.EOPNOTSUPP {
+		return err
+	}
+	fd, err := unix.Openat(dirfd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return unix.EOPNOTSUPP
+	}
+	return unix.Fchmodat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), mode, 0)
+}
+
+// Lchown sets the owner and group of p itself (-1 leaves one as it is).
+func Lchown(p string, uid, gid int) error {
+	hook(OpChown, p)
+	dirfd, name, done, err := Dir(p)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return unix.Fchownat(dirfd, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// Lutimes sets the access and modification times (ns since the epoch) of
+// p itself.
+func Lutimes(p string, atime, mtime int64) error {
+	hook(OpTimes, p)
+	dirfd, name, done, err := Dir(p)
+	if err != nil {
+		return err
+	}
+	defer done()
+	ts := []unix.Timespec{unix.NsecToTimespec(atime), unix.NsecToTimespec(mtime)}
+	return unix.UtimesNanoAt(dirfd, name, ts, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// Remove removes the file or empty directory p, as os.Remove.
+func Remove(p string) error {
+	hook(OpUnlink, p)
+	dirfd, name, done, err := Dir(p)
+	if err != nil {
+		return err
+	}
+	defer done()
+	err = unix.Unlinkat(dirfd, name, 0)
+	if err == unix.EISDIR || err == unix.EPERM {
+		if err1 := unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR); err1 != unix.ENOTDIR {
+			err = err1
+		}
+	}
+	return err
+}
+
+// Rename is rename(2).
+func Rename(oldp, newp string) error {
+	hook(OpRename, newp)
+	odir, oname, odone, err := Dir(oldp)
+	if err != nil {
+		return err
+	}
+	defer odone()
+	ndir, nname, ndone, err := Dir(newp)
+	if err != nil {
+		return err
+	}
+	defer ndone()
+	return unix.Renameat(odir, oname, ndir, nname)
+}
+
+// Link gives the file oldp (not followed, if a symlink) the name newp too.
+func Link(oldp, newp string) error {
+	hook(OpLink, newp)
+	odir, oname, odone, err := Dir(oldp)
+	if err != nil {
+		return err
+	}
+	defer odone()
+	ndir, nname, ndone, err := Dir(newp)
+	if err != nil {
+		return err
+	}
+	defer ndone()
+	return unix.Linkat(odir, oname, ndir, nname, 0)
+}
+
+// XattrPath returns a path for the extended attribute calls, which have no
+// *at form: the directory holding p through its descriptor in /proc, and
+// p's name. With the l* calls (which do not follow the last component) no
+// symlink is followed. done is called once the path is used.
+func XattrPath(p string) (string, func(), error) {
+	hook(OpXattr, p)
+	dirfd, name, done, err := Dir(p)
+	if err != nil || dirfd == unix.AT_FDCWD {
+		return name, done, err
+	}
+	return "/proc/self/fd/" + strconv.Itoa(dirfd) + "/" + name, done, nil
+}
+
+// ErrProtected is what RemoveAll fails with on reaching a directory its
+// protect function names (SRC, or a directory that holds it).
+var ErrProtected = errors.New("it is the source or holds it (through a bind mount?); not deleted")
+
+// RemoveAll removes p and, if it is a directory, everything below it, as
+// rm -r does: each directory is opened without following a symlink and
+// emptied through its descriptor, so a directory swapped for a symlink
+// meanwhile is never entered. A directory whose device and inode protect
+// names is neither entered nor removed (ErrProtected).
+func RemoveAll(p string, protect func(dev, ino uint64) bool) error {
+	hook(OpUnlink, p)
+	dirfd, name, done, err := Dir(p)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return removeAllAt(dirfd, name, p, protect)
+}
+
+func removeAllAt(dirfd int, name, p string, protect func(dev, ino uint64) bool) error {
+	err := unix.Unlinkat(dirfd, name, 0)
+	if err == nil || err == unix.ENOENT {
+		return nil
+	}
+	if err != unix.EISDIR && err != unix.EPERM {
+		return err
+	}
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if err == unix.ENOENT {
+			return nil
+		}
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	if protect != nil && protect(st.Dev, st.Ino) {
+		unix.Close(fd)
+		return ErrProtected
+	}
+	names, err := readNames(fd)
+	var first error
+	if err != nil {
+		first = err
+	}
+	for _, n := range names {
+		np := p + "/" + n
+		hook(OpUnlink, np)
+		if err := removeAllAt(fd, n, np, protect); err != nil && first == nil {
+			first = err
+		}
+	}
+	unix.Close(fd)
+	if first != nil {
+		return first
+	}
+	err = unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR)
+	if err == unix.ENOENT {
+		return nil
+	}
+	return err
+}
+
+// readNames reads the names in the open directory fd, but "." and "..".
+func readNames(fd int) ([]string, error) {
+	var names []string
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := unix.ReadDirent(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return names, err
+		}
+		if n <= 0 {
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+}
+
+// Identity returns the device and inode of the directory p and of each
+// directory above it up to the filesystem's root, found with ".." from p's
+// descriptor: what a bind mount or a symlink in a path can hide, ".."
+// from the directory itself shows.
+func Identity(p string) (dev, ino uint64, above [][2]uint64, err error) {
+	s, done := longpath.Short(p)
+	fd, err := unix.Open(s, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	done()
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return 0, 0, nil, err
+	}
+	dev, ino = st.Dev, st.Ino
+	for range 4096 {
+		next, err := unix.Openat(fd, "..", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		unix.Close(fd)
+		if err != nil {
+			return dev, ino, above, nil
+		}
+		fd = next
+		var pst unix.Stat_t
+		if unix.Fstat(fd, &pst) != nil || pst.Dev == st.Dev && pst.Ino == st.Ino {
+			break // the root: its ".." is itself
+		}
+		above = append(above, [2]uint64{pst.Dev, pst.Ino})
+		st = pst
+	}
+	unix.Close(fd)
+	return dev, ino, above, nil
+}
