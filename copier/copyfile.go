@@ -173,7 +173,8 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst string, o f
 	// The listed size and times must describe the data copied.
 	if info, err := in.Stat(); err != nil {
 		return n, fmt.Errorf("stat source: %w", unwrapPath(err))
-	} else if info.Size() != job.Size || n != job.Size || info.ModTime().UnixNano() != job.Mtime {
+	} else if info.Size() != job.Size || n != job.Size || info.ModTime().UnixNano() != job.Mtime ||
+		job.Ctime != 0 && ctimeOf(info) != job.Ctime {
 		return n, changedf("changed while it was being copied (size %d, now %d); not copied", job.Size, info.Size())
 	}
 	if o.verify {

@@ -331,9 +331,12 @@ func unnamedUnusable(tmp string, err, report error) error {
 	return report
 }
 
-// checkUnchanged compares the open source file with what the coordinator
-// listed: a file of another type, size or mtime changed since, and what
-// was read from it may mix old and new data.
+// checkUnchanged compares the open source file, once read, with what the
+// coordinator listed before it was opened: another file (device, inode),
+// of another type, or one whose size, mtime or ctime changed since, and
+// what was read may mix old and new data. The ctime catches a writer that
+// rewrote the file in place and set its mtime back (rsync --inplace -t
+// does): only the kernel's clock sets a ctime.
 func checkUnchanged(srcfd int, job *Job) error {
 	var st unix.Stat_t
 	if err := rawFstat(srcfd, &st); err != nil {
@@ -342,8 +345,14 @@ func checkUnchanged(srcfd int, job *Job) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return changedf("is now a %s (changed since it was listed); not copied", typeName(unixType(st.Mode)))
 	}
+	if job.Ino != 0 && (st.Dev != job.Dev || st.Ino != job.Ino) {
+		return changedf("is another file than the one listed (replaced since); not copied")
+	}
 	if st.Size != job.Size || st.Mtim.Nano() != job.Mtime {
 		return changedf("changed while it was being copied (size %d, now %d); not copied", job.Size, st.Size)
+	}
+	if job.Ctime != 0 && st.Ctim.Nano() != job.Ctime {
+		return changedf("changed while it was being copied (its ctime moved, though size and mtime did not); not copied")
 	}
 	return nil
 }

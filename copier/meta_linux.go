@@ -22,6 +22,14 @@ func atimeOf(fi os.FileInfo) time.Time {
 	return fi.ModTime()
 }
 
+// ctimeOf returns fi's change time in ns (0 where unknown).
+func ctimeOf(fi os.FileInfo) int64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ctim.Nano()
+	}
+	return 0
+}
+
 // sparseOf says whether fi's file has less storage allocated than its
 // size: it may have holes, which the copy keeps.
 func sparseOf(fi os.FileInfo) bool {

@@ -15,6 +15,9 @@ func (c *coordinator) copyXattrs(src, dst string, followDst bool, inherited []st
 	return ""
 }
 
+// ctimeOf is 0: change times are compared on Linux only.
+func ctimeOf(fi os.FileInfo) int64 { return 0 }
+
 // ownerOf returns noOwner: owners are kept on Linux only for now.
 func ownerOf(fi os.FileInfo) (uid, gid uint32) { return noOwner, noOwner }
 

@@ -19,7 +19,7 @@ import (
 
 const (
 	protocolMagic   = "pcopy-wire"
-	protocolVersion = 7
+	protocolVersion = 8
 
 	// maxFrame and maxFrameJobs bound the memory a malformed or hostile
 	// frame can make the decoder allocate. A batch of jobs with long
@@ -97,6 +97,13 @@ type Job struct {
 	Gid    uint32
 	Rdev   uint64 // KindSpecial: the device number
 	Link   string // KindHardlink: the other name
+	// The source's identity and change time when it was listed (0 where
+	// the filesystem has none): a file is copied only if it is still that
+	// file, and accepted only if its size, mtime and ctime did not change
+	// from the listing to the end of the copy. A writer can set an mtime
+	// back; no one but the kernel's clock sets a ctime.
+	Dev, Ino uint64
+	Ctime    int64
 }
 
 type batch struct {
@@ -275,6 +282,9 @@ func (c *conn) writeBatch(jobs []Job) error {
 		c.enc.uvarint(uint64(j.Gid))
 		c.enc.uvarint(j.Rdev)
 		c.enc.str(j.Link)
+		c.enc.uvarint(j.Dev)
+		c.enc.uvarint(j.Ino)
+		c.enc.varint(j.Ctime)
 	}
 	return c.put()
 }
@@ -388,6 +398,9 @@ func decodeMessage(t msgType, payload []byte) (any, error) {
 				Gid:    uint32(d.uvarint("job gid")),
 				Rdev:   d.uvarint("job device"),
 				Link:   d.str("job link"),
+				Dev:    d.uvarint("job source device"),
+				Ino:    d.uvarint("job source inode"),
+				Ctime:  d.varint("job source ctime"),
 			})
 		}
 		return b, d.done("batch")

@@ -408,7 +408,11 @@ func (c *coordinator) newTask(dir *dirState, rel string, kind JobKind, info os.F
 // listedJob is the job for rel as info describes it.
 func listedJob(id uint64, kind JobKind, rel string, info os.FileInfo, fresh bool) Job {
 	uid, gid := ownerOf(info)
+	fid, _, _ := fileIDOf(info)
 	return Job{
+		Dev:    fid.dev,
+		Ino:    fid.ino,
+		Ctime:  ctimeOf(info),
 		Uid:    uid,
 		Gid:    gid,
 		ID:     id,
