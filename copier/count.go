@@ -19,7 +19,7 @@ func countTotals(ctx context.Context, fsys afero.Fs, p *plan, deref bool, filter
 	// The same lister as the copy's walk, running on its own, ahead.
 	var files, bytes int64
 	last := time.Now()
-	for chunk := range startLister(fsys, p.srcRoot, p.srcInfo, deref, filter, ctx.Done()) {
+	for chunk := range startLister(fsys, p.srcRoot, p.srcInfo, nil, deref, filter, ctx.Done()) {
 		for _, e := range chunk {
 			if e.kind != entryOther || e.err != nil {
 				continue

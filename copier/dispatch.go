@@ -150,9 +150,11 @@ type coordinator struct {
 	links         map[fileID]*linkGroup
 	warned        map[string]bool // warnings workers sent that were shown
 	xbuf          xattrBuf
-	staleRemoved  int // temporary files of earlier, killed runs removed
-	staleLeft     int // entries named like those, which pcopy cannot tell it made
-	out           int // tasks held by workers
+	staleRemoved  int             // temporary files of earlier, killed runs removed
+	staleLeft     int             // entries named like those, which pcopy cannot tell it made
+	rootCreated   bool            // DST's root was made by this copy (before the walk)
+	protect       map[fileID]bool // SRC's root and the directories above it: --delete never enters or removes them
+	out           int             // tasks held by workers
 	workers       []*workerState
 	lastWorkerID  int
 	startFailures int
@@ -195,6 +197,12 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	if isOSFs(fsys) {
 		defer holdRoots(p.srcRoot, p.dstRoot, linkDest, opts.Dereference)()
 	}
+	var protect map[fileID]bool
+	if opts.Delete && p.dir && isOSFs(fsys) {
+		if protect, err = protectSrc(fsys, p, opts); err != nil {
+			return Summary{}, err
+		}
+	}
 	c := &coordinator{
 		fs:          fsys,
 		plan:        p,
@@ -217,6 +225,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		euid:        uint32(os.Geteuid()),
 		egid:        uint32(os.Getegid()),
 		warned:      make(map[string]bool),
+		protect:     protect,
 	}
 	if c.spawn == nil {
 		c.spawn = InProcess(fsys)
@@ -892,6 +901,44 @@ func (c *coordinator) warnOnce(rel, msg string) {
 func (c *coordinator) warn(msg string) {
 	c.sum.Warnings = append(c.sum.Warnings, msg)
 	c.rep.Warn(msg)
+}
+
+// protectSrc returns the identities of SRC's root and of every directory
+// above it, found with ".." from SRC itself (which sees through bind mounts
+// and symlinks in the path as spelled): --delete neither enters nor removes
+// any of them. A DST that is one of them is refused now.
+func protectSrc(fsys afero.Fs, p *plan, opts Options) (map[fileID]bool, error) {
+	dev, ino, above, err := beneath.Identity(p.srcRoot)
+	if err != nil {
+		return nil, nil // not known here: the checks by path stand alone
+	}
+	protect := map[fileID]bool{{dev: dev, ino: ino}: true}
+	for _, a := range above {
+		protect[fileID{dev: a[0], ino: a[1]}] = true
+	}
+	if dinfo, err := fsys.Stat(p.dstRoot); err == nil {
+		if id, _, ok := fileIDOf(dinfo); ok && protect[id] {
+			return nil, refused("--delete removes from DST what SRC lacks: choose a DST that does not hold SRC",
+				"--delete would delete the source: source %s is inside destination %s", DisplayPath(opts.Src), DisplayPath(opts.Dst))
+		}
+	}
+	return protect, nil
+}
+
+// protected says whether --delete must leave the directory info alone:
+// SRC's root or a directory above it, reached from DST (a bind mount).
+func (c *coordinator) protected(info os.FileInfo) bool {
+	id, _, ok := fileIDOf(info)
+	return ok && info.IsDir() && c.protect[id]
+}
+
+// removeAll removes name and all below it for --delete, never through a
+// symlink and never SRC or what holds it (see protectSrc).
+func (c *coordinator) removeAll(name string) error {
+	if !c.isOS {
+		return c.fs.RemoveAll(name)
+	}
+	return beneath.RemoveAll(name, func(dev, ino uint64) bool { return c.protect[fileID{dev: dev, ino: ino}] })
 }
 
 // holdRoots makes SRC, DST and the --link-dest directory, if any, the roots

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/afero"
+
+	"github.com/pcopy/pcopy/internal/beneath"
 )
 
 // Mirroring (Options.Delete) and looking without touching (Options.DryRun).
@@ -70,6 +72,10 @@ func (c *coordinator) deleteExtra(ctx context.Context, rel string, dry bool) {
 			c.fail(r, fmt.Errorf("look at for --delete: %w", unwrapPath(err)))
 			continue
 		}
+		if c.protected(dinfo) {
+			c.fail(r, fmt.Errorf("--delete: %w", beneath.ErrProtected))
+			continue
+		}
 		if inSrc[name] {
 			sinfo, err := c.srcInfo(joinRel(srcDir, name))
 			if err == nil && sinfo.IsDir() && dinfo.IsDir() && !c.filter.excluded(r, true) {
@@ -88,7 +94,7 @@ func (c *coordinator) deleteExtra(ctx context.Context, rel string, dry bool) {
 			continue
 		}
 		if !dry {
-			if err := c.fs.RemoveAll(joinRel(dstDir, name)); err != nil {
+			if err := c.removeAll(joinRel(dstDir, name)); err != nil {
 				c.fail(r, fmt.Errorf("delete: %w", unwrapPath(err)))
 				continue
 			}
@@ -112,7 +118,7 @@ func (c *coordinator) holdsKept(ctx context.Context, r string) bool {
 	for _, name := range names {
 		rr := r + "/" + name
 		info, err := lstat(c.fs, joinRel(c.plan.dstRoot, rr))
-		if err != nil || ctx.Err() != nil {
+		if err != nil || ctx.Err() != nil || c.protected(info) {
 			return true // when in doubt, keep
 		}
 		if c.kept(rr, info) || info.IsDir() && c.holdsKept(ctx, rr) {
@@ -140,12 +146,16 @@ func (c *coordinator) deleteExtraBelow(ctx context.Context, r string, dry bool) 
 		if err != nil || c.kept(rr, info) {
 			continue
 		}
+		if c.protected(info) {
+			c.fail(rr, fmt.Errorf("--delete: %w", beneath.ErrProtected))
+			continue
+		}
 		if info.IsDir() && c.holdsKept(ctx, rr) {
 			c.deleteExtraBelow(ctx, rr, dry)
 			continue
 		}
 		if !dry {
-			if err := c.fs.RemoveAll(p); err != nil {
+			if err := c.removeAll(p); err != nil {
 				c.fail(rr, fmt.Errorf("delete: %w", unwrapPath(err)))
 				continue
 			}
@@ -183,7 +193,8 @@ func (c *coordinator) dryRun(ctx context.Context, del bool) error {
 		c.wouldCopy("", p.srcInfo)
 		return nil
 	}
-	entries := startLister(c.fs, p.srcRoot, p.srcInfo, c.deref, c.filter, c.quit)
+	dstInfo, _ := c.fs.Stat(p.dstRoot)
+	entries := startLister(c.fs, p.srcRoot, p.srcInfo, dstInfo, c.deref, c.filter, c.quit)
 	defer close(c.quit)
 	skip := 0 // > 0: inside a directory the copy would refuse, as take does
 	for chunk := range entries {
@@ -205,6 +216,8 @@ func (c *coordinator) dryRun(ctx context.Context, del bool) error {
 			case e.kind == entryExcluded:
 				c.sum.Excluded++
 				c.act(Excluded, e.rel, nil)
+			case e.kind == entryRefused:
+				c.warn(fmt.Sprintf("%s: %v", DisplayPath(e.rel), e.err))
 			case e.err != nil && e.kind != entryDir:
 				c.fail(e.rel, unwrapPath(e.err))
 			case e.kind == entryDir:

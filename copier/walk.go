@@ -30,7 +30,12 @@ const (
 	entryDir                       // a directory begins: its entries follow, then an entryEnd
 	entryEnd                       // the innermost directory begun has no more entries
 	entryExcluded                  // left out by the filter (a directory: not entered)
+	entryRefused                   // a directory not entered, err says why (it is DST): a warning
 )
+
+// errIsDst is why the walk does not enter a directory of SRC that is DST
+// itself, reached through a bind mount: the copy would copy itself.
+var errIsDst = errors.New("is the destination itself (through a bind mount?): cannot copy a directory into itself; not entered")
 
 // srcEntry is one step of the walk of the source.
 type srcEntry struct {
@@ -58,6 +63,7 @@ type lister struct {
 	useFds bool // list and lstat relative to open directories
 	deref  bool // follow symlinks (Options.Dereference)
 	filter *filter
+	dst    os.FileInfo // DST's root, never entered (nil: none yet)
 	out    chan<- []srcEntry
 	quit   <-chan struct{}
 	chunk  []srcEntry
@@ -73,9 +79,11 @@ type listFrame struct {
 	next  int
 }
 
-func startLister(fsys afero.Fs, root string, rootInfo os.FileInfo, deref bool, filter *filter, quit <-chan struct{}) <-chan []srcEntry {
+// startLister starts the walk of root; dst, if not nil, is DST's root, which
+// the walk does not enter wherever it meets it.
+func startLister(fsys afero.Fs, root string, rootInfo, dst os.FileInfo, deref bool, filter *filter, quit <-chan struct{}) <-chan []srcEntry {
 	out := make(chan []srcEntry, chunksAhead)
-	l := &lister{fs: fsys, root: root, useFds: dirFds && isOSFs(fsys), deref: deref, filter: filter, out: out, quit: quit}
+	l := &lister{fs: fsys, root: root, useFds: dirFds && isOSFs(fsys), deref: deref, filter: filter, dst: dst, out: out, quit: quit}
 	go l.run(rootInfo)
 	return out
 }
@@ -126,6 +134,12 @@ func (l *lister) run(rootInfo os.FileInfo) {
 		}
 		if l.filter.excluded(rel, err == nil && info.IsDir()) {
 			if !l.emit(srcEntry{kind: entryExcluded, rel: rel}) {
+				return
+			}
+			continue
+		}
+		if err == nil && info.IsDir() && l.dst != nil && sameFile(info, l.dst) {
+			if !l.emit(srcEntry{kind: entryRefused, rel: rel, err: errIsDst}) {
 				return
 			}
 			continue
@@ -284,7 +298,11 @@ func (c *coordinator) startWalk() error {
 	if err := c.fs.MkdirAll(filepath.Dir(filepath.Clean(p.dstRoot)), 0o777); err != nil {
 		return fmt.Errorf("create destination directory: %w", err)
 	}
-	c.entries = startLister(c.fs, p.srcRoot, p.srcInfo, c.deref, c.filter, c.quit)
+	// DST's root is made before the walk starts, so that the walk knows
+	// it by identity and never enters it (through a bind mount in SRC).
+	c.rootCreated = c.fs.Mkdir(p.dstRoot, p.srcInfo.Mode().Perm()|0o700) == nil
+	dstInfo, _ := c.fs.Stat(p.dstRoot)
+	c.entries = startLister(c.fs, p.srcRoot, p.srcInfo, dstInfo, c.deref, c.filter, c.quit)
 	return nil
 }
 
@@ -351,6 +369,9 @@ func (c *coordinator) take(e srcEntry) *task {
 	case entryExcluded:
 		c.sum.Excluded++
 		c.act(Excluded, e.rel, nil)
+		return nil
+	case entryRefused:
+		c.warn(fmt.Sprintf("%s: %v", DisplayPath(e.rel), e.err))
 		return nil
 	case entryDir:
 		c.enterDir(parent, e)
@@ -481,6 +502,9 @@ func (c *coordinator) enterDir(parent *dirState, e srcEntry) {
 // It never follows a symlink below DST: a link where SRC has a directory
 // is refused, so nothing is ever written outside DST through it.
 func (c *coordinator) makeDir(rel string, mode fs.FileMode) (created bool, existing os.FileInfo, err error) {
+	if rel == "" && c.rootCreated {
+		return true, nil, nil // by startWalk
+	}
 	name := joinRel(c.plan.dstRoot, rel)
 	err = c.fs.Mkdir(name, mode.Perm()|0o700)
 	if err == nil {

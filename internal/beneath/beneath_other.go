@@ -42,6 +42,11 @@ func Check(op Op, p string) error {
 
 // ErrProtected is what RemoveAll fails with on reaching a directory its
 // protect function names.
+// Identity is not known here: directories are told apart by path only.
+func Identity(p string) (dev, ino uint64, above [][2]uint64, err error) {
+	return 0, 0, nil, errors.ErrUnsupported
+}
+
 var ErrProtected = errors.New("it is the source or holds it; not deleted")
 
 // RemoveAll removes p and everything below it (protect is not consulted
