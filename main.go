@@ -32,6 +32,7 @@ const (
 	exitUsage       = 2 // wrong usage or a refused request: nothing was written
 	exitInterrupted = 130
 	exitTerminated  = 143
+	exitHangup      = 129
 )
 
 const helpText = `Copies the contents of directory SRC into directory DST, creating DST
@@ -81,7 +82,8 @@ func main() {
 
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	// SIGHUP (the terminal closed) stops the copy as SIGTERM does.
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		sig := <-sigs
 		cancel(interrupted{sig})
@@ -103,15 +105,21 @@ type interrupted struct{ sig os.Signal }
 func (i interrupted) Error() string { return "interrupted by " + signalName(i.sig) }
 
 func signalName(sig os.Signal) string {
-	if sig == syscall.SIGTERM {
+	switch sig {
+	case syscall.SIGTERM:
 		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP"
 	}
 	return "SIGINT"
 }
 
 func signalExitCode(sig os.Signal) int {
-	if sig == syscall.SIGTERM {
+	switch sig {
+	case syscall.SIGTERM:
 		return exitTerminated
+	case syscall.SIGHUP:
+		return exitHangup
 	}
 	return exitInterrupted
 }

@@ -112,6 +112,17 @@ func fdHasXattrs(fd int) bool {
 	return n > 0 || err != nil && err != unix.ENOTSUP
 }
 
+// dirFdBudget returns how many directories the lister may keep open: at
+// most limit, and half of what RLIMIT_NOFILE leaves beyond 32 descriptors
+// for the rest of the coordinator.
+func dirFdBudget(limit int) int {
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) != nil || rl.Cur > uint64(32+2*limit) {
+		return limit
+	}
+	return max(1, (int(rl.Cur)-32)/2)
+}
+
 // closeDirFd closes a descriptor from listDirAt.
 func closeDirFd(fd int) { unix.Close(fd) }
 

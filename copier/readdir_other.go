@@ -24,6 +24,8 @@ func listDirAt(dirfd int, name string, follow bool) (int, []string, error) {
 
 func closeDirFd(fd int) {}
 
+func dirFdBudget(limit int) int { return limit }
+
 func fdHasXattrs(fd int) bool { return true }
 
 func lstatAt(dirfd int, name string) (os.FileInfo, error) { return nil, errors.ErrUnsupported }

@@ -116,12 +116,13 @@ func (w *execWorker) Terminate() error {
 // Exec: it serves the protocol on stdin and stdout against the operating
 // system's filesystem until stdin ends.
 //
-// SIGINT is ignored: Ctrl-C at a terminal reaches the whole process group,
-// and the coordinator, which also gets it, decides what the workers do.
+// SIGINT and SIGHUP are ignored: Ctrl-C at a terminal, and the terminal
+// closing, reach the whole process group, and the coordinator, which also
+// gets them, decides what the workers do.
 // SIGTERM (from the coordinator, or the parent-death signal) and a closed
 // stdout abandon the job in hand, remove its temporary file and exit.
 func RunWorkerProcess() error {
-	signal.Ignore(syscall.SIGINT)
+	signal.Ignore(syscall.SIGINT, syscall.SIGHUP)
 	// When the coordinator dies, the next write to stdout fails. By default
 	// that raises SIGPIPE, which kills a Go program before it can remove
 	// its temporary file; ignored, the write returns EPIPE and the job is

@@ -51,10 +51,14 @@ type srcEntry struct {
 const (
 	chunkEntries = 256 // entries per handover, when the lister is ahead
 	chunksAhead  = 8
-	// maxDirFds is how deep the lister keeps directories open to work
-	// relative to them; deeper, it uses paths.
-	maxDirFds = 64
 )
+
+// maxDirFds is how deep the lister keeps directories open to work relative
+// to them; deeper, it reaches them from SRC's root (see package beneath).
+// It is 64 at most, and fewer where the limit on open files
+// (RLIMIT_NOFILE, ulimit -n) leaves less room beside the pipes to workers
+// and the files being copied.
+var maxDirFds = dirFdBudget(64)
 
 // lister walks the source and sends its entries to the coordinator.
 type lister struct {
