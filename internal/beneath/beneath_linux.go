@@ -172,8 +172,17 @@ func OpenDir(p string) (int, error) {
 		return -1, err
 	}
 	fd, err := openBeneath(rootfd, rel, unix.O_RDONLY|unix.O_DIRECTORY)
-	if err == unix.ELOOP || err == unix.EXDEV {
+	switch err {
+	case unix.ELOOP, unix.EXDEV:
 		err = ErrSymlink
+	case unix.ENOTDIR:
+		// The kernel checks O_DIRECTORY before O_NOFOLLOW: a symlink,
+		// at p or above it, says ENOTDIR as a file at p does. Tell them
+		// apart (on this error only).
+		var st unix.Stat_t
+		if lerr := Lstat(p, &st); lerr == ErrSymlink || lerr == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			err = ErrSymlink
+		}
 	}
 	return fd, err
 }
