@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/afero"
@@ -268,6 +269,9 @@ func copySymlink(fsys afero.Fs, job *Job, src, dst, tempPrefix string, meta func
 	}
 	target, err := reader.ReadlinkIfPossible(src)
 	if err != nil {
+		if errors.Is(err, syscall.EINVAL) {
+			return changedf("is no longer a symlink (changed since it was listed); not copied")
+		}
 		return fmt.Errorf("read link: %w", unwrapPath(err))
 	}
 	var tmp string

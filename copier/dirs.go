@@ -70,7 +70,11 @@ func (c *coordinator) finishDir(d *dirState) error {
 		inherited = []string{accessACL, defaultACL}
 	}
 	if !d.noXattrs || inherited != nil {
-		if w := c.copyXattrs(joinRel(c.plan.srcRoot, d.rel), name, d.rel == "", inherited); w != "" {
+		w, err := c.copyXattrs(joinRel(c.plan.srcRoot, d.rel), name, d.rel == "", inherited)
+		if err != nil {
+			return err
+		}
+		if w != "" {
 			c.warnOnce(d.rel, w)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -39,16 +40,29 @@ func sparseOf(fi os.FileInfo) bool {
 
 // copyXattrs gives the directory dst the extended attributes and ACLs of
 // src, on the operating system's filesystem; see copyXattrs.
-func (c *coordinator) copyXattrs(src, dst string, followDst bool, inherited []string) (warn string) {
+// The source directory is read through a descriptor opened without
+// following a symlink (one swapped in for it since the walk is an error,
+// not a way to another directory's attributes); with --dereference it is
+// followed, as it may be reached through a symlink.
+func (c *coordinator) copyXattrs(src, dst string, followDst bool, inherited []string) (warn string, err error) {
 	if !c.isOS {
-		return ""
+		return "", nil
 	}
-	// A directory's source is followed: with --dereference it may be
-	// reached through a symlink.
+	srcX := xattrFile{fd: -1, dirfd: -1, path: src, follow: true}
+	if !c.deref {
+		// O_PATH: a directory's attributes can be read without the
+		// permission to list it, as by path.
+		fd, err := beneath.OpenDirPath(src)
+		if err != nil {
+			return "", fmt.Errorf("read extended attributes: %w", err)
+		}
+		defer unix.Close(fd)
+		srcX.path, srcX.viaFd = "/proc/self/fd/"+strconv.Itoa(fd), true
+	}
 	// DST's root may be a symlink the user chose.
 	dstX := pathXattrs(dst)
 	dstX.follow = followDst
-	return copyXattrs(xattrFile{fd: -1, dirfd: -1, path: src, follow: true}, dstX, &c.xbuf, inherited...)
+	return copyXattrs(srcX, dstX, &c.xbuf, inherited...), nil
 }
 
 // ownerOf returns the owner and group fi records, or noOwner where fi

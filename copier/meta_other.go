@@ -11,8 +11,8 @@ import (
 func atimeOf(fi os.FileInfo) time.Time { return fi.ModTime() }
 
 // copyXattrs copies nothing: extended attributes are kept on Linux only.
-func (c *coordinator) copyXattrs(src, dst string, followDst bool, inherited []string) (warn string) {
-	return ""
+func (c *coordinator) copyXattrs(src, dst string, followDst bool, inherited []string) (warn string, err error) {
+	return "", nil
 }
 
 // ctimeOf is 0: change times are compared on Linux only.

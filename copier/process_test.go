@@ -23,6 +23,7 @@ import (
 // with copier.WorkerEnv set, as the pcopy binary re-runs itself.
 func TestMain(m *testing.M) {
 	if os.Getenv(copier.WorkerEnv) != "" {
+		installSwapHook() // race tests: swap a directory for a symlink mid-copy
 		if poison := os.Getenv(poisonEnv); poison != "" {
 			// A worker that dies, as by a crash, whenever it copies this.
 			copier.SetCopyHook(func(rel string) {

@@ -26,6 +26,7 @@ type xattrFile struct {
 	name   string
 	path   string
 	follow bool // a symlink at path is followed
+	viaFd  bool // path is /proc/self/fd/N: it reaches the file through a descriptor
 }
 
 func fdXattrs(fd int) xattrFile        { return xattrFile{fd: fd, dirfd: -1} }
@@ -42,7 +43,7 @@ func atXattrs(dirfd int, name string, follow bool) xattrFile {
 // the path calls: below SRC and DST, its directory's descriptor in /proc
 // (see beneath.XattrPath), so no symlink in the way is followed.
 func (f xattrFile) pathFor() (string, func(), error) {
-	if f.dirfd >= 0 {
+	if f.dirfd >= 0 || f.viaFd {
 		return f.path, func() {}, nil // already through a descriptor
 	}
 	return beneath.XattrPath(f.path)

@@ -159,19 +159,26 @@ func symlinkErr(err error) error {
 
 // OpenDir opens the directory p for reading (O_RDONLY|O_DIRECTORY): below
 // a held root, never through a symlink, p's own name included.
-func OpenDir(p string) (int, error) {
+func OpenDir(p string) (int, error) { return openDir(p, unix.O_RDONLY) }
+
+// OpenDirPath is OpenDir with O_PATH: a descriptor that stands for the
+// directory (in *at calls, or as /proc/self/fd/N) without the permission
+// to read it.
+func OpenDirPath(p string) (int, error) { return openDir(p, unix.O_PATH) }
+
+func openDir(p string, access int) (int, error) {
 	hook(OpOpenDir, p)
 	r, rel := find(p)
 	if r == nil || r.follow {
 		s, done := longpath.Short(p) // a root itself, or outside: as named
 		defer done()
-		return unix.Open(s, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		return unix.Open(s, access|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	}
 	rootfd, err := r.rootFd()
 	if err != nil {
 		return -1, err
 	}
-	fd, err := openBeneath(rootfd, rel, unix.O_RDONLY|unix.O_DIRECTORY)
+	fd, err := openBeneath(rootfd, rel, access|unix.O_DIRECTORY)
 	switch err {
 	case unix.ELOOP, unix.EXDEV:
 		err = ErrSymlink
