@@ -45,7 +45,6 @@ const (
 	OpChmod   Op = "chmod"
 	OpChown   Op = "chown"
 	OpTimes   Op = "times"
-	OpLink    Op = "link"
 	OpRename  Op = "rename"
 	OpUnlink  Op = "unlink"
 	OpStat    Op = "stat"

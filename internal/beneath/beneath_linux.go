@@ -246,17 +246,6 @@ func Mkdir(p string, perm uint32) error {
 	return unix.Mkdirat(dirfd, name, perm)
 }
 
-// Mknod is mknod(2).
-func Mknod(p string, mode uint32, dev int) error {
-	hook(OpCreate, p)
-	dirfd, name, done, err := Dir(p)
-	if err != nil {
-		return err
-	}
-	defer done()
-	return unix.Mknodat(dirfd, name, mode, dev)
-}
-
 // Symlink makes the symlink p to target.
 func Symlink(target, p string) error {
 	hook(OpCreate, p)
@@ -379,22 +368,6 @@ func Rename(oldp, newp string) error {
 	}
 	defer ndone()
 	return unix.Renameat(odir, oname, ndir, nname)
-}
-
-// Link gives the file oldp (not followed, if a symlink) the name newp too.
-func Link(oldp, newp string) error {
-	hook(OpLink, newp)
-	odir, oname, odone, err := Dir(oldp)
-	if err != nil {
-		return err
-	}
-	defer odone()
-	ndir, nname, ndone, err := Dir(newp)
-	if err != nil {
-		return err
-	}
-	defer ndone()
-	return unix.Linkat(odir, oname, ndir, nname, 0)
 }
 
 // XattrPath returns a path for the extended attribute calls, which have no

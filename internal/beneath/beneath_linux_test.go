@@ -418,14 +418,11 @@ var swapOps = []struct {
 	{name: "Rename from", run: func(f swapFixture) error { return beneath.Rename(f.p("a/x"), f.p("moved")) }},
 	{name: "Rename to", run: func(f swapFixture) error { return beneath.Rename(f.p("y"), f.p("a/new")) }},
 	{name: "Rename over", run: func(f swapFixture) error { return beneath.Rename(f.p("y"), f.p("a/x")) }},
-	{name: "Link from", run: func(f swapFixture) error { return beneath.Link(f.p("a/x"), f.p("linked")) }},
-	{name: "Link to", run: func(f swapFixture) error { return beneath.Link(f.p("y"), f.p("a/new")) }},
 	{name: "Symlink", run: func(f swapFixture) error { return beneath.Symlink("x", f.p("a/new")) }},
 	{name: "Readlink", run: func(f swapFixture) error {
 		_, err := beneath.Readlink(f.p("a/l"))
 		return err
 	}},
-	{name: "Mknod FIFO", run: func(f swapFixture) error { return beneath.Mknod(f.p("a/new"), unix.S_IFIFO|0o666, 0) }},
 	{name: "RemoveAll dir", run: func(f swapFixture) error { return beneath.RemoveAll(f.p("a/d"), nil) }},
 	{name: "RemoveAll file", run: func(f swapFixture) error { return beneath.RemoveAll(f.p("a/x"), nil) }},
 	{name: "XattrPath", run: func(f swapFixture) error {
@@ -539,7 +536,6 @@ func TestSymlinkAtLastComponent(t *testing.T) {
 					}},
 					{name: "Chmod", want: unix.EOPNOTSUPP, run: func(t *testing.T, f swapFixture) error { return beneath.Chmod(f.p("a"), 0o700) }},
 					{name: "Mkdir", want: unix.EEXIST, run: func(t *testing.T, f swapFixture) error { return beneath.Mkdir(f.p("a"), 0o700) }},
-					{name: "Mknod", want: unix.EEXIST, run: func(t *testing.T, f swapFixture) error { return beneath.Mknod(f.p("a"), unix.S_IFIFO|0o600, 0) }},
 					{name: "Lchown", needRoot: true, run: func(t *testing.T, f swapFixture) error { return beneath.Lchown(f.p("a"), 4321, 4321) },
 						check: func(t *testing.T, f swapFixture) {
 							if st := lstat(t, f.p("a")); st.Uid != 4321 || st.Gid != 4321 {
@@ -568,13 +564,6 @@ func TestSymlinkAtLastComponent(t *testing.T) {
 						check: func(t *testing.T, f swapFixture) {
 							if st := lstat(t, f.p("b")); st.Mode&unix.S_IFMT != unix.S_IFLNK {
 								t.Errorf("renamed: mode %o, want a symlink", st.Mode)
-							}
-						}},
-					{name: "Link", run: func(t *testing.T, f swapFixture) error { return beneath.Link(f.p("a"), f.p("b")) },
-						check: func(t *testing.T, f swapFixture) {
-							a, b := lstat(t, f.p("a")), lstat(t, f.p("b"))
-							if b.Mode&unix.S_IFMT != unix.S_IFLNK || a.Ino != b.Ino {
-								t.Errorf("link: mode %o ino %d, want the symlink (ino %d)", b.Mode, b.Ino, a.Ino)
 							}
 						}},
 					{name: "Readlink", run: func(t *testing.T, f swapFixture) error {
@@ -822,24 +811,6 @@ func TestOperationsBelowRoot(t *testing.T) {
 				t.Error("not renamed")
 			}
 		}},
-		{name: "Link", run: func(t *testing.T, root string) {
-			oldp, newp := filepath.Join(root, "a", "b", "f"), filepath.Join(root, "h")
-			if err := beneath.Link(oldp, newp); err != nil {
-				t.Fatal(err)
-			}
-			if o, n := lstat(t, oldp), lstat(t, newp); o.Ino != n.Ino || n.Nlink != 2 {
-				t.Errorf("ino %d nlink %d, want %d 2", n.Ino, n.Nlink, o.Ino)
-			}
-		}},
-		{name: "Link of a symlink links the symlink", run: func(t *testing.T, root string) {
-			oldp, newp := filepath.Join(root, "a", "b", "l"), filepath.Join(root, "h")
-			if err := beneath.Link(oldp, newp); err != nil {
-				t.Fatal(err)
-			}
-			if o, n := lstat(t, oldp), lstat(t, newp); o.Ino != n.Ino || n.Mode&unix.S_IFMT != unix.S_IFLNK {
-				t.Errorf("ino %d mode %o, want the symlink %d", n.Ino, n.Mode, o.Ino)
-			}
-		}},
 		{name: "Symlink and Readlink", run: func(t *testing.T, root string) {
 			p := filepath.Join(root, "a", "b", "s")
 			if err := beneath.Symlink("../../elsewhere", p); err != nil {
@@ -858,15 +829,6 @@ func TestOperationsBelowRoot(t *testing.T) {
 			symlink(t, target, p)
 			if s, err := beneath.Readlink(p); err != nil || s != target {
 				t.Errorf("Readlink = %d bytes, %v; want %d bytes", len(s), err, len(target))
-			}
-		}},
-		{name: "Mknod FIFO", run: func(t *testing.T, root string) {
-			p := filepath.Join(root, "a", "b", "fifo")
-			if err := beneath.Mknod(p, unix.S_IFIFO|0o640, 0); err != nil {
-				t.Fatal(err)
-			}
-			if st := lstat(t, p); st.Mode != unix.S_IFIFO|0o640 {
-				t.Errorf("mode %o, want FIFO 0640", st.Mode)
 			}
 		}},
 		{name: "RemoveAll", run: func(t *testing.T, root string) {
