@@ -145,7 +145,7 @@ func BenchmarkListSource(b *testing.B) {
 	var n int
 	for range b.N {
 		quit := make(chan struct{})
-		for chunk := range startLister(osFs, root, info, nil, false, nil, quit) {
+		for chunk := range startLister(osFs, listSpec{root: root, rootInfo: info, maxFds: maxDirFds}, quit) {
 			n += len(chunk)
 		}
 		close(quit)

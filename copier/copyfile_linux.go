@@ -348,10 +348,12 @@ func checkUnchanged(srcfd int, job *Job) error {
 	if job.Ino != 0 && (st.Dev != job.Dev || st.Ino != job.Ino) {
 		return changedf("is another file than the one listed (replaced since); not copied")
 	}
-	if st.Size != job.Size || st.Mtim.Nano() != job.Mtime {
+	switch {
+	case st.Size != job.Size:
 		return changedf("changed while it was being copied (size %d, now %d); not copied", job.Size, st.Size)
-	}
-	if job.Ctime != 0 && st.Ctim.Nano() != job.Ctime {
+	case st.Mtim.Nano() != job.Mtime:
+		return changedf("changed while it was being copied (its mtime moved); not copied")
+	case job.Ctime != 0 && st.Ctim.Nano() != job.Ctime:
 		return changedf("changed while it was being copied (its ctime moved, though size and mtime did not); not copied")
 	}
 	return nil

@@ -151,8 +151,8 @@ type coordinator struct {
 	warned        map[string]bool // warnings workers sent that were shown
 	xbuf          xattrBuf
 	staleRemoved  int             // temporary files of earlier, killed runs removed
-	staleLeft     int             // entries named like those, which pcopy cannot tell it made
 	rootCreated   bool            // DST's root was made by this copy (before the walk)
+	dirFds        int             // directories each lister may keep open (see dirFdBudget)
 	protect       map[fileID]bool // SRC's root and the directories above it: --delete never enters or removes them
 	out           int             // tasks held by workers
 	workers       []*workerState
@@ -230,6 +230,11 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	if c.spawn == nil {
 		c.spawn = InProcess(fsys)
 	}
+	listers := 1
+	if opts.CountTotals && opts.Reporter != nil {
+		listers = 2 // the counting walk runs beside the copy's
+	}
+	c.dirFds = dirFdBudget(maxDirFds, c.workerCount, listers)
 	if c.rep == nil {
 		c.rep = nopReporter{}
 	}
@@ -239,7 +244,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	if opts.CountTotals && opts.Reporter != nil {
 		countCtx, stopCount := context.WithCancel(ctx)
 		defer stopCount()
-		go countTotals(countCtx, fsys, p, opts.Dereference, filter, opts.Reporter)
+		go countTotals(countCtx, fsys, p, opts.Dereference, filter, c.dirFds, opts.Reporter)
 	}
 	if opts.DryRun {
 		err = c.dryRun(ctx, opts.Delete)
@@ -264,9 +269,6 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	}
 	if c.staleRemoved > 0 {
 		c.warn(fmt.Sprintf("removed %d temporary files left by an earlier, interrupted copy", c.staleRemoved))
-	}
-	if c.staleLeft > 0 {
-		c.warn(fmt.Sprintf("left %d entries named like pcopy's temporary files (%s...): pcopy cannot tell it made them", c.staleLeft, TempPrefix))
 	}
 	c.sum.Duration = time.Since(start)
 	sort.SliceStable(c.sum.Errors, func(i, j int) bool { return c.sum.Errors[i].Path < c.sum.Errors[j].Path })

@@ -112,15 +112,19 @@ func fdHasXattrs(fd int) bool {
 	return n > 0 || err != nil && err != unix.ENOTSUP
 }
 
-// dirFdBudget returns how many directories the lister may keep open: at
-// most limit, and half of what RLIMIT_NOFILE leaves beyond 32 descriptors
-// for the rest of the coordinator.
-func dirFdBudget(limit int) int {
+// dirFdBudget returns how many directories each of listers may keep open:
+// at most limit, and, of what RLIMIT_NOFILE (ulimit -n) leaves beside 32
+// descriptors and 4 per worker (its two pipes, its pidfd, and one to
+// spare), half, shared among the listers; the rest is for the
+// coordinator's own calls. At least 1: deeper directories are reached from
+// SRC's root, one at a time.
+func dirFdBudget(limit, workers, listers int) int {
 	var rl unix.Rlimit
-	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) != nil || rl.Cur > uint64(32+2*limit) {
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) != nil || rl.Cur > 1<<20 {
 		return limit
 	}
-	return max(1, (int(rl.Cur)-32)/2)
+	avail := int(rl.Cur) - 32 - 4*workers
+	return min(limit, max(1, avail/(2*listers)))
 }
 
 // closeDirFd closes a descriptor from listDirAt.

@@ -138,7 +138,7 @@ func sameContent(fsys afero.Fs, a, b string, size int64, follow bool) (bool, err
 // Only a regular file that carries pcopy's mark (see markTemp) is removed:
 // a user's file whose name merely looks like one stays, and so does a
 // symlink or special file left at such a name (they cannot carry the
-// mark), which is counted and said once at the end.
+// mark; README says so).
 func (c *coordinator) removeStaleTemps(dir string) {
 	names, _ := readNames(c.fs, dir)
 	for _, name := range names {
@@ -147,7 +147,6 @@ func (c *coordinator) removeStaleTemps(dir string) {
 			continue
 		}
 		if c.isOS && !markedTemp(filepath.Join(dir, name)) {
-			c.staleLeft++
 			continue
 		}
 		if err := c.fs.Remove(filepath.Join(dir, name)); err != nil {

@@ -53,12 +53,21 @@ const (
 	chunksAhead  = 8
 )
 
-// maxDirFds is how deep the lister keeps directories open to work relative
-// to them; deeper, it reaches them from SRC's root (see package beneath).
-// It is 64 at most, and fewer where the limit on open files
-// (RLIMIT_NOFILE, ulimit -n) leaves less room beside the pipes to workers
-// and the files being copied.
-var maxDirFds = dirFdBudget(64)
+// maxDirFds is how deep a lister keeps directories open to work relative
+// to them, at most; deeper, it reaches them from SRC's root (see package
+// beneath). Where the limit on open files (RLIMIT_NOFILE, ulimit -n) leaves
+// less room beside the workers' pipes, fewer (see dirFdBudget).
+const maxDirFds = 64
+
+// listSpec is what a lister walks and how.
+type listSpec struct {
+	root     string
+	rootInfo os.FileInfo
+	dst      os.FileInfo // DST's root, never entered (nil: none yet)
+	deref    bool        // follow symlinks (Options.Dereference)
+	filter   *filter
+	maxFds   int // directories it may keep open (0: one)
+}
 
 // lister walks the source and sends its entries to the coordinator.
 type lister struct {
@@ -68,6 +77,7 @@ type lister struct {
 	deref  bool // follow symlinks (Options.Dereference)
 	filter *filter
 	dst    os.FileInfo // DST's root, never entered (nil: none yet)
+	maxFds int
 	out    chan<- []srcEntry
 	quit   <-chan struct{}
 	chunk  []srcEntry
@@ -83,12 +93,13 @@ type listFrame struct {
 	next  int
 }
 
-// startLister starts the walk of root; dst, if not nil, is DST's root, which
-// the walk does not enter wherever it meets it.
-func startLister(fsys afero.Fs, root string, rootInfo, dst os.FileInfo, deref bool, filter *filter, quit <-chan struct{}) <-chan []srcEntry {
+// startLister starts the walk that s describes; it stops early when quit
+// closes.
+func startLister(fsys afero.Fs, s listSpec, quit <-chan struct{}) <-chan []srcEntry {
 	out := make(chan []srcEntry, chunksAhead)
-	l := &lister{fs: fsys, root: root, useFds: dirFds && isOSFs(fsys), deref: deref, filter: filter, dst: dst, out: out, quit: quit}
-	go l.run(rootInfo)
+	l := &lister{fs: fsys, root: s.root, useFds: dirFds && isOSFs(fsys), deref: s.deref, filter: s.filter, dst: s.dst,
+		maxFds: max(s.maxFds, 1), out: out, quit: quit}
+	go l.run(s.rootInfo)
 	return out
 }
 
@@ -174,7 +185,7 @@ func (l *lister) list(parent *listFrame, rel string, follow bool) (*listFrame, e
 	switch {
 	case parent == nil && l.useFds:
 		f.fd, f.names, err = listDirAt(atFdcwd, l.root, false)
-	case parent != nil && parent.fd >= 0 && parent.depth+1 < maxDirFds:
+	case parent != nil && parent.fd >= 0 && parent.depth+1 < l.maxFds:
 		f.depth = parent.depth + 1
 		f.fd, f.names, err = listDirAt(parent.fd, path.Base(rel), follow)
 	case follow:
@@ -306,7 +317,8 @@ func (c *coordinator) startWalk() error {
 	// it by identity and never enters it (through a bind mount in SRC).
 	c.rootCreated = c.fs.Mkdir(p.dstRoot, p.srcInfo.Mode().Perm()|0o700) == nil
 	dstInfo, _ := c.fs.Stat(p.dstRoot)
-	c.entries = startLister(c.fs, p.srcRoot, p.srcInfo, dstInfo, c.deref, c.filter, c.quit)
+	c.entries = startLister(c.fs, listSpec{root: p.srcRoot, rootInfo: p.srcInfo, dst: dstInfo, deref: c.deref, filter: c.filter,
+		maxFds: c.dirFds}, c.quit)
 	return nil
 }
 
