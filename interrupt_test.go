@@ -15,16 +15,20 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/pcopy/pcopy/copier"
 	"github.com/pcopy/pcopy/internal/proccheck"
 	"github.com/pcopy/pcopy/internal/treecheck"
 )
 
 // Interrupted in the middle of a file, pcopy stops its workers, removes
-// their temporary files, says how far it got and exits 130 (SIGINT) or
-// 143 (SIGTERM); no worker outlives it and no file sits half-written at
-// its name. Ctrl-C at a terminal reaches the whole foreground process
-// group, workers included; kill -INT reaches pcopy alone: both hold.
+// their temporary files, says how far it got and exits 130 (SIGINT), 143
+// (SIGTERM) or 129 (SIGHUP); no worker outlives it and no file sits
+// half-written at its name. Ctrl-C at a terminal reaches the whole
+// foreground process group, workers included; kill -INT reaches pcopy
+// alone: both hold. So does SIGHUP, to pcopy alone or to the whole group,
+// as a terminal that closes sends it.
 func TestInterrupt(t *testing.T) {
 	src := bigTree(t, 3)
 	exe, err := os.Executable()
@@ -38,6 +42,8 @@ func TestInterrupt(t *testing.T) {
 		{"kill -INT pcopy", syscall.SIGINT, false, 130},
 		{"kill -TERM pcopy", syscall.SIGTERM, false, 143},
 		{"Ctrl-C to the process group", syscall.SIGINT, true, 130},
+		{"kill -HUP pcopy", syscall.SIGHUP, false, 129},
+		{"terminal closed: SIGHUP to the process group", syscall.SIGHUP, true, 129},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dst := filepath.Join(t.TempDir(), "dst")
@@ -58,6 +64,9 @@ func TestInterrupt(t *testing.T) {
 			}
 			if msg := stderr.String(); !strings.Contains(msg, "pcopy: error: interrupted") || !strings.Contains(msg, "after copying") {
 				t.Errorf("stderr does not say it was interrupted and how far it got:\n%s", msg)
+			}
+			if name := unix.SignalName(c.sig); !strings.Contains(stderr.String(), "interrupted by "+name) {
+				t.Errorf("stderr does not name %s:\n%s", name, &stderr)
 			}
 			for _, w := range workers {
 				waitGone(t, w)
