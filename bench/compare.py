@@ -16,6 +16,7 @@ the verification result. Exit status 1 if pcopy's copy differs from the source.
 """
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -40,12 +41,17 @@ TOOLS = {
 
 
 def run(cmd):
+    """Runs cmd; returns its wall time and its CPU time (user + system, of
+    every process it waited for: the shell, the tool, its workers)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     p = subprocess.run(cmd, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     took = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0:
         raise RuntimeError(f"{cmd!r} exited {p.returncode}: {p.stderr.decode(errors='replace')[-500:]}")
-    return took
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return took, cpu
 
 
 def treediff(src, dst, opts):
@@ -165,6 +171,7 @@ def main():
         nfiles = sum(len(f) for _, _, f in os.walk(src))
         nbytes = tree_bytes(src)
         times = {t: [] for t in tools}
+        cpus = {t: [] for t in tools}
         checks = {}
         for r in range(a.runs):
             order = tools[r % len(tools):] + tools[: r % len(tools)]
@@ -188,19 +195,26 @@ def main():
                 warm(src)
                 cmd = TOOLS[t][0].format(src=src, dst=dst, pcopy=pcopy, work=work,
                                          baseline=os.path.abspath(a.baseline or "pcopy"))
-                times[t].append(run(cmd))
+                took, cpu = run(cmd)
+                times[t].append(took)
+                cpus[t].append(cpu)
                 if t not in checks:
                     checks[t] = treediff(src, dst, TOOLS[t][1])
                     if t == "pcopy" and not checks[t].startswith("identical"):
                         failed = True
             print(f"{name}: round {r + 1}/{a.runs} done", file=sys.stderr)
-        base = statistics.median(times["cp"])
+        ref = "cp" if "cp" in tools else tools[0]
+        base = statistics.median(times[ref])
+        pbase = statistics.median(times["pcopy-base"]) if "pcopy-base" in tools else None
+        cbase = statistics.median(cpus["pcopy-base"]) if "pcopy-base" in tools else None
         print(f"\n### {name}: {nfiles} files, {a.runs} alternating runs per tool\n")
-        print("| tool | median | min-max | ratio to cp -a | copy vs source |")
-        print("|---|---|---|---|---|")
+        vs = " | wall, CPU vs pcopy-base" if pbase else ""
+        print(f"| tool | median wall | min-max | median CPU (user+sys) | ratio to {ref}{vs} | copy vs source |")
+        print("|---|---|---|---|---|" + ("---|" if pbase else "") + "---|")
         for t in tools:
-            m = statistics.median(times[t])
-            print(f"| {t} | {m:.2f} s | {min(times[t]):.2f}-{max(times[t]):.2f} s | {m / base:.2f} | {checks[t]} |")
+            m, c = statistics.median(times[t]), statistics.median(cpus[t])
+            ab = f" | {m / pbase:.3f}, {c / cbase:.3f}" if pbase else ""
+            print(f"| {t} | {m:.3f} s | {min(times[t]):.2f}-{max(times[t]):.2f} s | {c:.3f} s | {m / base:.2f}{ab} | {checks[t]} |")
     print(f"\nold copies are in {trash}: remove it when done benchmarking, then wait a few minutes "
           "before timing again", file=sys.stderr)
     sys.exit(1 if failed else 0)
