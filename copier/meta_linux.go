@@ -112,14 +112,6 @@ func rdevOf(fi os.FileInfo) uint64 {
 // specialFiles says that FIFOs, sockets and device nodes can be made.
 const specialFiles = true
 
-// restoreXattrs gives the file dst the extended attributes of src
-// again, after a chown that may have dropped some.
-func restoreXattrs(src, dst string, follow bool, b *xattrBuf) (warn string) {
-	srcX := pathXattrs(src)
-	srcX.follow = follow
-	return copyXattrs(srcX, pathXattrs(dst), b)
-}
-
 // devOf returns the device of the filesystem holding path (0 if unknown).
 func devOf(path string) uint64 {
 	p, done := shortPath(path)

@@ -37,9 +37,6 @@ func rdevOf(fi os.FileInfo) uint64 { return 0 }
 // specialFiles says that FIFOs, sockets and device nodes are not made here.
 const specialFiles = false
 
-// restoreXattrs does nothing: extended attributes are kept on Linux only.
-func restoreXattrs(src, dst string, follow bool, b *xattrBuf) (warn string) { return "" }
-
 // devOf is 0: devices are not told apart here.
 func devOf(path string) uint64 { return 0 }
 

@@ -496,11 +496,6 @@ func raceCases() []swapCase {
 				rerun(t, tr, opts)
 				must(t, os.Chmod(filepath.Join(tr.dst, "a", "f2"), 0o700))
 			}},
-		{name: "chown of a DST file found up to date (re-run)", op: beneath.OpChown, suffix: "/dst/a/f1", swap: "dst/a", root: true,
-			prep: func(t *testing.T, tr *raceTree, opts copier.Options) {
-				rerun(t, tr, opts)
-				must(t, os.Lchown(filepath.Join(tr.dst, "a", "f1"), 65534, 65534))
-			}},
 	}
 }
 
@@ -902,5 +897,56 @@ func TestRaceBindMountDestinationInsideSource(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Another user who can write a directory of DST puts there, in advance, a
+// file of their own with the size and mtime of a set-user-ID program of
+// root's in SRC. Run as root, a re-run must not take it for the copy and
+// chown it to root and chmod it set-user-ID (a root shell for them): it
+// copies the file anew, replacing theirs by rename, and leaves their inode
+// as it was.
+func TestRerunNeverChownsAFileInPlace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: owners are kept as root")
+	}
+	src := filepath.Join(t.TempDir(), "src")
+	writeFile(t, filepath.Join(src, "shared", "tool"), "root's program", 0o755, t0)
+	must(t, os.Chown(filepath.Join(src, "shared", "tool"), 0, 0))
+	must(t, os.Chmod(filepath.Join(src, "shared", "tool"), 0o4755|os.ModeSetuid))
+	must(t, os.Chtimes(filepath.Join(src, "shared"), t0, t0))
+	dst := filepath.Join(t.TempDir(), "dst")
+	if _, err := processCopy(t, src, dst, 2); err != nil {
+		t.Fatal(err)
+	}
+
+	// The other user's file, where the copy was.
+	planted := filepath.Join(dst, "shared", "tool")
+	must(t, os.Remove(planted))
+	writeFile(t, planted, "evil's program", 0o755, t0) // the same size
+	must(t, os.Chown(planted, 65534, 65534))
+	// Held open, as its owner could, to look at the inode afterwards.
+	fd, err := unix.Open(planted, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	must(t, err)
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	must(t, unix.Fstat(fd, &st))
+	must(t, os.Chtimes(filepath.Join(dst, "shared"), t0, t0))
+
+	sum, err := processCopy(t, src, dst, 2)
+	if err != nil || sum.Files != 1 {
+		t.Fatalf("re-run: %v, %d files copied, want the planted one replaced (%v)", err, sum.Files, sum.Errors)
+	}
+	assertSameTree(t, src, dst)
+	// Their inode, still open to them, is as they left it: theirs, not
+	// set-user-ID; the name now holds root's program.
+	var now, named unix.Stat_t
+	must(t, unix.Fstat(fd, &now))
+	if now.Uid != 65534 || now.Gid != 65534 || now.Mode != st.Mode {
+		t.Errorf("the planted file was changed: owner %d:%d mode %o, want 65534:65534 mode %o", now.Uid, now.Gid, now.Mode, st.Mode)
+	}
+	must(t, unix.Lstat(planted, &named))
+	if named.Ino == st.Ino {
+		t.Errorf("the planted file was kept at its name (inode %d)", st.Ino)
 	}
 }

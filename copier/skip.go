@@ -47,12 +47,23 @@ var errUpToDate = errors.New("up to date")
 // upToDate says whether dst already holds what job would copy there, under
 // policy. A file found up to date gets the source's mode (and, when its
 // content decided, its times) if it has others, so that the destination
-// ends up as a copy would have left it.
+// ends up as a copy would have left it. A file of another owner than its
+// source's (when owners are kept) is not up to date: it is copied anew,
+// never chowned in place. The file at the name may be anyone's: another
+// user can put one of the right size and mtime in a directory of DST they
+// can write, and a chown then chmod by root would hand it SRC's owner and
+// set-user-ID bit. A copy replaces it whole, by rename.
 func (w *worker) upToDate(job *Job, src, dst string) (bool, error) {
 	fsys := w.fs
 	info, err := lstat(fsys, dst)
 	if err != nil || !info.Mode().IsRegular() || info.Size() != job.Size {
 		return false, nil // missing or different: the copy sees to it, and reports real trouble
+	}
+	if w.owner {
+		curUid, curGid := ownerOf(info)
+		if _, _, change := ownerChange(job.Uid, job.Gid, curUid, curGid); change {
+			return false, nil
+		}
 	}
 	sameTime := info.ModTime().UnixNano() == job.Mtime
 	switch w.update {
@@ -72,22 +83,6 @@ func (w *worker) upToDate(job *Job, src, dst string) (bool, error) {
 		}
 	default:
 		return false, nil
-	}
-	if w.owner {
-		// A chown clears set-ID bits: before the mode is looked at.
-		curUid, curGid := ownerOf(info)
-		if uid, gid, ok := ownerChange(job.Uid, job.Gid, curUid, curGid); ok {
-			if err := lchown(fsys, dst, uid, gid); err != nil {
-				w.warn = ownerWarning(err)
-			} else if isOSFs(fsys) {
-				// A chown drops file capabilities (security.capability):
-				// the source's extended attributes go on again.
-				w.warn = restoreXattrs(src, dst, w.deref, &w.xbuf)
-			}
-			if info, err = lstat(fsys, dst); err != nil {
-				return false, nil
-			}
-		}
 	}
 	if want := fs.FileMode(job.Mode) & modeBits; info.Mode()&modeBits != want {
 		if err := fsys.Chmod(dst, want); err != nil {
