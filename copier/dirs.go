@@ -57,18 +57,32 @@ func (c *coordinator) maybeFinishDir(d *dirState) {
 }
 
 func (c *coordinator) finishDir(d *dirState) error {
+	if c.isOS {
+		return c.finishDirAt(d)
+	}
+	return c.finishDirByPath(d)
+}
+
+// inheritedACLs names the ACLs the DST directory of d may have that SRC's
+// replace: a directory made in one with a default ACL inherited it; one
+// that was there may have ACLs of its own. Either way SRC's are what count.
+func inheritedACLs(d *dirState) []string {
+	if !d.created || d.acl {
+		return []string{accessACL, defaultACL}
+	}
+	return nil
+}
+
+// finishDirByPath sets d's owner, xattrs, mode and times through its path
+// (never following a symlink at it, below DST's root).
+func (c *coordinator) finishDirByPath(d *dirState) error {
 	name := joinRel(c.plan.dstRoot, d.rel)
 	if c.owner {
 		if err := c.setOwner(d, name); err != nil {
 			return err
 		}
 	}
-	// A directory made in one with a default ACL inherited it; one that
-	// was there may have ACLs of its own. Either way SRC's are what count.
-	var inherited []string
-	if !d.created || d.acl {
-		inherited = []string{accessACL, defaultACL}
-	}
+	inherited := inheritedACLs(d)
 	if !d.noXattrs || inherited != nil {
 		w, err := c.copyXattrs(joinRel(c.plan.srcRoot, d.rel), name, d.rel == "", inherited)
 		if err != nil {

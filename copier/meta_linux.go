@@ -48,6 +48,15 @@ func (c *coordinator) copyXattrs(src, dst string, followDst bool, inherited []st
 	if !c.isOS {
 		return "", nil
 	}
+	// DST's root may be a symlink the user chose.
+	dstX := pathXattrs(dst)
+	dstX.follow = followDst
+	return c.copyDirXattrs(src, dstX, inherited)
+}
+
+// copyDirXattrs gives dstX the extended attributes and ACLs of the SRC
+// directory src.
+func (c *coordinator) copyDirXattrs(src string, dstX xattrFile, inherited []string) (warn string, err error) {
 	srcX := xattrFile{fd: -1, dirfd: -1, path: src, follow: true}
 	if !c.deref {
 		// O_PATH: a directory's attributes can be read without the
@@ -59,9 +68,6 @@ func (c *coordinator) copyXattrs(src, dst string, followDst bool, inherited []st
 		defer unix.Close(fd)
 		srcX.path, srcX.viaFd = "/proc/self/fd/"+strconv.Itoa(fd), true
 	}
-	// DST's root may be a symlink the user chose.
-	dstX := pathXattrs(dst)
-	dstX.follow = followDst
 	return copyXattrs(srcX, dstX, &c.xbuf, inherited...), nil
 }
 
