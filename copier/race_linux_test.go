@@ -885,10 +885,10 @@ func TestRaceBindMountDestinationInsideSource(t *testing.T) {
 			}
 			warned := false
 			for _, w := range sum.Warnings {
-				warned = warned || strings.Contains(w, "inner/dst") && strings.Contains(w, "destination")
+				warned = warned || strings.Contains(w, "inner/dst") && strings.Contains(w, "is DST itself")
 			}
 			if !warned {
-				t.Errorf("warnings %q do not say inner/dst, the destination, was not entered", sum.Warnings)
+				t.Errorf("warnings %q do not say inner/dst, is DST and was not copied into itself", sum.Warnings)
 			}
 			for _, f := range []string{"top", "inner/x", "zzz/y"} {
 				if _, err := os.Lstat(filepath.Join(real, f)); err != nil {

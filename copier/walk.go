@@ -35,7 +35,7 @@ const (
 
 // errIsDst is why the walk does not enter a directory of SRC that is DST
 // itself, reached through a bind mount: the copy would copy itself.
-var errIsDst = errors.New("is the destination itself (through a bind mount?): cannot copy a directory into itself; not entered")
+var errIsDst = errors.New("is DST itself (a bind mount?); not copied into itself")
 
 // srcEntry is one step of the walk of the source.
 type srcEntry struct {

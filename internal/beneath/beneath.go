@@ -32,7 +32,7 @@ import (
 // ErrSymlink is what an operation fails with when a component of the path
 // below its root is a symlink (or, on Linux, not a directory any more):
 // the tree changed since it was listed and the path is not followed.
-var ErrSymlink = errors.New("a directory in the path is now a symlink (changed since it was listed); not followed")
+var ErrSymlink = errors.New("a directory on its path is now a symlink; not followed")
 
 // Op names an operation, for the test hook.
 type Op string

@@ -385,7 +385,7 @@ func XattrPath(p string) (string, func(), error) {
 
 // ErrProtected is what RemoveAll fails with on reaching a directory its
 // protect function names (SRC, or a directory that holds it).
-var ErrProtected = errors.New("it is the source or holds it (through a bind mount?); not deleted")
+var ErrProtected = errors.New("it is SRC or holds it (a bind mount?); not deleted")
 
 // RemoveAll removes p and, if it is a directory, everything below it, as
 // rm -r does: each directory is opened without following a symlink and
