@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrSymlink is what an operation fails with when a component of the path
@@ -69,9 +70,8 @@ type root struct {
 	follow bool
 	refs   int
 
-	once sync.Once
-	fd   int // opened on first use: DST may not exist when it is held
-	err  error
+	mu sync.Mutex   // held while the root is opened
+	fd atomic.Int64 // opened on first use (DST may not exist when it is held); -1 before
 }
 
 var held struct {
@@ -93,7 +93,8 @@ func Hold(path string, follow bool) (release func()) {
 			return func() { drop(r) }
 		}
 	}
-	r := &root{path: path, follow: follow, refs: 1, fd: -1}
+	r := &root{path: path, follow: follow, refs: 1}
+	r.fd.Store(-1)
 	held.roots = append(held.roots, r)
 	return func() { drop(r) }
 }

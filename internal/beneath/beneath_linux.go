@@ -21,22 +21,31 @@ var noOpenat2 atomic.Bool
 func DisableOpenat2(disable bool) { noOpenat2.Store(disable) }
 
 func closeRoot(r *root) {
-	if r.fd >= 0 {
-		unix.Close(r.fd)
+	if fd := r.fd.Load(); fd >= 0 {
+		unix.Close(int(fd))
 	}
 }
 
-// rootFd returns the descriptor of r, opening it on first use.
+// rootFd returns the descriptor of r, opening it on first use. A root that
+// cannot be opened yet (DST, before the copy makes it) is tried again on
+// the next use.
 func (r *root) rootFd() (int, error) {
-	r.once.Do(func() {
-		p, done := longpath.Short(r.path)
-		defer done()
-		r.fd, r.err = unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if r.err != nil {
-			r.fd = -1
-		}
-	})
-	return r.fd, r.err
+	if fd := r.fd.Load(); fd >= 0 {
+		return int(fd), nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if fd := r.fd.Load(); fd >= 0 {
+		return int(fd), nil
+	}
+	p, done := longpath.Short(r.path)
+	defer done()
+	fd, err := unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	r.fd.Store(int64(fd))
+	return fd, nil
 }
 
 // openBeneath opens rel (slash-separated, not "") below the directory
