@@ -1,10 +1,6 @@
 package copier
 
-import (
-	"golang.org/x/sys/unix"
-
-	"github.com/pcopy/pcopy/internal/beneath"
-)
+import "golang.org/x/sys/unix"
 
 // tempXattr marks a regular file pcopy made under a temporary name, so that
 // a later run removes only what it can tell it made, never a user's file
@@ -21,12 +17,4 @@ func markTemp(fd int) { unix.Fsetxattr(fd, tempXattr, []byte{'1'}, 0) }
 func unmarkTemp(fd int) { unix.Fremovexattr(fd, tempXattr) }
 
 // markedTemp says whether the file at name carries the mark.
-func markedTemp(name string) bool {
-	p, done, err := beneath.XattrPath(name)
-	if err != nil {
-		return false
-	}
-	defer done()
-	_, err = unix.Lgetxattr(p, tempXattr, nil)
-	return err == nil
-}
+func markedTemp(name string) bool { return hasXattr(name, tempXattr) }
