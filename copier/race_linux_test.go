@@ -2,6 +2,7 @@ package copier_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/afero"
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/copier"
@@ -948,4 +950,50 @@ func TestRerunNeverChownsAFileInPlace(t *testing.T) {
 	if named.Ino == st.Ino {
 		t.Errorf("the planted file was kept at its name (inode %d)", st.Ino)
 	}
+}
+
+// A directory pcopy makes is private (0700) while it is filled, whatever
+// its final mode: another user can neither add to it nor rename it away
+// (which needs write permission on it) nor replace it before it is
+// finished. It gets its exact mode when finished.
+func TestDirectoriesArePrivateWhileFilled(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	writeFile(t, filepath.Join(src, "shared", "f"), "data", 0o644, t0)
+	must(t, os.Chmod(filepath.Join(src, "shared"), 0o777))
+	must(t, os.Chtimes(filepath.Join(src, "shared"), t0, t0))
+	dst := filepath.Join(t.TempDir(), "dst")
+	var mu sync.Mutex
+	var seen []string
+	old := beneath.TestHook
+	beneath.TestHook = func(op beneath.Op, p string) {
+		// Workers in this process open the directory to fill it.
+		if op == beneath.OpOpenDir && strings.HasPrefix(p, dst) {
+			var st unix.Stat_t
+			if unix.Lstat(p, &st) == nil {
+				mu.Lock()
+				seen = append(seen, fmt.Sprintf("%s %o", strings.TrimPrefix(p, dst), st.Mode&0o7777))
+				mu.Unlock()
+			}
+		}
+	}
+	t.Cleanup(func() { beneath.TestHook = old })
+	if _, err := copier.Copy(context.Background(), copier.Options{Src: src, Dst: dst, Workers: 2, Fs: afero.NewOsFs()}); err != nil {
+		t.Fatal(err)
+	}
+	beneath.TestHook = old
+	mu.Lock()
+	defer mu.Unlock()
+	filled := false
+	for _, s := range seen {
+		if strings.HasPrefix(s, "/shared ") {
+			filled = true
+			if s != "/shared 700" {
+				t.Errorf("while filled: %s, want /shared 700", s)
+			}
+		}
+	}
+	if !filled {
+		t.Fatalf("the hook never saw DST/shared opened to be filled (saw %q)", seen)
+	}
+	assertSameTree(t, src, dst) // 0777 once finished
 }

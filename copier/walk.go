@@ -33,6 +33,9 @@ const (
 	entryRefused                   // a directory not entered, err says why (it is DST): a warning
 )
 
+// privateDir is the mode a directory pcopy makes has until it is finished.
+const privateDir = 0o700
+
 // errIsDst is why the walk does not enter a directory of SRC that is DST
 // itself, reached through a bind mount: the copy would copy itself.
 var errIsDst = errors.New("is DST itself (a bind mount?); not copied into itself")
@@ -315,7 +318,7 @@ func (c *coordinator) startWalk() error {
 	}
 	// DST's root is made before the walk starts, so that the walk knows
 	// it by identity and never enters it (through a bind mount in SRC).
-	c.rootCreated = c.fs.Mkdir(p.dstRoot, p.srcInfo.Mode().Perm()|0o700) == nil
+	c.rootCreated = c.fs.Mkdir(p.dstRoot, privateDir) == nil
 	dstInfo, _ := c.fs.Stat(p.dstRoot)
 	c.entries = startLister(c.fs, listSpec{root: p.srcRoot, rootInfo: p.srcInfo, dst: dstInfo, deref: c.deref, filter: c.filter,
 		maxFds: c.dirFds}, c.quit)
@@ -477,7 +480,7 @@ func (c *coordinator) enterDir(parent *dirState, e srcEntry) {
 	if parent != nil {
 		parent.pending++
 	}
-	created, existing, err := c.makeDir(rel, info.Mode())
+	created, existing, err := c.makeDir(rel)
 	if err != nil {
 		d.failed = true
 		d.walked = true
@@ -500,12 +503,11 @@ func (c *coordinator) enterDir(parent *dirState, e srcEntry) {
 		d.acl = hasDefaultACL(joinRel(c.plan.dstRoot, rel))
 		c.removeStaleTemps(joinRel(c.plan.dstRoot, rel))
 	}
-	// A directory made with its exact mode needs no chmod when finished:
-	// not where a default ACL, rather than the umask, shaped it.
-	perm := uint32(info.Mode().Perm())
-	// Nor where it inherited set-group-ID from its parent in DST.
+	// A directory made private whose mode is that already needs no chmod
+	// when finished: not where a default ACL, rather than the umask,
+	// shaped it, nor where it inherited set-group-ID from its parent.
 	d.modeSet = created && !parentACL && d.sgid < 0 && info.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) == 0 &&
-		perm&0o700 == 0o700 && perm&processUmask() == 0
+		info.Mode().Perm() == privateDir && privateDir&processUmask() == 0
 	if e.err != nil {
 		c.fail(rel, fmt.Errorf("list directory: %w", unwrapPath(e.err)))
 	}
@@ -513,16 +515,18 @@ func (c *coordinator) enterDir(parent *dirState, e srcEntry) {
 }
 
 // makeDir makes sure DST/rel is a directory pcopy can write into, and
-// says whether it created it, with mode's permissions plus the owner's
-// (so that it can be filled; the exact mode is set when it is finished).
-// It never follows a symlink below DST: a link where SRC has a directory
-// is refused, so nothing is ever written outside DST through it.
-func (c *coordinator) makeDir(rel string, mode fs.FileMode) (created bool, existing os.FileInfo, err error) {
+// says whether it created it. One it creates is private (0700) until it is
+// finished, when it gets its exact mode, as cp -a does: while the copy
+// fills it, no other user can add to it, rename it away (which needs
+// write permission on it) or replace it. It never follows a symlink below
+// DST: a link where SRC has a directory is refused, so nothing is ever
+// written outside DST through it.
+func (c *coordinator) makeDir(rel string) (created bool, existing os.FileInfo, err error) {
 	if rel == "" && c.rootCreated {
 		return true, nil, nil // by startWalk
 	}
 	name := joinRel(c.plan.dstRoot, rel)
-	err = c.fs.Mkdir(name, mode.Perm()|0o700)
+	err = c.fs.Mkdir(name, privateDir)
 	if err == nil {
 		return true, nil, nil
 	}
