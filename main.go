@@ -166,6 +166,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				"rsync), each file it holds unchanged, instead of copying it: daily snapshots cost only what changed"},
 			&cli.BoolFlag{Name: "delete", Usage: "make DST a mirror: once everything is copied without an error, " +
 				"remove what DST has and SRC lacks (never outside DST; what --exclude leaves out is kept)"},
+			&cli.BoolFlag{Name: "delete-unrelated", Usage: "with --delete, mirror SRC into a DST that has entries " +
+				"but none of SRC's names (refused otherwise: pcopy copies SRC's contents, not SRC, into DST)"},
+			&cli.IntFlag{Name: "max-delete", Usage: "with --delete, delete at most `N` entries; the rest is " +
+				"reported (exit 1) and left"},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "write nothing: list on stdout what would be " +
 				"copied and deleted, and end with the summary the copy would have"},
 			&cli.StringSliceFlag{Name: "exclude", Usage: "leave out entries matching `PATTERN` (repeatable): * ? [a-z] " +
@@ -334,24 +338,26 @@ func runCopy(ctx context.Context, c *cli.Context, stdout, stderr io.Writer, log 
 		}
 	}
 	sum, err := copier.Copy(ctx, copier.Options{
-		OnAction:    onAction,
-		Src:         args[0],
-		Dst:         args[1],
-		Workers:     workers,
-		Spawn:       copier.Exec(exe, os.Args[0]),
-		Reporter:    rep,
-		CountTotals: rep.WantsTotals(),
-		SplitSize:   splitSize,
-		Update:      update,
-		Fsync:       c.Bool("fsync"),
-		NoOwner:     c.Bool("no-owner"),
-		Dereference: c.Bool("dereference"),
-		Delete:      c.Bool("delete"),
-		Verify:      c.Bool("verify"),
-		LinkDest:    c.String("link-dest"),
-		DryRun:      dryRun,
-		Exclude:     exclude,
-		Include:     include,
+		OnAction:        onAction,
+		Src:             args[0],
+		Dst:             args[1],
+		Workers:         workers,
+		Spawn:           copier.Exec(exe, os.Args[0]),
+		Reporter:        rep,
+		CountTotals:     rep.WantsTotals(),
+		SplitSize:       splitSize,
+		Update:          update,
+		Fsync:           c.Bool("fsync"),
+		NoOwner:         c.Bool("no-owner"),
+		Dereference:     c.Bool("dereference"),
+		Delete:          c.Bool("delete"),
+		DeleteUnrelated: c.Bool("delete-unrelated"),
+		MaxDelete:       c.Int("max-delete"),
+		Verify:          c.Bool("verify"),
+		LinkDest:        c.String("link-dest"),
+		DryRun:          dryRun,
+		Exclude:         exclude,
+		Include:         include,
 	})
 	rep.Finish(err == nil)
 

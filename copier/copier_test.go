@@ -722,7 +722,7 @@ func TestDeleteStopsWhenInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	deleted := 0
-	_, err := copier.Copy(ctx, copier.Options{Src: "/src", Dst: "/dst", Fs: mem, Workers: 1, Delete: true,
+	_, err := copier.Copy(ctx, copier.Options{Src: "/src", Dst: "/dst", Fs: mem, Workers: 1, Delete: true, DeleteUnrelated: true,
 		OnAction: func(a copier.Action, rel string, err error) {
 			if a == copier.Deleted {
 				deleted++

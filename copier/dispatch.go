@@ -154,6 +154,8 @@ type coordinator struct {
 	rootCreated   bool            // DST's root was made by this copy (before the walk)
 	dirFds        int             // directories each lister may keep open (see dirFdBudget)
 	protect       map[fileID]bool // SRC's root and the directories above it: --delete never enters or removes them
+	maxDelete     int             // Options.MaxDelete
+	deleteHeld    int             // entries --delete left because of maxDelete
 	out           int             // tasks held by workers
 	workers       []*workerState
 	lastWorkerID  int
@@ -197,6 +199,11 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	if isOSFs(fsys) {
 		defer holdRoots(p.srcRoot, p.dstRoot, linkDest, opts.Dereference)()
 	}
+	if opts.Delete && p.dir && !opts.DeleteUnrelated {
+		if err := checkRelated(fsys, p, filter); err != nil {
+			return Summary{}, err
+		}
+	}
 	var protect map[fileID]bool
 	if opts.Delete && p.dir && isOSFs(fsys) {
 		if protect, err = protectSrc(fsys, p, opts); err != nil {
@@ -226,6 +233,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		egid:        uint32(os.Getegid()),
 		warned:      make(map[string]bool),
 		protect:     protect,
+		maxDelete:   opts.MaxDelete,
 	}
 	if c.spawn == nil {
 		c.spawn = InProcess(fsys)
@@ -255,6 +263,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 				c.warn(fmt.Sprintf("--delete: nothing deleted, as %d entries could not be copied", n))
 			} else {
 				c.deleteExtra(ctx, "", false)
+				c.deleteDone()
 				if ctx.Err() != nil {
 					err = fmt.Errorf("interrupted: %w", context.Cause(ctx))
 				}

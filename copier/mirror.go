@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/afero"
 
@@ -93,6 +94,9 @@ func (c *coordinator) deleteExtra(ctx context.Context, rel string, dry bool) {
 			deleted = deleted || !dry
 			continue
 		}
+		if !c.mayDelete() {
+			continue
+		}
 		if !dry {
 			if err := c.removeAll(joinRel(dstDir, name)); err != nil {
 				c.fail(r, fmt.Errorf("delete: %w", unwrapPath(err)))
@@ -103,6 +107,71 @@ func (c *coordinator) deleteExtra(ctx context.Context, rel string, dry bool) {
 		c.sum.Deleted++
 		c.act(Deleted, r, nil)
 	}
+}
+
+// mayDelete says whether --delete may remove one more entry, as
+// Options.MaxDelete allows, and counts those it may not.
+func (c *coordinator) mayDelete() bool {
+	if c.maxDelete > 0 && int(c.sum.Deleted) >= c.maxDelete {
+		c.deleteHeld++
+		return false
+	}
+	return true
+}
+
+// deleteDone reports the entries --delete left because of MaxDelete.
+func (c *coordinator) deleteDone() {
+	if c.deleteHeld > 0 {
+		c.fail("", fmt.Errorf("--delete stopped at --max-delete %d: %d more entries of DST not deleted", c.maxDelete, c.deleteHeld))
+	}
+}
+
+// checkRelated refuses Delete into a DST that holds entries but none of
+// SRC's top-level names, unless Options.DeleteUnrelated says so: SRC was
+// most likely meant to go into DST as a directory of its own (rsync -a
+// --delete photos /mnt/backup makes /mnt/backup/photos), and mirroring
+// would delete everything else in DST. A mirror run again is never
+// refused: it shares its names with SRC.
+func checkRelated(fsys afero.Fs, p *plan, f *filter) error {
+	dstNames, err := readNames(fsys, p.dstRoot)
+	if err != nil {
+		return nil // no DST yet: nothing to delete (or the copy reports why)
+	}
+	var doomed []string
+	for _, n := range dstNames {
+		info, err := lstat(fsys, joinRel(p.dstRoot, n))
+		if err != nil || isTempName(n) || f.excluded(n, info.IsDir()) {
+			continue
+		}
+		doomed = append(doomed, n)
+	}
+	if len(doomed) == 0 {
+		return nil
+	}
+	srcNames, err := readNamesFollow(fsys, p.srcRoot)
+	if err != nil {
+		return nil // the copy reports it, and deletes nothing after an error
+	}
+	inSrc := make(map[string]bool, len(srcNames))
+	for _, n := range srcNames {
+		inSrc[n] = true
+	}
+	for _, n := range dstNames {
+		if inSrc[n] {
+			return nil
+		}
+	}
+	shown := make([]string, 0, 3)
+	for _, n := range doomed[:min(3, len(doomed))] {
+		shown = append(shown, DisplayPath(n))
+	}
+	if len(doomed) > 3 {
+		shown = append(shown, "...")
+	}
+	return refused(fmt.Sprintf("pcopy copies SRC's contents, not SRC itself: to make %s, name it as DST; to mirror anyway, add --delete-unrelated",
+		DisplayPath(filepath.Join(p.dstRoot, filepath.Base(p.srcRoot)))),
+		"--delete would delete all %d entries of %s (%s): none of them is in SRC",
+		len(doomed), DisplayPath(p.dstRoot), strings.Join(shown, ", "))
 }
 
 // kept says whether --delete leaves the DST entry r alone although SRC
@@ -152,6 +221,9 @@ func (c *coordinator) deleteExtraBelow(ctx context.Context, r string, dry bool) 
 		}
 		if info.IsDir() && c.holdsKept(ctx, rr) {
 			c.deleteExtraBelow(ctx, rr, dry)
+			continue
+		}
+		if !c.mayDelete() {
 			continue
 		}
 		if !dry {
@@ -244,6 +316,7 @@ func (c *coordinator) dryRun(ctx context.Context, del bool) error {
 			c.warn(fmt.Sprintf("--delete: nothing deleted, as %d entries could not be copied", n))
 		} else {
 			c.deleteExtra(ctx, "", true)
+			c.deleteDone()
 		}
 	}
 	if ctx.Err() != nil {

@@ -58,6 +58,17 @@ type Options struct {
 	// out of SRC is kept in DST). Nothing outside DST is ever touched.
 	Delete bool
 
+	// DeleteUnrelated lets Delete mirror SRC into a DST that holds
+	// entries but none of SRC's names, which is refused otherwise: SRC's
+	// contents go into DST (as cp -a SRC/. DST), where rsync without a
+	// trailing slash makes DST/SRC, and an rsync habit would then delete
+	// everything else DST holds.
+	DeleteUnrelated bool
+
+	// MaxDelete, when positive, stops Delete after that many entries; the
+	// rest is reported (an error) and left.
+	MaxDelete int
+
 	// DryRun writes nothing: the copy only says, through OnAction and the
 	// Summary, what it would copy, leave unchanged, fail on and delete.
 	DryRun bool
