@@ -124,6 +124,82 @@ func signalExitCode(sig os.Signal) int {
 	return exitInterrupted
 }
 
+// splitShortValues turns -j8 into -j 8, as getopt takes it, before the
+// flag parser, which would look for an option named "j8".
+func splitShortValues(args []string) []string {
+	out := make([]string, 0, len(args)+1)
+	for i, a := range args {
+		if i > 0 && len(a) > 2 && a[0] == '-' && a[1] == 'j' && strings.Trim(a[2:], "0123456789") == "" {
+			out = append(out, "-j", a[2:])
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// asTyped returns the command-line argument that named the option name
+// (as the flag parser reports it, without its dashes), as the user typed
+// it: --hepl, not -hepl.
+func asTyped(args []string, name string) string {
+	for _, a := range args[1:] {
+		if a == "--" {
+			break
+		}
+		if n, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); n == name && strings.HasPrefix(a, "-") {
+			return a
+		}
+	}
+	return "-" + name
+}
+
+// usageHint is the hint for a usage error: for an unknown flag, the flag
+// meant, if one is close to it (-v: what it is not).
+func usageHint(err error, flags []cli.Flag) string {
+	const generic = "run 'pcopy --help' for usage"
+	name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
+	if !ok {
+		return generic
+	}
+	if name == "v" {
+		return "-v is not --version, and pcopy has no verbose listing yet: --log FILE records every entry"
+	}
+	name = strings.TrimLeft(name, "-")
+	best, bestDist := "", 3 // no further than two edits
+	for _, f := range append(flags, cli.HelpFlag, cli.VersionFlag) {
+		for _, n := range f.Names() {
+			if d := editDistance(name, n); d < bestDist && len(n) > 1 {
+				best, bestDist = n, d
+			}
+		}
+	}
+	if best == "" {
+		return generic
+	}
+	return "did you mean --" + best + "? (run 'pcopy --help' for usage)"
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
 // usageError is wrong usage of the command line.
 type usageError struct{ msg string }
 
@@ -131,12 +207,17 @@ func (e usageError) Error() string { return e.msg }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var code int
+	// --version has no -v: cp -v and rsync -v users mean "verbose", and a
+	// version printed instead of a copy would fail them silently.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version", DisableDefaultText: true}
 	app := &cli.App{
-		Name:            "pcopy",
-		Usage:           "copy a directory tree with parallel worker processes",
-		UsageText:       "pcopy [options] SRC [DST]",
-		Description:     helpText,
-		HideHelpCommand: true,
+		Name: "pcopy",
+		// -qn, -Lq: short options bundle as in every Unix tool.
+		UseShortOptionHandling: true,
+		Usage:                  "copy a directory tree with parallel worker processes",
+		UsageText:              "pcopy [options] SRC [DST]",
+		Description:            helpText,
+		HideHelpCommand:        true,
 		// A comma is part of a pattern ("*.{c,h}", "a,b.txt"), not a
 		// separator: repeat the flag instead.
 		DisableSliceFlagSeparator: true,
@@ -197,8 +278,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, f := range app.Flags {
 		setEnvVar(f)
 	}
-	if err := app.Run(args); err != nil {
-		printError(stderr, err.Error(), "run 'pcopy --help' for usage")
+	if err := app.Run(splitShortValues(args)); err != nil {
+		msg := err.Error()
+		if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+			msg = "unknown option " + asTyped(args, name)
+		}
+		printError(stderr, msg, usageHint(err, app.Flags))
 		return exitUsage
 	}
 	return code
