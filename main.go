@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -124,6 +125,21 @@ func signalExitCode(sig os.Signal) int {
 	return exitInterrupted
 }
 
+// wantsJSON says whether the command line (or PCOPY_JSON) asks for the JSON
+// report, for a command line the flag parser could not take.
+func wantsJSON(args []string) bool {
+	for _, a := range args[1:] {
+		if a == "--" {
+			break
+		}
+		if a == "--json" || a == "--json=true" || a == "-json" {
+			return true
+		}
+	}
+	v, err := strconv.ParseBool(os.Getenv("PCOPY_JSON"))
+	return err == nil && v
+}
+
 // splitShortValues turns -j8 into -j 8, as getopt takes it, before the
 // flag parser, which would look for an option named "j8".
 func splitShortValues(args []string) []string {
@@ -157,6 +173,9 @@ func asTyped(args []string, name string) string {
 // meant, if one is close to it (-v: what it is not).
 func usageHint(err error, flags []cli.Flag) string {
 	const generic = "run 'pcopy --help' for usage"
+	if strings.Contains(err.Error(), "for flag -progress-interval") {
+		return "a duration with its unit: 30s, 5m, 1h"
+	}
 	name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
 	if !ok {
 		return generic
@@ -284,6 +303,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			msg = "unknown option " + asTyped(args, name)
 		}
 		printError(stderr, msg, usageHint(err, app.Flags))
+		if wantsJSON(args) {
+			// Scripts parse stdout: the report comes even so.
+			writeJSON(stdout, outcome{code: exitUsage, fatal: msg})
+		}
 		return exitUsage
 	}
 	return code
@@ -327,7 +350,23 @@ func copyCommand(ctx context.Context, c *cli.Context, cmdline []string, stdout, 
 // on stderr, and says how it went.
 func runCopy(ctx context.Context, c *cli.Context, stdout, stderr io.Writer, log *actionLog) outcome {
 	args := c.Args().Slice()
+	if len(args) == 0 {
+		printError(stderr, "expected SRC [DST]", "usage: pcopy [options] SRC [DST]; run 'pcopy --help' for more")
+		return outcome{code: exitUsage, fatal: "expected SRC [DST]"}
+	}
 	if len(args) == 1 {
+		// A SRC that does not exist is said first, before where it
+		// would have gone (pcopy has no subcommands: "pcopy help" names
+		// a SRC called help).
+		if _, err := os.Lstat(args[0]); errors.Is(err, fs.ErrNotExist) {
+			hint := ""
+			if args[0] == "help" {
+				hint = "pcopy has no subcommands: run 'pcopy --help'"
+			}
+			msg := fmt.Sprintf("source %s does not exist", copier.DisplayPath(args[0]))
+			printError(stderr, msg, hint)
+			return outcome{code: exitUsage, fatal: msg, src: args[0]}
+		}
 		// No DST: a sibling of SRC, like the classic copier's "[copy]".
 		dst, err := siblingCopy(args[0])
 		if err != nil {

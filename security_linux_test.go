@@ -619,3 +619,45 @@ func TestUserFileNamedLikeTempSurvives(t *testing.T) {
 		t.Logf("run %d: files=%d unchanged=%d warnings=%q", run, r.report.Files, r.report.Unchanged, r.report.Warnings)
 	}
 }
+
+// A DST that cannot be made (its parent is not writable to the user) is a
+// refusal like the others: exit 2, the directory named by its real path,
+// no summary line, nothing written.
+func TestUncreatableDestinationIsRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("runs pcopy as nobody, which needs root")
+	}
+	exe, err := os.Executable()
+	must(t, err)
+	// Not t.TempDir, whose parent nobody cannot enter.
+	dir, err := os.MkdirTemp("", "pcopy-refuse-")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	must(t, os.Chmod(dir, 0o755))
+	src := filepath.Join(dir, "src")
+	must(t, os.MkdirAll(src, 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644))
+	locked := filepath.Join(dir, "locked")
+	must(t, os.Mkdir(locked, 0o555))
+	// A copy of this binary (pcopy by its name) that nobody can run.
+	pcopy := filepath.Join(dir, "pcopy")
+	bin, err := os.ReadFile(exe)
+	must(t, err)
+	must(t, os.WriteFile(pcopy, bin, 0o755))
+	var stderr bytes.Buffer
+	cmd := exec.Command(pcopy, src, filepath.Join(locked, "new", "dst"))
+	cmd.Stderr = &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+		t.Fatalf("exit: %v, want 2; stderr:\n%s", err, &stderr)
+	}
+	want := "pcopy: error: " + filepath.Join(locked, "new") + ": create directory: permission denied\n"
+	if stderr.String() != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", &stderr, want)
+	}
+	if names, _ := os.ReadDir(locked); len(names) > 0 {
+		t.Errorf("written into %s: %v", locked, names)
+	}
+}

@@ -280,7 +280,7 @@ func TestUnreadableEntriesDoNotStopTheCopy(t *testing.T) {
 	for _, e := range sum.Errors {
 		got = append(got, e.Error())
 	}
-	want := []string{"closed: list directory: open: permission denied", "secret: open source: open: permission denied"}
+	want := []string{"closed: list directory: open: permission denied", "secret: open source: permission denied"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

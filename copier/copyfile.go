@@ -108,7 +108,7 @@ func openSource(fsys afero.Fs, name string, follow bool) (afero.File, error) {
 		return nil, changedf("vanished after it was listed; not copied")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open source: %w", unwrapPath(err))
+		return nil, fmt.Errorf("open source: %w", bareError(err))
 	}
 	info, err := f.Stat()
 	if err != nil {
@@ -120,6 +120,16 @@ func openSource(fsys afero.Fs, name string, follow bool) (afero.File, error) {
 		return nil, changedf("is now a %s (changed since it was listed); not copied", typeName(info.Mode()))
 	}
 	return f, nil
+}
+
+// bareError drops the path and operation of a *fs.PathError, for a
+// message that already says both: "open source: permission denied".
+func bareError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // createTemp creates a new, empty, private file in dir under a fresh

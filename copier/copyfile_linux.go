@@ -188,7 +188,7 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 			case unix.ENOENT:
 				return 0, changedf("vanished after it was listed; not copied")
 			}
-			return 0, fmt.Errorf("open source: open: %w", err)
+			return 0, fmt.Errorf("open source: %w", err)
 		}
 		defer rawClose(srcfd)
 		srcX = fdXattrs(srcfd)
@@ -520,7 +520,7 @@ func (o *osCopier) copyPart(ctx context.Context, job *Job, src, dst string, prog
 	_, sname := splitPath(src)
 	srcfd, err := unix.Openat(sdir, sname, o.srcFlags, 0)
 	if err != nil {
-		return 0, fmt.Errorf("open source: open: %w", err)
+		return 0, fmt.Errorf("open source: %w", err)
 	}
 	defer unix.Close(srcfd)
 	dstfd, err := unix.Openat(ddir, job.Temp, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)

@@ -256,6 +256,8 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	}
 	if opts.DryRun {
 		err = c.dryRun(ctx, opts.Delete)
+	} else if err = c.makeDstRoot(); err != nil {
+		return Summary{}, err
 	} else {
 		err = c.run(ctx, max(opts.Workers, 1))
 		if opts.Delete && p.dir && err == nil {

@@ -399,7 +399,7 @@ func TestProcessUnreadableEntries(t *testing.T) {
 	for _, e := range sum.Errors {
 		got = append(got, e.Error())
 	}
-	want := "closed: list directory: open: permission denied\nsecret: open source: open: permission denied"
+	want := "closed: list directory: open: permission denied\nsecret: open source: permission denied"
 	if strings.Join(got, "\n") != want {
 		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), want)
 	}

@@ -304,25 +304,42 @@ func readNamesFs(fsys afero.Fs, dir string) ([]string, error) {
 func (c *coordinator) startWalk() error {
 	p := c.plan
 	if !p.dir {
-		if err := c.fs.MkdirAll(filepath.Dir(p.dstRoot), 0o777); err != nil {
-			return fmt.Errorf("create destination directory: %w", err)
-		}
 		if !c.trySplit(nil, "", p.srcInfo, nil) {
 			c.retry = append(c.retry, c.newTask(nil, "", KindFile, p.srcInfo))
 		}
 		c.walkDone = true
 		return nil
 	}
-	if err := c.fs.MkdirAll(filepath.Dir(filepath.Clean(p.dstRoot)), 0o777); err != nil {
-		return fmt.Errorf("create destination directory: %w", err)
-	}
-	// DST's root is made before the walk starts, so that the walk knows
-	// it by identity and never enters it (through a bind mount in SRC).
-	c.rootCreated = c.fs.Mkdir(p.dstRoot, privateDir) == nil
 	dstInfo, _ := c.fs.Stat(p.dstRoot)
 	c.entries = startLister(c.fs, listSpec{root: p.srcRoot, rootInfo: p.srcInfo, dst: dstInfo, deref: c.deref, filter: c.filter,
 		maxFds: c.dirFds}, c.quit)
 	return nil
+}
+
+// makeDstRoot makes the directories DST goes in, and DST itself when SRC is
+// a directory, before any worker starts: DST's root is made before the walk,
+// so that the walk knows it by identity and never enters it (through a bind
+// mount in SRC). A DST that cannot be made is a refusal, naming the
+// directory that could not be: nothing else is written.
+func (c *coordinator) makeDstRoot() error {
+	p := c.plan
+	parent := filepath.Dir(filepath.Clean(p.dstRoot))
+	err := c.fs.MkdirAll(parent, 0o777)
+	if err == nil && p.dir {
+		if err = c.fs.Mkdir(p.dstRoot, privateDir); err == nil {
+			c.rootCreated = true
+		} else if errors.Is(err, fs.ErrExist) {
+			err = nil // makeDir sees what is there
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return refused("", "%s: create directory: %v", DisplayPath(pe.Path), pe.Err)
+	}
+	return refused("", "%s: create directory: %v", DisplayPath(p.dstRoot), err)
 }
 
 // walkBudget is how many entries nextTask takes before it returns empty
