@@ -515,7 +515,11 @@ func runCopy(ctx context.Context, c *cli.Context, stdout, stderr io.Writer, log 
 		if dryRun {
 			prefix = "dry run, nothing written: "
 		}
-		fmt.Fprintf(stderr, "pcopy: %s%s\n", prefix, progress.SummaryLine(sum))
+		line := progress.SummaryLine(sum)
+		if dryRun {
+			line = progress.DryRunSummaryLine(sum)
+		}
+		fmt.Fprintf(stderr, "pcopy: %s%s\n", prefix, line)
 	}
 	out.dryRun = dryRun
 	switch {

@@ -69,6 +69,8 @@ func (l *actionLog) close(out outcome) error {
 	switch {
 	case out.fatal != "":
 		end += ": " + out.fatal
+	case out.src != "" && out.dryRun:
+		end += ": " + progress.DryRunSummaryLine(out.sum)
 	case out.src != "":
 		end += ": " + progress.SummaryLine(out.sum)
 	}
@@ -146,8 +148,8 @@ func writeJSON(w io.Writer, out outcome) error {
 		Dirs: s.Dirs, Unchanged: s.Skipped, Excluded: s.Excluded, Deleted: s.Deleted, Reused: s.Reused, Failed: len(s.Errors), Vanished: s.Vanished, Changed: s.Changed,
 		DurationSeconds: s.Duration.Seconds(), Errors: []jsonError{}, Warnings: s.Warnings,
 	}
-	if secs := s.Duration.Seconds(); secs > 0 {
-		r.BytesPerSecond = float64(s.Bytes) / secs
+	if secs := s.Duration.Seconds(); secs > 0 && !out.dryRun {
+		r.BytesPerSecond = float64(s.Bytes) / secs // a dry run copies nothing: 0
 	}
 	r.DeletedPaths = []jsonPath{}
 	for _, rel := range out.deleted {

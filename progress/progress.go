@@ -224,11 +224,18 @@ func (r *Reporter) Finish(complete bool) {
 }
 
 // SummaryLine is the one line that ends every run that was not quiet.
-func SummaryLine(s copier.Summary) string {
-	secs := s.Duration.Seconds()
-	rate := "-"
-	if secs > 0 {
-		rate = HumanBytes(int64(float64(s.Bytes)/secs)) + "/s"
+func SummaryLine(s copier.Summary) string { return summaryLine(s, true) }
+
+// DryRunSummaryLine is SummaryLine for a dry run, which copied nothing: no
+// rate.
+func DryRunSummaryLine(s copier.Summary) string { return summaryLine(s, false) }
+
+func summaryLine(s copier.Summary, withRate bool) string {
+	rate := ""
+	if secs := s.Duration.Seconds(); withRate && secs > 0 {
+		rate = " (" + HumanBytes(int64(float64(s.Bytes)/secs)) + "/s)"
+	} else if withRate {
+		rate = " (-)"
 	}
 	links := ""
 	if s.Hardlinks > 0 {
@@ -247,7 +254,7 @@ func SummaryLine(s copier.Summary) string {
 	if s.Deleted > 0 {
 		unchanged += fmt.Sprintf(", %d deleted", s.Deleted)
 	}
-	line := fmt.Sprintf("%d files, %d symlinks%s, %d dirs, %s, %s in %s (%s), %d errors",
+	line := fmt.Sprintf("%d files, %d symlinks%s, %d dirs, %s, %s in %s%s, %d errors",
 		s.Files, s.Symlinks, links, s.Dirs, unchanged, HumanBytes(s.Bytes), s.Duration.Round(time.Millisecond), rate, len(s.Errors))
 	var why []string
 	if s.Vanished > 0 {
