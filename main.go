@@ -125,6 +125,13 @@ func signalExitCode(sig os.Signal) int {
 	return exitInterrupted
 }
 
+// workersCap bounds -j whatever the machine.
+const workersCap = 256
+
+// maxWorkers is the most workers -j may ask for: 4 per CPU (more wait on
+// each other for the cores and the disk), and workersCap at most.
+func maxWorkers() int { return min(4*runtime.NumCPU(), workersCap) }
+
 // wantsJSON says whether the command line (or PCOPY_JSON) asks for the JSON
 // report, for a command line the flag parser could not take.
 func wantsJSON(args []string) bool {
@@ -398,6 +405,10 @@ func runCopy(ctx context.Context, c *cli.Context, stdout, stderr io.Writer, log 
 	workers := c.Int("workers")
 	if workers < 1 {
 		return fail(exitUsage, fmt.Sprintf("--workers must be at least 1, not %d", workers), "")
+	}
+	if limit := maxWorkers(); workers > limit {
+		return fail(exitUsage, fmt.Sprintf("--workers %d is more than this machine can use: at most %d (4 per CPU, %d CPUs, and never more than %d)",
+			workers, limit, runtime.NumCPU(), workersCap), "each worker is a process; beyond a few per CPU they only wait for each other")
 	}
 	update := copier.UpdateChanged
 	switch {

@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -111,8 +113,8 @@ func TestDeepTreeUnderLowFileLimit(t *testing.T) {
 	pcopy := filepath.Join(t.TempDir(), "pcopy")
 	must(t, os.Symlink(exe, pcopy))
 	// The workers hold descriptors too (pipes, pidfds): the lister's
-	// share shrinks with -j.
-	for _, workers := range []string{"2", "16"} {
+	// share shrinks with -j (at most 4 per CPU).
+	for _, workers := range []string{"2", strconv.Itoa(min(16, 4*runtime.NumCPU()))} {
 		t.Run("-j "+workers, func(t *testing.T) {
 			dst := filepath.Join(t.TempDir(), "dst")
 			var stderr bytes.Buffer
