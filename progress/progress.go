@@ -31,6 +31,7 @@ type Reporter struct {
 	bar         *progressbar.ProgressBar
 	copied      int64 // bytes
 	done        int64 // files and symlinks finished (copied or failed)
+	failed      int64 // of those, failed: shown as they happen
 	files       int64 // total files and symlinks, as counted so far
 	bytes       int64 // total bytes, as counted so far
 	totalsKnown bool
@@ -96,8 +97,12 @@ func (r *Reporter) progressLine(elapsed time.Duration) string {
 	if rate > 0 && r.bytes >= r.copied {
 		eta = time.Duration(float64(r.bytes-r.copied) / rate * float64(time.Second)).Round(100 * time.Millisecond).String()
 	}
-	return fmt.Sprintf("%.0f%%, %s of %s, %d/%d files, %s/s, ETA %s",
+	line := fmt.Sprintf("%.0f%%, %s of %s, %d/%d files, %s/s, ETA %s",
 		pct, HumanBytes(r.copied), HumanBytes(r.bytes), r.done, r.files, HumanBytes(int64(rate)), eta)
+	if r.failed > 0 {
+		line += fmt.Sprintf(", %d errors so far", r.failed)
+	}
+	return line
 }
 
 func (r *Reporter) newBar(max int64) *progressbar.ProgressBar {
@@ -122,6 +127,10 @@ func (r *Reporter) description() string {
 	d := fmt.Sprintf("%d files (counting: %d, %s)", r.done, r.files, HumanBytes(r.bytes))
 	if r.totalsKnown {
 		d = fmt.Sprintf("%d/%d files", r.done, r.files)
+	}
+	if r.failed > 0 {
+		// A failing copy must not look healthy until the end.
+		d += fmt.Sprintf(" · %d errors", r.failed)
 	}
 	if r.last != "" {
 		d += " " + shorten(r.last, 32)
@@ -177,6 +186,9 @@ func (r *Reporter) FileDone(rel string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.done++
+	if err != nil {
+		r.failed++
+	}
 	r.last = rel
 	if r.bar != nil {
 		r.bar.Describe(r.description())

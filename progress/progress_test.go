@@ -139,3 +139,22 @@ func TestWorkingNamesTheFile(t *testing.T) {
 	}
 	var _ copier.WorkingReporter = r
 }
+
+// A failing copy shows its count of errors while it runs, on the bar and
+// in the plain progress lines, instead of looking healthy until the end.
+func TestErrorsShowWhileTheyHappen(t *testing.T) {
+	r := &Reporter{w: io.Discard, start: time.Now()}
+	r.Totals(3, 30, true)
+	r.FileDone("a", nil)
+	if d := r.description(); strings.Contains(d, "error") {
+		t.Errorf("no failure yet: %q", d)
+	}
+	r.FileDone("b", errors.New("permission denied"))
+	r.FileDone("c", errors.New("permission denied"))
+	if d := r.description(); !strings.Contains(d, "3/3 files · 2 errors") {
+		t.Errorf("description %q, want it to count 2 errors", d)
+	}
+	if l := r.progressLine(time.Second); !strings.HasSuffix(l, ", 2 errors so far") {
+		t.Errorf("progress line %q, want it to count 2 errors", l)
+	}
+}
