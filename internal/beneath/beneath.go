@@ -33,7 +33,7 @@ import (
 // ErrSymlink is what an operation fails with when a component of the path
 // below its root is a symlink (or, on Linux, not a directory any more):
 // the tree changed since it was listed and the path is not followed.
-var ErrSymlink = errors.New("a directory on its path is now a symlink; not followed")
+var ErrSymlink = errors.New("a directory on its path was replaced (by a symlink or a file); not followed")
 
 // Op names an operation, for the test hook.
 type Op string
@@ -127,7 +127,7 @@ func find(p string) (*root, string) {
 		if !ok || rest == "" {
 			continue
 		}
-		if r.path != string(filepath.Separator) {
+		if !strings.HasSuffix(r.path, string(filepath.Separator)) { // "/", `C:\` end with one
 			if rest[0] != filepath.Separator {
 				continue
 			}

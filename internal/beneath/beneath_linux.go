@@ -4,12 +4,16 @@ import (
 	"errors"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/internal/longpath"
 )
+
+// openat2 is unix.Openat2; tests make it fail as a seccomp filter would.
+var openat2 = unix.Openat2
 
 // noOpenat2 is set once openat2 is found missing (a kernel before 5.6, or a
 // seccomp filter that refuses it): then directories are opened component by
@@ -57,14 +61,19 @@ func openBeneath(rootfd int, rel string, flags int) (int, error) {
 		how := unix.OpenHow{Flags: uint64(flags),
 			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
 		for range 8 {
-			fd, err := unix.Openat2(rootfd, rel, &how)
+			fd, err := openat2(rootfd, rel, &how)
 			switch err {
 			case unix.EAGAIN, unix.EINTR:
 				continue // a rename raced the lookup: look again
-			case unix.ENOSYS, unix.E2BIG, unix.EPERM:
-				// No openat2 here (EPERM: a seccomp filter's answer).
-				if err == unix.EPERM && flags&unix.O_PATH == 0 {
-					return -1, err // a real permission error is possible
+			case unix.ENOSYS, unix.E2BIG:
+				noOpenat2.Store(true) // no openat2 here
+			case unix.EPERM:
+				// A seccomp filter (a container's, systemd's) may refuse
+				// openat2 with EPERM. Ask once whether openat2 works at
+				// all; if it does, this EPERM is the file's own, and the
+				// walk below meets it again.
+				if !openat2Filtered() {
+					return fd, err
 				}
 				noOpenat2.Store(true)
 			case unix.ENAMETOOLONG:
@@ -97,6 +106,27 @@ func openBeneath(rootfd int, rel string, flags int) (int, error) {
 	}
 	return fd, nil
 }
+
+// openat2Filtered says whether openat2 is refused outright here, as a
+// seccomp filter does: it fails on "/", which anyone may open O_PATH.
+func openat2Filtered() bool {
+	filterOnce.Do(func() {
+		how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC}
+		fd, err := openat2(unix.AT_FDCWD, "/", &how)
+		if err == nil {
+			unix.Close(fd)
+		}
+		filtered = err != nil
+	})
+	return filtered
+}
+
+var (
+	filterOnce = syncOnce()
+	filtered   bool
+)
+
+func syncOnce() *sync.Once { return new(sync.Once) }
 
 func indexSlash(s string) int {
 	for i := 0; i < len(s); i++ {

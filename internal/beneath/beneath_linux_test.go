@@ -1510,3 +1510,36 @@ func TestIdentityBindMount(t *testing.T) {
 		}
 	})
 }
+
+// Where a seccomp filter refuses openat2 with EPERM (some containers,
+// systemd's SystemCallFilter=), every operation still works, component by
+// component, and still refuses a symlinked directory.
+func TestOpenat2RefusedBySeccomp(t *testing.T) {
+	restore := beneath.FilterOpenat2()
+	t.Cleanup(restore)
+	root := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(root, "a", "b"), 0o755))
+	outside := t.TempDir()
+	must(os.Symlink(outside, filepath.Join(root, "link")))
+	defer beneath.Hold(root, false)()
+	fd, err := beneath.OpenDir(filepath.Join(root, "a", "b"))
+	if err != nil {
+		t.Fatalf("OpenDir with openat2 refused: %v, want it opened component by component", err)
+	}
+	unix.Close(fd)
+	if err := beneath.Mkdir(filepath.Join(root, "a", "b", "c"), 0o755); err != nil {
+		t.Errorf("Mkdir: %v", err)
+	}
+	if err := beneath.Mkdir(filepath.Join(root, "link", "x"), 0o755); !errors.Is(err, beneath.ErrSymlink) {
+		t.Errorf("Mkdir through a symlink: %v, want ErrSymlink", err)
+	}
+	if _, err := os.Lstat(filepath.Join(outside, "x")); err == nil {
+		t.Error("made outside the root")
+	}
+}
