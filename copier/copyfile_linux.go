@@ -175,7 +175,23 @@ func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, prog
 	srcX := atXattrs(sdir, sname, o.srcFlags&unix.O_NOFOLLOW == 0)
 	if job.Size == 0 {
 		// Empty when listed: nothing to read and nothing that can be
-		// half-written, so it is made at its name when that is free.
+		// half-written, so it is made at its name when that is free,
+		// once the name in SRC is seen to be still the file listed
+		// (whose extended attributes the copy gets).
+		var st unix.Stat_t
+		flags := unix.AT_SYMLINK_NOFOLLOW
+		if o.srcFlags&unix.O_NOFOLLOW == 0 {
+			flags = 0 // --dereference
+		}
+		if err := unix.Fstatat(sdir, sname, &st, flags); err != nil {
+			if err == unix.ENOENT {
+				return 0, changedf("vanished after it was listed; not copied")
+			}
+			return 0, fmt.Errorf("stat source: %w", err)
+		}
+		if err := checkListed(&st, job, 0); err != nil {
+			return 0, err
+		}
 		if done, err := o.createEmpty(srcX, ddir, dname, perm, job); done {
 			return 0, err
 		}
@@ -342,6 +358,12 @@ func checkUnchanged(srcfd int, job *Job) error {
 	if err := rawFstat(srcfd, &st); err != nil {
 		return fmt.Errorf("stat source: %w", err)
 	}
+	return checkListed(&st, job, job.Size)
+}
+
+// checkListed compares st, the source as it is now, with what the
+// coordinator listed in job, whose file was size bytes long.
+func checkListed(st *unix.Stat_t, job *Job, size int64) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return changedf("is now a %s (changed since it was listed); not copied", typeName(unixType(st.Mode)))
 	}
@@ -349,8 +371,8 @@ func checkUnchanged(srcfd int, job *Job) error {
 		return changedf("is another file than the one listed (replaced since); not copied")
 	}
 	switch {
-	case st.Size != job.Size:
-		return changedf("changed while it was being copied (size %d, now %d); not copied", job.Size, st.Size)
+	case st.Size != size:
+		return changedf("changed while it was being copied (size %d, now %d); not copied", size, st.Size)
 	case st.Mtim.Nano() != job.Mtime:
 		return changedf("changed while it was being copied (its mtime moved); not copied")
 	case job.Ctime != 0 && st.Ctim.Nano() != job.Ctime:
@@ -544,6 +566,15 @@ func (o *osCopier) copyPart(ctx context.Context, job *Job, src, dst string, prog
 	n, err := copyRange(ctx, dstfd, srcfd, job.Offset, job.Size, progress, 0)
 	if err == nil && n != job.Size {
 		err = errors.New("shorter than when it was listed (changed while it was being copied)")
+	}
+	if err == nil {
+		// The part was read from the file listed, unchanged: another
+		// file at its name, or a write to it, would mix into the copy
+		// however the whole file looks when it is finished.
+		var st unix.Stat_t
+		if err = rawFstat(srcfd, &st); err == nil {
+			err = checkListed(&st, job, st.Size)
+		}
 	}
 	if err == nil {
 		err = unix.Close(dstfd) // a write error may show only now

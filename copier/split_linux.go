@@ -72,6 +72,7 @@ func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, grou
 		c.parts = append(c.parts, &task{dir: dir, split: s, job: Job{
 			ID: c.nextID, Kind: KindPart, Rel: rel, Size: min(part, size-off), Offset: off,
 			Temp: filepath.Base(tmp), Mode: s.mode, Mtime: s.mtime, Atime: s.atime,
+			Dev: s.dev, Ino: s.ino, Ctime: s.ctime, // each part checks it read the file listed
 		}})
 	}
 	c.splits[s] = true
