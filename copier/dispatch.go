@@ -238,6 +238,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	if c.spawn == nil {
 		c.spawn = InProcess(fsys)
 	}
+	defer c.endWalk()
 	listers := 1
 	if opts.CountTotals && opts.Reporter != nil {
 		listers = 2 // the counting walk runs beside the copy's
@@ -251,8 +252,14 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	}
 	if opts.CountTotals && opts.Reporter != nil {
 		countCtx, stopCount := context.WithCancel(ctx)
-		defer stopCount()
-		go countTotals(countCtx, fsys, p, opts.Dereference, filter, c.dirFds, opts.Reporter)
+		counted := make(chan struct{})
+		go func() {
+			defer close(counted)
+			countTotals(countCtx, fsys, p, opts.Dereference, filter, c.dirFds, opts.Reporter)
+		}()
+		// Ended before SRC stops being a held root: a walk still going
+		// would then read by path.
+		defer func() { stopCount(); <-counted }()
 	}
 	if opts.DryRun {
 		err = c.dryRun(ctx, opts.Delete)
@@ -952,6 +959,15 @@ func (c *coordinator) removeAll(name string) error {
 		return c.fs.RemoveAll(name)
 	}
 	return beneath.RemoveAll(name, func(dev, ino uint64) bool { return c.protect[fileID{dev: dev, ino: ino}] })
+}
+
+// endWalk waits for the lister, stopped by quit, to end: it must not go on
+// reading once SRC is no longer a held root.
+func (c *coordinator) endWalk() {
+	if c.entries != nil {
+		for range c.entries {
+		}
+	}
 }
 
 // holdRoots makes SRC, DST and the --link-dest directory, if any, the roots

@@ -266,11 +266,11 @@ func (c *coordinator) dryRun(ctx context.Context, del bool) error {
 		return nil
 	}
 	dstInfo, _ := c.fs.Stat(p.dstRoot)
-	entries := startLister(c.fs, listSpec{root: p.srcRoot, rootInfo: p.srcInfo, dst: dstInfo, deref: c.deref, filter: c.filter,
+	c.entries = startLister(c.fs, listSpec{root: p.srcRoot, rootInfo: p.srcInfo, dst: dstInfo, deref: c.deref, filter: c.filter,
 		maxFds: c.dirFds}, c.quit)
 	defer close(c.quit)
 	skip := 0 // > 0: inside a directory the copy would refuse, as take does
-	for chunk := range entries {
+	for chunk := range c.entries {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted: %w", context.Cause(ctx))
 		}
