@@ -140,7 +140,7 @@ func checkRelated(fsys afero.Fs, p *plan, f *filter) error {
 	var doomed []string
 	for _, n := range dstNames {
 		info, err := lstat(fsys, joinRel(p.dstRoot, n))
-		if err != nil || isTempName(n) || f.excluded(n, info.IsDir()) {
+		if err != nil || keptByDelete(f, n, info) {
 			continue
 		}
 		doomed = append(doomed, n)
@@ -177,8 +177,11 @@ func checkRelated(fsys afero.Fs, p *plan, f *filter) error {
 // kept says whether --delete leaves the DST entry r alone although SRC
 // lacks it: the filters leave it out of SRC, or it is a temporary file
 // (another copy's, running now).
-func (c *coordinator) kept(r string, info os.FileInfo) bool {
-	return isTempName(path.Base(r)) || c.filter.excluded(r, info.IsDir())
+func (c *coordinator) kept(r string, info os.FileInfo) bool { return keptByDelete(c.filter, r, info) }
+
+// keptByDelete is kept for the filter f, before there is a coordinator.
+func keptByDelete(f *filter, r string, info os.FileInfo) bool {
+	return isTempName(path.Base(r)) || f.excluded(r, info.IsDir())
 }
 
 // holdsKept says whether anything below the DST directory r is kept.

@@ -38,11 +38,7 @@ func readNamesOS(dir string, follow bool) ([]string, error) {
 		return nil, &opError{"open", err}
 	}
 	defer unix.Close(fd)
-	fd, names, err := listDirAt(fd, ".", false)
-	if fd >= 0 {
-		unix.Close(fd)
-	}
-	return names, err
+	return readDirNames(fd)
 }
 
 // listDirAt opens the directory name, relative to the directory dirfd,
@@ -61,6 +57,17 @@ func listDirAt(dirfd int, name string, follow bool) (int, []string, error) {
 	if err != nil {
 		return -1, nil, &opError{"open", err}
 	}
+	names, err := readDirNames(fd)
+	if err != nil {
+		unix.Close(fd)
+		return -1, names, err
+	}
+	return fd, names, nil
+}
+
+// readDirNames reads the sorted entry names of the open directory fd;
+// when reading fails part way, the names read so far come with the error.
+func readDirNames(fd int) ([]string, error) {
 	var names []string
 	buf := make([]byte, 32<<10)
 	for {
@@ -69,9 +76,8 @@ func listDirAt(dirfd int, name string, follow bool) (int, []string, error) {
 			continue
 		}
 		if err != nil {
-			unix.Close(fd)
 			sort.Strings(names)
-			return -1, names, &opError{"getdents", err}
+			return names, &opError{"getdents", err}
 		}
 		if n <= 0 {
 			break
@@ -79,7 +85,7 @@ func listDirAt(dirfd int, name string, follow bool) (int, []string, error) {
 		_, _, names = unix.ParseDirent(buf[:n], -1, names) // skips . and ..
 	}
 	sort.Strings(names)
-	return fd, names, nil
+	return names, nil
 }
 
 // statAt is stat of name relative to the directory dirfd, following a
