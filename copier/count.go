@@ -2,7 +2,6 @@ package copier
 
 import (
 	"context"
-	"io/fs"
 	"time"
 
 	"github.com/spf13/afero"
@@ -24,12 +23,14 @@ func countTotals(ctx context.Context, fsys afero.Fs, p *plan, deref bool, filter
 			if e.kind != entryOther || e.err != nil {
 				continue
 			}
-			switch mode := e.info.Mode(); {
-			case mode.IsRegular():
+			// Every name but a directory's is one file on the bar, as
+			// the copy reports each done (a hard link's name too); only
+			// regular files have bytes to copy.
+			if mode := e.info.Mode(); !mode.IsDir() {
 				files++
-				bytes += e.info.Size()
-			case mode&fs.ModeSymlink != 0:
-				files++
+				if mode.IsRegular() {
+					bytes += e.info.Size()
+				}
 			}
 		}
 		if time.Since(last) > 200*time.Millisecond {

@@ -589,6 +589,7 @@ func (c *coordinator) finishTask(w *workerState, t *task, r result) {
 	if r.Omitted {
 		c.warn(fmt.Sprintf("%s: skipped: %s", DisplayPath(t.job.Rel), r.Warn))
 		c.act(Skipped, t.job.Rel, nil)
+		c.settle(t, 0)
 		c.rep.FileDone(t.job.Rel, nil)
 		c.taskDone(t)
 		return
@@ -597,7 +598,7 @@ func (c *coordinator) finishTask(w *workerState, t *task, r result) {
 		if t.group != nil && t.job.Kind == KindFile {
 			c.linkCopied(t.group, true)
 		}
-		c.rep.Bytes(t.job.Size - t.done) // done, as far as the progress bar goes
+		c.settle(t, 0)
 		c.sum.Skipped++
 		c.act(Unchanged, t.job.Rel, nil)
 		c.rep.FileDone(t.job.Rel, nil)
@@ -605,7 +606,7 @@ func (c *coordinator) finishTask(w *workerState, t *task, r result) {
 		return
 	}
 	if r.Reused {
-		c.rep.Bytes(t.job.Size - t.done) // done, as far as the progress bar goes
+		c.settle(t, 0)
 		c.sum.Reused++
 		c.act(Reused, t.job.Rel, nil)
 		if t.group != nil {
@@ -653,9 +654,10 @@ func (c *coordinator) complete(t *task, n int64, err error) {
 		c.linkCopied(t.group, err == nil)
 	}
 	if err != nil {
-		c.rep.Bytes(-t.done) // a failed copy leaves nothing behind
+		c.settle(t, 0) // a failed copy leaves nothing behind
 		c.fail(t.job.Rel, err)
 	} else {
+		c.settle(t, n)
 		c.sum.Bytes += n
 		action := Copied
 		switch t.job.Kind {
@@ -705,6 +707,7 @@ func (c *coordinator) completePart(t *task, n int64, err error) {
 	if err != nil {
 		c.fs.Remove(s.tmp)
 		c.rep.Bytes(-s.bytes)
+		c.rep.Settled(s.size)
 		c.fail(s.rel, err)
 	} else {
 		c.sum.Files++
@@ -897,6 +900,21 @@ func (c *coordinator) abort() {
 	}
 }
 
+// settle tells the reporter that t is finished having copied n bytes
+// (those were reported as they came): what the worker reported beyond n
+// is taken back, and what of its listed size it did not copy (it was
+// unchanged, linked, reused or failed) is done all the same.
+func (c *coordinator) settle(t *task, n int64) {
+	if t.done != n {
+		c.rep.Bytes(n - t.done)
+		t.done = n
+	}
+	// Only regular files' sizes are counted (see countTotals).
+	if size := t.job.Size; (t.job.Kind == KindFile || t.job.Kind == KindHardlink) && size > n {
+		c.rep.Settled(size - n)
+	}
+}
+
 func (c *coordinator) fail(rel string, err error) {
 	c.sum.Errors = append(c.sum.Errors, &FileError{Path: rel, Err: err})
 	c.act(Failed, rel, err)
@@ -994,5 +1012,6 @@ type nopReporter struct{}
 
 func (nopReporter) Totals(files, bytes int64, final bool) {}
 func (nopReporter) Bytes(n int64)                         {}
+func (nopReporter) Settled(n int64)                       {}
 func (nopReporter) FileDone(rel string, err error)        {}
 func (nopReporter) Warn(msg string)                       {}

@@ -157,6 +157,10 @@ type Reporter interface {
 	// Bytes reports n more bytes copied (n may be negative when a dead
 	// worker's partial work is taken back).
 	Bytes(n int64)
+	// Settled reports n bytes of the listed sizes finished without being
+	// copied: files DST already held, reused, linked or failed. With
+	// Bytes, it says how much of the counted total is done.
+	Settled(n int64)
 	// FileDone reports a file or symlink finished (err nil) or failed.
 	FileDone(rel string, err error)
 	// Warn reports something the user should know that is not a failure.

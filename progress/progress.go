@@ -181,6 +181,9 @@ func (r *Reporter) Bytes(n int64) {
 	}
 }
 
+// Settled implements copier.Reporter.
+func (r *Reporter) Settled(n int64) { r.Bytes(n) }
+
 // FileDone implements copier.Reporter.
 func (r *Reporter) FileDone(rel string, err error) {
 	r.mu.Lock()
