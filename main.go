@@ -494,7 +494,7 @@ func runCopy(ctx context.Context, c *cli.Context, stdout, stderr io.Writer, log 
 		Exclude:         exclude,
 		Include:         include,
 	})
-	rep.Finish(err == nil)
+	rep.Finish(err == nil, sum.Duration)
 
 	var refused *copier.RefusedError
 	if errors.As(err, &refused) {

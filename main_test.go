@@ -10,10 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/pcopy/pcopy/copier"
+	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/treecheck"
 )
 
@@ -22,6 +24,7 @@ import (
 // when run as one.
 func TestMain(m *testing.M) {
 	if os.Getenv(copier.WorkerEnv) != "" {
+		pace()
 		if dir := os.Getenv(stuckWorkerEnv); dir != "" {
 			stuckWorker(dir)
 		}
@@ -31,6 +34,24 @@ func TestMain(m *testing.M) {
 	// waits for its workers to exit.
 	os.Setenv("GORACE", "atexit_sleep_ms=0")
 	testscript.Main(m, map[string]func(){"pcopy": main})
+}
+
+// paceEnv, set to a duration, has pcopy's workers wait that long before
+// opening each directory they copy from or into: a copy of a small tree
+// then lasts long enough for a test to watch its progress line and resize
+// its terminal.
+const paceEnv = "PCOPY_TEST_PACE"
+
+func pace() {
+	d, err := time.ParseDuration(os.Getenv(paceEnv))
+	if err != nil {
+		return
+	}
+	beneath.TestHook = func(op beneath.Op, p string) {
+		if op == beneath.OpOpenDir {
+			time.Sleep(d)
+		}
+	}
 }
 
 func TestScripts(t *testing.T) {
