@@ -8,7 +8,7 @@ filesystem as the work directory, with the page cache warm (the tree is read aga
 every timed run). Destinations of trees with many files are moved into WORK/trash, never deleted while timing:
 on ext4 without a journal, creating files within minutes of deleting many inodes is 10-20x
 slower. Trees of few (large) files are deleted, or the disk would fill.
-The first copy each tool makes is compared with the source by ../shared/tools/treediff.py
+The first copy each tool makes is compared with the source by bench/treediff.py
 (same options as the tool promises: rclone, for one, keeps no directory times or symlinks).
 
 Prints a Markdown table per tree: median wall time, min-max, ratio of medians to cp -a, and
@@ -24,7 +24,6 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SHARED = os.path.normpath(os.path.join(HERE, "..", "..", "shared"))
 
 # name -> (command template, treediff options for what the tool promises to keep)
 TOOLS = {
@@ -36,7 +35,7 @@ TOOLS = {
     "rclone": ("RCLONE_CONFIG=/dev/null rclone copy --links --transfers 8 --checkers 4 {src} {dst}",
                ["--no-atime", "--no-xattr", "--no-owner"]),
     "fpsync": ("fpsync -n 2 -t {work}/fptmp {src} {dst}", ["--no-atime", "--no-xattr"]),
-    "py-pool": (f"python3 {SHARED}/bench/seed_copier.py {{src}} {{dst}} 2", ["--no-atime", "--no-xattr"]),
+    "py-pool": (f"python3 {HERE}/pool_copier.py {{src}} {{dst}} 2", ["--no-atime", "--no-xattr"]),
 }
 
 
@@ -55,7 +54,7 @@ def run(cmd):
 
 
 def treediff(src, dst, opts):
-    tool = os.path.join(SHARED, "tools", "treediff.py")
+    tool = os.path.join(HERE, "treediff.py")
     if not os.path.exists(tool):
         return "not checked (no treediff.py)"
     p = subprocess.run([sys.executable, tool, src, dst, *opts], capture_output=True, text=True)

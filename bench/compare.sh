@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compare pcopy with cp -a, tar, rsync and rclone (and fpsync and the Python
-# Pool copier with TOOLS=...) on the benchmark trees of ../shared/bench/gen.sh:
+# Pool copier with TOOLS=...) on the benchmark trees of bench/gen.sh:
 #
 #   bench/compare.sh [TREE...]          default: small mixed tiny-deep large
 #
@@ -11,7 +11,6 @@
 # rclone), DATA (/tmp/pcbench/data), WORK (/tmp/pcopy-bench).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-shared=$(cd "$repo/../shared" 2>/dev/null && pwd) || { echo "compare.sh: needs ../shared/bench (gen.sh)" >&2; exit 1; }
 DATA=${DATA:-/tmp/pcbench/data}
 WORK=${WORK:-/tmp/pcopy-bench}
 RUNS=${RUNS:-5}
@@ -30,7 +29,7 @@ if [ ${#need[@]} -gt 0 ]; then
 	fi
 fi
 
-"$shared/bench/gen.sh" "$DATA" "${trees[@]}"
+"$repo/bench/gen.sh" "$DATA" "${trees[@]}"
 (cd "$repo" && go build -o "$WORK/pcopy" .)
 paths=()
 for t in "${trees[@]}"; do paths+=("$DATA/$t"); done

@@ -3,10 +3,11 @@
 
 Copies TREE with `PCOPY -q` and with `PCOPY -q FLAG`, alternating which goes
 first, RUNS times each (default 5), each into a fresh destination under
-/tmp/pcopy-bench/trash (moved aside, never deleted: see ../shared/bench),
-with the source read into the page cache before every run. Prints the
-median and range of each. Truncates the copies' files afterwards so the
-disk does not fill.
+/tmp/pcopy-bench/trash, with the source read into the page cache before
+every run. Prints the median and range of each. The copies are left there,
+never deleted: on ext4 without a journal, creating files within a minute or
+more of deleting many inodes is 10-20x slower, which would falsify the next
+runs. Their files are truncated instead, so the disk does not fill.
 """
 import os
 import statistics

@@ -6,9 +6,11 @@
 # Alternates the two tools, each into a fresh destination, and prints each
 # tool's median and the ratio to cp -a. The script deletes nothing: on ext4
 # without a journal, creating files within one to six minutes of an `rm -rf`
-# of a big tree is 10-20x slower (see ../shared/bench/README.md), which would
-# falsify every figure. Earlier runs' copies are moved into $work/trash;
-# remove it yourself when done, and wait several minutes before timing again.
+# of a big tree is 10-20x slower (the inode allocator skips, and reads, every
+# inode freed in the last 60 s, 360 s while its inode-table block is dirty),
+# which would falsify every figure. Earlier runs' copies are moved into
+# $work/trash; remove it yourself when done, and wait several minutes before
+# timing again.
 set -euo pipefail
 runs=${1:-7}
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,7 +46,7 @@ for tool, ts in times.items():
     print(f"| {tool} | {m:.2f} s | {m / base:.2f} |")
 PY
 
-if command -v python3 >/dev/null && [ -f "$repo/../shared/tools/treediff.py" ]; then
-	python3 "$repo/../shared/tools/treediff.py" "$work/src" "$work/runs/pcopy-1" | tail -n 1
+if command -v python3 >/dev/null; then
+	python3 "$repo/bench/treediff.py" "$work/src" "$work/runs/pcopy-1" | tail -n 1
 fi
 echo "old copies are in $work/trash: remove it when done benchmarking" >&2
