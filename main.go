@@ -69,8 +69,9 @@ EXAMPLES:
    pcopy -q data /srv/data || alert     scripts: only errors are printed; check the exit code
 
 EXIT CODES:
-   0 everything copied; 1 some entries failed (each is listed); 2 usage error
-   or refused request (nothing written); 130/143 interrupted by SIGINT/SIGTERM`
+   0 everything copied; 1 some entries failed (each is listed; when DST is
+   full, what did not fit is counted); 2 usage error or refused request
+   (nothing written); 130/143 interrupted by SIGINT/SIGTERM`
 
 func main() {
 	if os.Getenv(copier.WorkerEnv) != "" {
@@ -514,6 +515,10 @@ func runCopy(ctx context.Context, c *cli.Context, stdout, stderr io.Writer, log 
 	for _, fe := range sum.Errors {
 		printError(stderr, fe.Error(), "")
 	}
+	for _, f := range sum.Full {
+		msg, hint := fullMessage(f)
+		printError(stderr, msg, hint)
+	}
 	var intr interrupted
 	if errors.As(err, &intr) {
 		printError(stderr, fmt.Sprintf("%s after copying %d files (%s); temporary files were removed",
@@ -530,7 +535,7 @@ func runCopy(ctx context.Context, c *cli.Context, stdout, stderr io.Writer, log 
 		if dryRun {
 			line = progress.DryRunSummaryLine(sum)
 		}
-		fmt.Fprintf(stderr, "pcopy: %s%s\n", prefix, line)
+		fmt.Fprintf(stderr, "pcopy: %s%s%s\n", prefix, line, notCopied(sum))
 	}
 	out.dryRun = dryRun
 	switch {
@@ -662,6 +667,32 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("not a size: %q", s)
 	}
 	return v * mult, nil
+}
+
+// fullMessage says that a filesystem of DST had no room left, and what
+// that left out: one error, not one per file.
+func fullMessage(f *copier.FullFs) (msg, hint string) {
+	atLeast := ""
+	if f.AtLeast {
+		atLeast = "at least "
+	}
+	state, free := "full", " free now"
+	if f.Quota {
+		state, free = "over quota", " free on it now, but not within the quota"
+	}
+	msg = fmt.Sprintf("DST's filesystem, mounted at %s, is %s: %s%d files not copied: %s%s needed",
+		copier.DisplayPath(f.Mount), state, atLeast, f.Files, atLeast, progress.HumanBytes(f.Bytes))
+	if f.Free >= 0 {
+		msg += ", " + progress.HumanBytes(f.Free) + free
+	}
+	fix := "free space on it"
+	switch {
+	case f.Quota:
+		fix = "free space within the quota, or have it raised"
+	case f.Free >= 0 && f.Bytes > f.Free:
+		fix = "free at least " + progress.HumanBytes(f.Bytes-f.Free) + " more on it"
+	}
+	return msg, fix + ", or choose another DST, then run the same command again to finish the copy"
 }
 
 // printError is the one way pcopy reports an error: one line, then a hint

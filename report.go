@@ -72,7 +72,7 @@ func (l *actionLog) close(out outcome) error {
 	case out.src != "" && out.dryRun:
 		end += ": " + progress.DryRunSummaryLine(out.sum)
 	case out.src != "":
-		end += ": " + progress.SummaryLine(out.sum)
+		end += ": " + progress.SummaryLine(out.sum) + notCopied(out.sum)
 	}
 	l.line(end)
 	if err := l.w.Flush(); l.err == nil {
@@ -82,6 +82,15 @@ func (l *actionLog) close(out outcome) error {
 		l.err = err
 	}
 	return l.err
+}
+
+// notCopied is what the summary line adds when DST had no room left: the
+// entries not copied, which are not among its errors.
+func notCopied(s copier.Summary) string {
+	if n := s.NotCopied(); n > 0 {
+		return fmt.Sprintf(", %d not copied for lack of room", n)
+	}
+	return ""
 }
 
 // displayRel is rel as messages show it ("." for SRC itself).
@@ -116,6 +125,8 @@ type jsonReport struct {
 	Failed          int         `json:"failed"`
 	Vanished        int64       `json:"vanished"`
 	Changed         int64       `json:"changed"`
+	NotCopied       int64       `json:"not_copied"`
+	DstFull         []jsonFull  `json:"dst_full"`
 	DurationSeconds float64     `json:"duration_seconds"`
 	BytesPerSecond  float64     `json:"bytes_per_second"`
 	Errors          []jsonError `json:"errors"`
@@ -126,6 +137,16 @@ type jsonError struct {
 	Path       jsonPath `json:"path"`
 	PathBase64 string   `json:"path_base64,omitempty"` // the exact bytes, where path is not UTF-8
 	Reason     string   `json:"reason"`
+}
+
+// jsonFull is a filesystem of DST that had no room left (copier.FullFs).
+type jsonFull struct {
+	Mount       jsonPath `json:"mount"`
+	OverQuota   bool     `json:"over_quota"`
+	Files       int64    `json:"files"`
+	NeededBytes int64    `json:"needed_bytes"`
+	AtLeast     bool     `json:"at_least"`
+	FreeBytes   *int64   `json:"free_bytes"` // null where not known
 }
 
 // jsonPath is a path in the report: as it is when it is UTF-8 (JSON
@@ -146,7 +167,15 @@ func writeJSON(w io.Writer, out outcome) error {
 		ExitCode: out.code, Interrupted: out.interrupted, DryRun: out.dryRun, Error: out.fatal,
 		Files: s.Files, Bytes: s.Bytes, Symlinks: s.Symlinks, HardLinks: s.Hardlinks, SpecialFiles: s.Specials,
 		Dirs: s.Dirs, Unchanged: s.Skipped, Excluded: s.Excluded, Deleted: s.Deleted, Reused: s.Reused, Failed: len(s.Errors), Vanished: s.Vanished, Changed: s.Changed,
+		NotCopied: s.NotCopied(), DstFull: []jsonFull{},
 		DurationSeconds: s.Duration.Seconds(), Errors: []jsonError{}, Warnings: s.Warnings,
+	}
+	for _, f := range s.Full {
+		jf := jsonFull{Mount: jsonPath(f.Mount), OverQuota: f.Quota, Files: f.Files, NeededBytes: f.Bytes, AtLeast: f.AtLeast}
+		if f.Free >= 0 {
+			jf.FreeBytes = &f.Free
+		}
+		r.DstFull = append(r.DstFull, jf)
 	}
 	if secs := s.Duration.Seconds(); secs > 0 && !out.dryRun {
 		r.BytesPerSecond = float64(s.Bytes) / secs // a dry run copies nothing: 0

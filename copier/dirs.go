@@ -27,10 +27,11 @@ type dirState struct {
 	// directory gives what is made in it (-1: it is not one).
 	curUid, curGid uint32
 	sgid           int64
+	dev            uint64 // the filesystem it is on (0 where not known)
 
 	pending  int  // entries started but not finished: tasks out, subdirectories open
 	walked   bool // every entry has been listed
-	failed   bool // could not be created; no metadata to set
+	failed   bool // not made (an error, or its filesystem was full); no metadata to set
 	created  bool // made by this copy: holds nothing a job must compare with
 	modeSet  bool // created with its exact mode: no chmod needed
 	acl      bool // in DST, it has a default ACL
@@ -129,17 +130,20 @@ func (c *coordinator) setOwner(d *dirState, name string) error {
 	return nil
 }
 
-// noteDstOwner records who owns d in DST, without a stat for each
-// directory made: existing is its Lstat when it was there already; one
-// this copy made belongs to this process, in the group of its parent if
-// that is set-group-ID (it then is too). DST's root is looked at, and so
-// is a directory made in one of another group, which it may have taken
-// (a filesystem mounted grpid).
+// noteDstOwner records who owns d in DST, and on which filesystem it is,
+// without a stat for each directory made: existing is its Lstat when it
+// was there already; one this copy made belongs to this process, in the
+// group of its parent if that is set-group-ID (it then is too), on its
+// parent's filesystem. DST's root is looked at, and so is a directory made
+// in one of another group, which it may have taken (a filesystem mounted
+// grpid).
 func (c *coordinator) noteDstOwner(d *dirState, existing os.FileInfo) {
 	if existing == nil && (d.parent == nil || d.parent.sgid < 0 && d.parent.curGid != c.egid) {
 		existing, _ = lstat(c.fs, joinRel(c.plan.dstRoot, d.rel))
 	}
 	if existing != nil {
+		id, _, _ := fileIDOf(existing)
+		d.dev = id.dev
 		d.curUid, d.curGid = ownerOf(existing)
 		d.sgid = -1
 		if existing.Mode()&fs.ModeSetgid != 0 {
@@ -147,7 +151,7 @@ func (c *coordinator) noteDstOwner(d *dirState, existing os.FileInfo) {
 		}
 		return
 	}
-	d.curUid, d.curGid, d.sgid = c.euid, c.egid, d.parent.sgid
+	d.curUid, d.curGid, d.sgid, d.dev = c.euid, c.egid, d.parent.sgid, d.parent.dev
 	if d.sgid >= 0 {
 		d.curGid = uint32(d.sgid)
 	}

@@ -163,13 +163,16 @@ type coordinator struct {
 	stopping      bool
 	events        chan event
 	quit          chan struct{}
+
+	// DST's filesystems found full, by device: nothing new goes to them.
+	full map[uint64]*FullFs
 }
 
 // Copy copies opts.Src to opts.Dst (see plan for the rule) and returns what
 // it did. The error is a *RefusedError when the request was refused before
 // anything was written, wraps ErrIncomplete when some entries failed (listed
-// in Summary.Errors) and the rest were copied, and wraps ctx.Err() when the
-// copy was interrupted.
+// in Summary.Errors) or did not fit in DST (counted in Summary.Full) and the
+// rest were copied, and wraps ctx.Err() when the copy was interrupted.
 func Copy(ctx context.Context, opts Options) (Summary, error) {
 	start := time.Now()
 	fsys := opts.Fs
@@ -267,8 +270,9 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		return Summary{}, err
 	} else {
 		err = c.run(ctx, max(opts.Workers, 1))
+		c.endFull(err == nil)
 		if opts.Delete && p.dir && err == nil {
-			if n := len(c.sum.Errors); n > 0 {
+			if n := int64(len(c.sum.Errors)) + c.sum.NotCopied(); n > 0 {
 				c.warn(fmt.Sprintf("--delete: nothing deleted, as %d entries could not be copied", n))
 			} else {
 				c.deleteExtra(ctx, "", false)
@@ -290,7 +294,10 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	}
 	c.sum.Duration = time.Since(start)
 	sort.SliceStable(c.sum.Errors, func(i, j int) bool { return c.sum.Errors[i].Path < c.sum.Errors[j].Path })
-	if err == nil && len(c.sum.Errors) > 0 {
+	switch {
+	case err == nil && len(c.sum.Full) > 0:
+		err = fmt.Errorf("%d failed, %d did not fit: %w", len(c.sum.Errors), c.sum.NotCopied(), ErrIncomplete)
+	case err == nil && len(c.sum.Errors) > 0:
 		err = fmt.Errorf("%d failed: %w", len(c.sum.Errors), ErrIncomplete)
 	}
 	return c.sum, err
@@ -444,6 +451,12 @@ func (c *coordinator) fillBatch() *batchState {
 		if t == nil {
 			break
 		}
+		if f := c.fullFsOf(t.dir); f != nil {
+			// A retry, a part or a hard link released, for a
+			// filesystem found full since it was queued.
+			c.notCopied(t, f, nil)
+			continue
+		}
 		if t.alone() && len(b.tasks) > 0 {
 			// Isolated jobs and parts of split files travel alone: this
 			// one goes first in the next batch.
@@ -580,6 +593,10 @@ func (c *coordinator) finishTask(w *workerState, t *task, r result) {
 		if r.Changed && c.relist(t) {
 			return
 		}
+		if r.Full != notFull {
+			c.notCopied(t, c.markFull(t.dir, r.Full), errors.New(r.Err))
+			return
+		}
 		c.complete(t, 0, errors.New(r.Err))
 		return
 	}
@@ -704,17 +721,24 @@ func (c *coordinator) completePart(t *task, n int64, err error) {
 	if s.group != nil {
 		c.linkCopied(s.group, err == nil)
 	}
-	if err != nil {
+	var full *fullError
+	switch {
+	case errors.As(err, &full):
+		c.fs.Remove(s.tmp)
+		c.rep.Bytes(-s.bytes)
+		c.tally(full, s.rel, s.size, s.group) // neither settled nor done: see notCopied
+	case err != nil:
 		c.fs.Remove(s.tmp)
 		c.rep.Bytes(-s.bytes)
 		c.rep.Settled(s.size)
 		c.fail(s.rel, err)
-	} else {
+		c.rep.FileDone(s.rel, err)
+	default:
 		c.sum.Files++
 		c.sum.Bytes += s.size
 		c.act(Copied, s.rel, nil)
+		c.rep.FileDone(s.rel, nil)
 	}
-	c.rep.FileDone(s.rel, err)
 	if s.dir != nil {
 		s.dir.pending--
 		c.maybeFinishDir(s.dir)

@@ -18,6 +18,7 @@ type linkGroup struct {
 	copied  bool    // first's copy is in DST
 	waiting []*task // later names, held until first is copied
 	left    uint64  // links the walk has not met yet
+	tallied bool    // its content is counted in a FullFs: it did not fit
 }
 
 // linkGroupOf returns the group of the regular file rel that info

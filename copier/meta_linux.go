@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/afero"
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/internal/beneath"
@@ -140,8 +141,8 @@ func lchownOS(name string, uid, gid int) error {
 }
 
 // mountPoint returns the directory where the filesystem holding path is
-// mounted: the highest ancestor on the same device. Errors say where
-// "no space left" happened.
+// mounted: the highest ancestor on the same device. A full DST is named
+// by it.
 func mountPoint(path string) string {
 	var st unix.Stat_t
 	if unix.Stat(path, &st) != nil {
@@ -155,4 +156,21 @@ func mountPoint(path string) string {
 		}
 		path = parent
 	}
+}
+
+// freeSpace returns the bytes free for unprivileged users (statfs:
+// f_bavail × f_bsize) on the filesystem holding the directory dir, opened
+// through fsys; -1 where it cannot tell.
+func freeSpace(fsys afero.Fs, dir string) int64 {
+	f, err := fsys.Open(dir)
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	fd, ok := f.(interface{ Fd() uintptr })
+	var st unix.Statfs_t
+	if !ok || unix.Fstatfs(int(fd.Fd()), &st) != nil {
+		return -1
+	}
+	return int64(st.Bavail) * st.Bsize
 }

@@ -5,6 +5,8 @@ package copier
 import (
 	"os"
 	"time"
+
+	"github.com/spf13/afero"
 )
 
 // atimeOf returns fi's mtime: access times are kept on Linux only for now.
@@ -46,5 +48,8 @@ func lchtimes(name string, atime, mtime time.Time) error { return nil }
 // lchownOS changes the owner of name itself.
 func lchownOS(name string, uid, gid int) error { return osFS{}.Chown(name, uid, gid) }
 
-// mountPoint is not looked up here: errors name DST's root instead.
+// mountPoint is not looked up here: a full DST is named by its root instead.
 func mountPoint(path string) string { return path }
+
+// freeSpace is not known here.
+func freeSpace(fsys afero.Fs, dir string) int64 { return -1 }

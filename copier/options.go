@@ -193,7 +193,43 @@ type Summary struct {
 	Changed  int64
 	Duration time.Duration
 	Errors   []*FileError // what could not be copied, in the order found
+	// Full lists the filesystems of DST that had no room left, in the
+	// order found (DST's own, or one mounted inside it): what did not
+	// fit is counted there, not listed in Errors.
+	Full     []*FullFs
 	Warnings []string
+}
+
+// NotCopied counts the entries not copied for lack of room (see Full).
+func (s Summary) NotCopied() int64 {
+	var n int64
+	for _, f := range s.Full {
+		n += f.Files
+	}
+	return n
+}
+
+// FullFs is a filesystem of DST that had no room left during a copy. From
+// the first write it refused (ENOSPC, or EDQUOT over quota), nothing new
+// was written to it: the entries that failed so, and all those the walk
+// met after that which were meant for it, are counted here instead of
+// being reported one by one.
+type FullFs struct {
+	Mount string // where it is mounted
+	Quota bool   // the user's quota on it was used up (EDQUOT), not the filesystem (ENOSPC)
+	// Files counts the entries not copied (directories aside); Bytes is
+	// the size of the regular files among them, the room they need (a
+	// hard-linked file's once).
+	Files, Bytes int64
+	// AtLeast says the copy ended (interrupted) before it met every
+	// entry: Files and Bytes are lower bounds.
+	AtLeast bool
+	// Free is what it had free for unprivileged users when the copy
+	// ended (statfs: f_bavail × f_bsize); -1 where that is not known.
+	Free int64
+
+	dev uint64 // its device
+	dir string // a directory of DST on it, to find Free through
 }
 
 // FileError is one entry that could not be copied.
@@ -212,8 +248,9 @@ func (e *FileError) Error() string {
 
 func (e *FileError) Unwrap() error { return e.Err }
 
-// ErrIncomplete is returned (wrapped) by Copy when some entries failed and
-// everything else was copied; Summary.Errors lists the failures.
+// ErrIncomplete is returned (wrapped) by Copy when some entries failed or
+// did not fit in DST and everything else was copied; Summary.Errors lists
+// the failures, Summary.Full counts what did not fit.
 var ErrIncomplete = errors.New("some entries could not be copied")
 
 // RefusedError is a request pcopy will not carry out (missing SRC, DST inside

@@ -19,7 +19,7 @@ import (
 
 const (
 	protocolMagic   = "pcopy-wire"
-	protocolVersion = 8
+	protocolVersion = 9
 
 	// maxFrame and maxFrameJobs bound the memory a malformed or hostile
 	// frame can make the decoder allocate. A batch of jobs with long
@@ -124,7 +124,20 @@ type result struct {
 	Warn    string // something not kept, though the job succeeded (xattrs DST cannot store)
 	Omitted bool   // not made, as designed (a device node, without root): Warn says why
 	Reused  bool   // hard-linked from hello.LinkDest, not copied
+	// Err came from DST's filesystem having no room left, not from the
+	// job itself: the coordinator writes nothing more to that filesystem.
+	Full fullKind
 }
+
+// fullKind says whether a job failed because the filesystem it wrote to
+// had no room left for it.
+type fullKind byte
+
+const (
+	notFull   fullKind = iota
+	noSpace            // ENOSPC: the filesystem is full
+	overQuota          // EDQUOT: the user's quota on it is used up
+)
 
 type fatal struct {
 	Err string
@@ -306,6 +319,7 @@ func (c *conn) writeResult(r result) error {
 	c.enc.str(r.Warn)
 	c.enc.bool(r.Omitted)
 	c.enc.bool(r.Reused)
+	c.enc.uvarint(uint64(r.Full))
 	return c.put()
 }
 
@@ -410,7 +424,10 @@ func decodeMessage(t msgType, payload []byte) (any, error) {
 	case msgResult:
 		r := result{ID: d.uvarint("result id"), Bytes: d.varint("result bytes"), Err: d.str("result error"),
 			Skipped: d.bool("result skipped flag"), Changed: d.bool("result changed flag"), Warn: d.str("result warning"),
-			Omitted: d.bool("result omitted flag"), Reused: d.bool("result reused flag")}
+			Omitted: d.bool("result omitted flag"), Reused: d.bool("result reused flag"), Full: fullKind(d.uvarint("result full kind"))}
+		if r.Full > overQuota {
+			d.fail("result full kind")
+		}
 		return r, d.done("result")
 	case msgFatal:
 		f := fatal{Err: d.str("fatal")}

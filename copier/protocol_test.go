@@ -43,6 +43,8 @@ func TestProtocolRoundTrip(t *testing.T) {
 		result{ID: 13, Warn: "DST does not store extended attributes"},
 		result{ID: 14, Warn: "character device (making device nodes needs root)", Omitted: true},
 		result{ID: 15, Reused: true},
+		result{ID: 16, Bytes: 1 << 20, Err: "copy data: write: no space left on device", Full: noSpace},
+		result{ID: 17, Err: "create temporary file: disk quota exceeded", Full: overQuota},
 		fatal{Err: "boom"},
 	}
 
@@ -92,6 +94,7 @@ func TestProtocolRejects(t *testing.T) {
 		return buf.Bytes()
 	}
 	res := valid(func(c *conn) { c.writeResult(result{ID: 1, Bytes: 2, Err: "x"}) })
+	unknownFull := valid(func(c *conn) { c.writeResult(result{ID: 1, Err: "x", Full: overQuota + 1}) })
 	tests := []struct {
 		name string
 		in   []byte
@@ -104,6 +107,7 @@ func TestProtocolRejects(t *testing.T) {
 		{"trailing bytes", append(append([]byte{0, 0, 0, byte(len(res) - 4 + 1)}, res[4:]...), 0)},
 		{"batch count beyond frame", []byte{0, 0, 0, 6, byte(msgBatch), 0xff, 0xff, 0xff, 0xff, 0x0f}},
 		{"string beyond frame", []byte{0, 0, 0, 4, byte(msgFatal), 0x7f, 'a', 'b'}},
+		{"unknown full kind", unknownFull},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,6 +145,7 @@ func FuzzDecode(f *testing.F) {
 	c.writeBatch([]Job{{ID: 1, Kind: KindFile, Rel: "x\ny", Size: 5}, {ID: 2, Kind: KindSymlink, Rel: "l"}})
 	c.writeProgress(progressMsg{ID: 1, Bytes: 3})
 	c.writeResult(result{ID: 1, Bytes: 5, Err: "e"})
+	c.writeResult(result{ID: 2, Err: "no space", Full: noSpace})
 	c.writeFatal(fatal{Err: "f"})
 	c.flush()
 	f.Add(buf.Bytes())

@@ -367,6 +367,10 @@ func (c *coordinator) nextTask() *task {
 		c.chunk[0] = srcEntry{}
 		c.chunk = c.chunk[1:]
 		if t := c.take(e); t != nil {
+			if f := c.fullFsOf(t.dir); f != nil {
+				c.notCopied(t, f, nil) // counted, within the budget
+				continue
+			}
 			return t
 		}
 	}
@@ -438,7 +442,7 @@ func (c *coordinator) take(e srcEntry) *task {
 				return c.linkLater(g, t)
 			}
 		}
-		if c.trySplit(parent, e.rel, e.info, g) {
+		if c.fullFsOf(parent) == nil && c.trySplit(parent, e.rel, e.info, g) {
 			return nil // its parts are queued
 		}
 		t := c.newTask(parent, e.rel, KindFile, e.info)
@@ -488,7 +492,8 @@ func listedJob(id uint64, kind JobKind, rel string, info os.FileInfo, fresh bool
 // enterDir creates the destination directory of the directory entry e,
 // below parent, and makes it the one the next entries are in. A directory
 // that cannot be created or listed is reported; the rest of the tree goes
-// on.
+// on. One not made because its filesystem is full is entered all the
+// same, to count what it holds.
 func (c *coordinator) enterDir(parent *dirState, e srcEntry) {
 	rel, info := e.rel, e.info
 	d := &dirState{rel: rel, parent: parent, mode: info.Mode(), mtime: info.ModTime(), atime: atimeOf(info)}
@@ -497,7 +502,14 @@ func (c *coordinator) enterDir(parent *dirState, e srcEntry) {
 	if parent != nil {
 		parent.pending++
 	}
-	created, existing, err := c.makeDir(rel)
+	created, existing, err := c.makeDir(parent, rel)
+	var full *fullError
+	if errors.As(err, &full) {
+		d.failed, d.dev = true, full.fs.dev
+		c.act(Failed, rel, full)
+		c.pushDir(d, e)
+		return
+	}
 	if err != nil {
 		d.failed = true
 		d.walked = true
@@ -525,27 +537,49 @@ func (c *coordinator) enterDir(parent *dirState, e srcEntry) {
 	// shaped it, nor where it inherited set-group-ID from its parent.
 	d.modeSet = created && !parentACL && d.sgid < 0 && info.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) == 0 &&
 		info.Mode().Perm() == privateDir && privateDir&processUmask() == 0
+	c.pushDir(d, e)
+}
+
+// pushDir makes d, the directory of entry e, the one the next entries are
+// in; a failure to list it in SRC is reported.
+func (c *coordinator) pushDir(d *dirState, e srcEntry) {
 	if e.err != nil {
-		c.fail(rel, fmt.Errorf("list directory: %w", unwrapPath(e.err)))
+		c.fail(e.rel, fmt.Errorf("list directory: %w", unwrapPath(e.err)))
 	}
 	c.dirs = append(c.dirs, d)
 }
 
-// makeDir makes sure DST/rel is a directory pcopy can write into, and
-// says whether it created it. One it creates is private (0700) until it is
-// finished, when it gets its exact mode, as cp -a does: while the copy
-// fills it, no other user can add to it, rename it away (which needs
-// write permission on it) or replace it. It never follows a symlink below
-// DST: a link where SRC has a directory is refused, so nothing is ever
-// written outside DST through it.
-func (c *coordinator) makeDir(rel string) (created bool, existing os.FileInfo, err error) {
+// makeDir makes sure DST/rel, below parent, is a directory pcopy can write
+// into, and says whether it created it. One it creates is private (0700)
+// until it is finished, when it gets its exact mode, as cp -a does: while
+// the copy fills it, no other user can add to it, rename it away (which
+// needs write permission on it) or replace it. It never follows a symlink
+// below DST: a link where SRC has a directory is refused, so nothing is
+// ever written outside DST through it. On a full filesystem it makes
+// nothing: the error is then a *fullError.
+func (c *coordinator) makeDir(parent *dirState, rel string) (created bool, existing os.FileInfo, err error) {
 	if rel == "" && c.rootCreated {
 		return true, nil, nil // by startWalk
 	}
 	name := joinRel(c.plan.dstRoot, rel)
+	if f := c.fullFsOf(parent); parent != nil && f != nil {
+		// Nothing new is made on a full filesystem, but a directory
+		// already there is used: another filesystem may be mounted on
+		// it. Below one not made, there is none.
+		if !parent.failed {
+			existing, err = c.reuseDir(rel, name, fs.ErrExist)
+		}
+		if parent.failed || errors.Is(err, fs.ErrNotExist) {
+			return false, nil, &fullError{fs: f}
+		}
+		return false, existing, err
+	}
 	err = c.fs.Mkdir(name, privateDir)
 	if err == nil {
 		return true, nil, nil
+	}
+	if kind := fullKindOf(err); kind != notFull {
+		return false, nil, &fullError{fs: c.markFull(parent, kind), err: fmt.Errorf("create directory: %w", unwrapPath(err))}
 	}
 	existing, err = c.reuseDir(rel, name, err)
 	return false, existing, err

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/spf13/afero"
@@ -128,7 +127,6 @@ type worker struct {
 	reused     bool   // the job in hand was linked from linkDest
 	warn       string // what the job in hand could not keep
 	xbuf       xattrBuf
-	dstMount   string // where DST's filesystem is mounted, once a write found it full
 	lastFlush  time.Time
 	osCopier   fileCopier // the platform's fast path, when fs is the OS's
 }
@@ -167,13 +165,7 @@ func (w *worker) run(ctx context.Context, job *Job) error {
 		res.Omitted, res.Warn, err = true, omitted.why, nil
 	}
 	if err != nil {
-		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-			if w.dstMount == "" {
-				w.dstMount = mountPoint(w.dst)
-			}
-			err = fmt.Errorf("%w (the filesystem mounted at %s)", err, w.dstMount)
-		}
-		res.Err = err.Error()
+		res.Err, res.Full = err.Error(), fullKindOf(err)
 		var changed *sourceChanged
 		res.Changed = errors.As(err, &changed)
 	}
