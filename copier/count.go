@@ -5,12 +5,14 @@ import (
 	"time"
 
 	"github.com/spf13/afero"
+
+	"github.com/pcopy/pcopy/internal/filter"
 )
 
 // countTotals walks the source on its own, ahead of the copy, and tells rep
 // how many files and bytes there are, so a progress bar can show a
 // percentage long before the copy's own walk reaches the end.
-func countTotals(ctx context.Context, fsys afero.Fs, p *plan, deref bool, filter *filter, maxFds int, rep Reporter) {
+func countTotals(ctx context.Context, fsys afero.Fs, p *plan, deref bool, filt *filter.Filter, maxFds int, rep Reporter) {
 	if !p.dir {
 		rep.Totals(1, p.srcInfo.Size(), true)
 		return
@@ -18,7 +20,7 @@ func countTotals(ctx context.Context, fsys afero.Fs, p *plan, deref bool, filter
 	// The same lister as the copy's walk, running on its own, ahead.
 	var files, bytes int64
 	last := time.Now()
-	for chunk := range startLister(fsys, listSpec{root: p.srcRoot, rootInfo: p.srcInfo, deref: deref, filter: filter, maxFds: maxFds}, ctx.Done()) {
+	for chunk := range startLister(fsys, listSpec{root: p.srcRoot, rootInfo: p.srcInfo, deref: deref, filter: filt, maxFds: maxFds}, ctx.Done()) {
 		for _, e := range chunk {
 			if e.kind != entryOther || e.err != nil {
 				continue

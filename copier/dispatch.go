@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/beneath"
+	"github.com/pcopy/pcopy/internal/filter"
 )
 
 // Flow control. A worker holds at most maxQueued batches (one in hand, one
@@ -145,7 +146,7 @@ type coordinator struct {
 	deref         bool // follow symlinks in SRC
 	verify        bool
 	linkDest      string
-	filter        *filter
+	filter        *filter.Filter
 	euid, egid    uint32
 	links         map[fileID]*linkGroup
 	warned        map[string]bool // warnings workers sent that were shown
@@ -180,9 +181,9 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		fsys = afero.NewOsFs()
 	}
 	fsys = osFsOf(fsys)
-	filter, err := newFilter(opts.Exclude, opts.Include)
+	filt, err := filter.New(opts.Exclude, opts.Include)
 	if err != nil {
-		return Summary{}, err
+		return Summary{}, &RefusedError{Msg: err.Error(), Hint: filter.Hint}
 	}
 	p, err := makePlan(fsys, opts.Src, opts.Dst)
 	if err != nil {
@@ -203,7 +204,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		defer holdRoots(p.srcRoot, p.dstRoot, linkDest, opts.Dereference)()
 	}
 	if opts.Delete && p.dir && !opts.DeleteUnrelated {
-		if err := checkRelated(fsys, p, filter); err != nil {
+		if err := checkRelated(fsys, p, filt); err != nil {
 			return Summary{}, err
 		}
 	}
@@ -231,7 +232,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		deref:       opts.Dereference,
 		verify:      opts.Verify,
 		linkDest:    linkDest,
-		filter:      filter,
+		filter:      filt,
 		euid:        uint32(os.Geteuid()),
 		egid:        uint32(os.Getegid()),
 		warned:      make(map[string]bool),
@@ -258,7 +259,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		counted := make(chan struct{})
 		go func() {
 			defer close(counted)
-			countTotals(countCtx, fsys, p, opts.Dereference, filter, c.dirFds, opts.Reporter)
+			countTotals(countCtx, fsys, p, opts.Dereference, filt, c.dirFds, opts.Reporter)
 		}()
 		// Ended before SRC stops being a held root: a walk still going
 		// would then read by path.

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/beneath"
+	"github.com/pcopy/pcopy/internal/filter"
 )
 
 // Mirroring (Options.Delete) and looking without touching (Options.DryRun).
@@ -79,7 +80,7 @@ func (c *coordinator) deleteExtra(ctx context.Context, rel string, dry bool) {
 		}
 		if inSrc[name] {
 			sinfo, err := c.srcInfo(joinRel(srcDir, name))
-			if err == nil && sinfo.IsDir() && dinfo.IsDir() && !c.filter.excluded(r, true) {
+			if err == nil && sinfo.IsDir() && dinfo.IsDir() && !c.filter.Excluded(r, true) {
 				c.deleteExtra(ctx, r, dry)
 			}
 			continue
@@ -132,7 +133,7 @@ func (c *coordinator) deleteDone() {
 // --delete photos /mnt/backup makes /mnt/backup/photos), and mirroring
 // would delete everything else in DST. A mirror run again is never
 // refused: it shares its names with SRC.
-func checkRelated(fsys afero.Fs, p *plan, f *filter) error {
+func checkRelated(fsys afero.Fs, p *plan, f *filter.Filter) error {
 	dstNames, err := readNames(fsys, p.dstRoot)
 	if err != nil {
 		return nil // no DST yet: nothing to delete (or the copy reports why)
@@ -180,8 +181,8 @@ func checkRelated(fsys afero.Fs, p *plan, f *filter) error {
 func (c *coordinator) kept(r string, info os.FileInfo) bool { return keptByDelete(c.filter, r, info) }
 
 // keptByDelete is kept for the filter f, before there is a coordinator.
-func keptByDelete(f *filter, r string, info os.FileInfo) bool {
-	return isTempName(path.Base(r)) || f.excluded(r, info.IsDir())
+func keptByDelete(f *filter.Filter, r string, info os.FileInfo) bool {
+	return isTempName(path.Base(r)) || f.Excluded(r, info.IsDir())
 }
 
 // holdsKept says whether anything below the DST directory r is kept.

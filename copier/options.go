@@ -74,7 +74,7 @@ type Options struct {
 	DryRun bool
 
 	// Exclude and Include leave entries of SRC out of the copy: see
-	// filter.go for the patterns. An entry is left out when an Exclude
+	// internal/filter for the patterns. An entry is left out when an Exclude
 	// pattern matches and no Include pattern does; a directory left out
 	// is not entered.
 	Exclude, Include []string

@@ -10,6 +10,8 @@ import (
 	"sort"
 
 	"github.com/spf13/afero"
+
+	"github.com/pcopy/pcopy/internal/filter"
 )
 
 // The walk has two halves. A lister goroutine reads the source depth first
@@ -68,7 +70,7 @@ type listSpec struct {
 	rootInfo os.FileInfo
 	dst      os.FileInfo // DST's root, never entered (nil: none yet)
 	deref    bool        // follow symlinks (Options.Dereference)
-	filter   *filter
+	filter   *filter.Filter
 	maxFds   int // directories it may keep open (0: one)
 }
 
@@ -78,7 +80,7 @@ type lister struct {
 	root   string
 	useFds bool // list and lstat relative to open directories
 	deref  bool // follow symlinks (Options.Dereference)
-	filter *filter
+	filter *filter.Filter
 	dst    os.FileInfo // DST's root, never entered (nil: none yet)
 	maxFds int
 	out    chan<- []srcEntry
@@ -150,7 +152,7 @@ func (l *lister) run(rootInfo os.FileInfo) {
 			info, err = l.follow(top, rel, name)
 			followed = true
 		}
-		if l.filter.excluded(rel, err == nil && info.IsDir()) {
+		if l.filter.Excluded(rel, err == nil && info.IsDir()) {
 			if !l.emit(srcEntry{kind: entryExcluded, rel: rel}) {
 				return
 			}

@@ -1,9 +1,9 @@
-package copier
+package filter
 
 import "testing"
 
 func TestFilter(t *testing.T) {
-	f, err := newFilter([]string{"*.o", "build/", "/top.txt", "docs/**/*.tmp", "cache"}, []string{"keep.o"})
+	f, err := New([]string{"*.o", "build/", "/top.txt", "docs/**/*.tmp", "cache"}, []string{"keep.o"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,16 +29,16 @@ func TestFilter(t *testing.T) {
 		{"a.go", false, false},
 		{"", true, false}, // SRC itself, never
 	} {
-		if got := f.excluded(c.rel, c.isDir); got != c.want {
+		if got := f.Excluded(c.rel, c.isDir); got != c.want {
 			t.Errorf("excluded(%q, dir %v) = %v, want %v", c.rel, c.isDir, got, c.want)
 		}
 	}
 	for _, bad := range []string{"[", "/", ""} {
-		if _, err := newFilter([]string{bad}, nil); err == nil {
+		if _, err := New([]string{bad}, nil); err == nil {
 			t.Errorf("pattern %q accepted", bad)
 		}
 	}
-	if f, _ := newFilter(nil, []string{"*.go"}); f != nil {
+	if f, _ := New(nil, []string{"*.go"}); f != nil {
 		t.Error("includes alone make a filter; they only take back what is excluded")
 	}
 }

@@ -1,4 +1,6 @@
-package copier
+// Package filter decides which entries of a tree a copy leaves out, from
+// rsync-like exclude and include patterns.
+package filter
 
 import (
 	"fmt"
@@ -23,17 +25,22 @@ type rule struct {
 	dirOnly  bool
 }
 
-// filter decides which entries of SRC are copied.
-type filter struct {
+// A Filter decides which entries of SRC are copied. A nil *Filter leaves
+// nothing out.
+type Filter struct {
 	exclude, include []rule
 }
 
-// newFilter compiles the patterns; nil when there are none.
-func newFilter(exclude, include []string) (*filter, error) {
+// Hint says what the patterns may be, for a user whose pattern New refused.
+const Hint = `globs: * ? [a-z] within a name, ** across directories; a slash anchors to SRC`
+
+// New compiles the patterns; nil when there are none. Its error names the
+// option and the pattern: --exclude "[": not a valid pattern.
+func New(exclude, include []string) (*Filter, error) {
 	if len(exclude) == 0 {
 		return nil, nil // includes only ever take back what is excluded
 	}
-	f := &filter{}
+	f := &Filter{}
 	for _, set := range []struct {
 		patterns []string
 		rules    *[]rule
@@ -42,8 +49,7 @@ func newFilter(exclude, include []string) (*filter, error) {
 		for _, p := range set.patterns {
 			r, err := compileRule(p)
 			if err != nil {
-				return nil, &RefusedError{Msg: fmt.Sprintf("--%s %q: %v", set.flag, p, err),
-					Hint: `globs: * ? [a-z] within a name, ** across directories; a slash anchors to SRC`}
+				return nil, fmt.Errorf("--%s %q: %v", set.flag, p, err)
 			}
 			*set.rules = append(*set.rules, r)
 		}
@@ -83,9 +89,9 @@ func (r rule) matches(rel string, isDir bool) bool {
 	return ok
 }
 
-// excluded says whether the entry rel (slash-separated, below SRC) is left
+// Excluded says whether the entry rel (slash-separated, below SRC) is left
 // out of the copy.
-func (f *filter) excluded(rel string, isDir bool) bool {
+func (f *Filter) Excluded(rel string, isDir bool) bool {
 	if f == nil || rel == "" {
 		return false
 	}
