@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,13 +13,15 @@ import (
 	"time"
 
 	"github.com/spf13/afero"
+
+	"github.com/pcopy/pcopy/internal/tempname"
 )
 
 // TempPrefix starts the name of every temporary file pcopy creates. A copy
 // is written under such a name in its destination directory and renamed to
 // its final name only when complete, so a final name never holds a partial
 // file.
-const TempPrefix = ".pcopy-"
+const TempPrefix = tempname.Prefix
 
 // A file is copied in chunks, with a progress report and a cancellation
 // check between them. The kernel moves each chunk in one copy_file_range
@@ -83,24 +84,6 @@ func checkRel(rel string) error {
 	return nil
 }
 
-// workerTempPrefix starts the temporary names of one worker. With the
-// worker's pid and number in it, the coordinator can remove what a worker
-// that died mid-file left, without touching the files of live workers.
-func workerTempPrefix(pid, worker int) string {
-	return fmt.Sprintf("%s%d-%d-", TempPrefix, pid, worker)
-}
-
-// isTempName reports whether name is a plain file name pcopy could have
-// made for a temporary file (a worker checks before writing to one).
-func isTempName(name string) bool {
-	return strings.HasPrefix(name, TempPrefix) && strings.HasSuffix(name, ".tmp") &&
-		!strings.ContainsAny(name, "/\\\x00")
-}
-
-func tempName(dir, prefix string) string {
-	return filepath.Join(dir, fmt.Sprintf("%s%016x.tmp", prefix, rand.Uint64()))
-}
-
 // openSource opens a file the walk saw as regular and checks it still is.
 func openSource(fsys afero.Fs, name string, follow bool) (afero.File, error) {
 	f, err := openOS(fsys, name, follow)
@@ -136,7 +119,7 @@ func bareError(err error) error {
 // temporary name starting with prefix.
 func createTemp(fsys afero.Fs, dir, prefix string) (afero.File, string, error) {
 	for range 100 {
-		name := tempName(dir, prefix)
+		name := tempname.New(dir, prefix)
 		f, err := fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, fs.ErrExist) {
 			continue
@@ -286,7 +269,7 @@ func copySymlink(fsys afero.Fs, job *Job, src, dst, tempPrefix string, meta func
 	}
 	var tmp string
 	for range 100 {
-		tmp = tempName(filepath.Dir(dst), tempPrefix)
+		tmp = tempname.New(filepath.Dir(dst), tempPrefix)
 		err = linker.SymlinkIfPossible(target, tmp)
 		if !errors.Is(err, fs.ErrExist) {
 			break

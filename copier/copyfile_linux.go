@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/internal/beneath"
+	"github.com/pcopy/pcopy/internal/tempname"
 )
 
 // The Linux fast path copies one file with raw system calls on file
@@ -300,7 +301,7 @@ func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, sr
 			// whole until the copy is.
 			markTemp(dstfd)
 			for range 100 {
-				tmp = tempName("", o.tempPrefix)
+				tmp = tempname.New("", o.tempPrefix)
 				if err = linkUnnamed(dstfd, ddir, tmp); err != unix.EEXIST {
 					break
 				}
@@ -532,7 +533,7 @@ func unixMode(mode uint32) fs.FileMode {
 // cloning the range where the filesystem shares extents, else with
 // copy_file_range.
 func (o *osCopier) copyPart(ctx context.Context, job *Job, src, dst string, progress func(int64) error) (int64, error) {
-	if !isTempName(job.Temp) {
+	if !tempname.Is(job.Temp) {
 		return 0, fmt.Errorf("%w: bad temporary name %q", ErrProtocol, job.Temp)
 	}
 	sdir, ddir, err := o.dirs(src, dst)
@@ -591,7 +592,7 @@ func (o *osCopier) copyPart(ctx context.Context, job *Job, src, dst string, prog
 // path with unix.AT_FDCWD), and returns its descriptor and name.
 func createTempAt(dirfd int, dir, prefix string, perm uint32, access int) (int, string, error) {
 	for range 100 {
-		name := tempName(dir, prefix)
+		name := tempname.New(dir, prefix)
 		fd, err := unix.Openat(dirfd, name, access|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, perm)
 		if err == unix.EEXIST {
 			continue

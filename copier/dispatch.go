@@ -17,6 +17,7 @@ import (
 
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/filter"
+	"github.com/pcopy/pcopy/internal/tempname"
 )
 
 // Flow control. A worker holds at most maxQueued batches (one in hand, one
@@ -842,7 +843,7 @@ func (c *coordinator) removeTemps(w *workerState) {
 	if len(w.batches) == 0 {
 		return
 	}
-	prefix := workerTempPrefix(w.proc.Pid(), w.id)
+	prefix := tempname.ForWorker(w.proc.Pid(), w.id)
 	seen := map[string]bool{}
 	for _, t := range w.batches[0].tasks {
 		dir := filepath.Dir(joinRel(c.plan.dstRoot, t.job.Rel))

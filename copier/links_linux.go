@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/internal/beneath"
+	"github.com/pcopy/pcopy/internal/tempname"
 )
 
 // link gives the file already copied to target (a path in DST) the name
@@ -40,7 +41,7 @@ func (o *osCopier) link(ctx context.Context, job *Job, target, src, dst string, 
 		}
 		var tmp string
 		for range 100 {
-			tmp = tempName("", o.tempPrefix)
+			tmp = tempname.New("", o.tempPrefix)
 			if err = unix.Linkat(tdir, tname, ddir, tmp, 0); err != unix.EEXIST {
 				break
 			}
@@ -108,7 +109,7 @@ func (o *osCopier) makeSpecial(job *Job, src, dst string) error {
 	perm := unixPerm(mode)
 	var tmp string
 	for range 100 {
-		tmp = tempName("", o.tempPrefix)
+		tmp = tempname.New("", o.tempPrefix)
 		if err = unix.Mknodat(ddir, tmp, typ|perm, int(job.Rdev)); err != unix.EEXIST {
 			break
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/filter"
+	"github.com/pcopy/pcopy/internal/tempname"
 )
 
 // Mirroring (Options.Delete) and looking without touching (Options.DryRun).
@@ -182,7 +183,7 @@ func (c *coordinator) kept(r string, info os.FileInfo) bool { return keptByDelet
 
 // keptByDelete is kept for the filter f, before there is a coordinator.
 func keptByDelete(f *filter.Filter, r string, info os.FileInfo) bool {
-	return isTempName(path.Base(r)) || f.Excluded(r, info.IsDir())
+	return tempname.Is(path.Base(r)) || f.Excluded(r, info.IsDir())
 }
 
 // holdsKept says whether anything below the DST directory r is kept.

@@ -7,12 +7,12 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/afero"
+
+	"github.com/pcopy/pcopy/internal/tempname"
 )
 
 // UpdatePolicy says when a regular file that DST already holds is left as
@@ -137,7 +137,7 @@ func sameContent(fsys afero.Fs, a, b string, size int64, follow bool) (bool, err
 func (c *coordinator) removeStaleTemps(dir string) {
 	names, _ := readNames(c.fs, dir)
 	for _, name := range names {
-		pid, ok := tempPid(name)
+		pid, ok := tempname.Pid(name)
 		if !ok || processAlive(pid) {
 			continue
 		}
@@ -150,18 +150,4 @@ func (c *coordinator) removeStaleTemps(dir string) {
 		}
 		c.staleRemoved++
 	}
-}
-
-// tempPid returns the pid in a temporary file's name (see workerTempPrefix).
-func tempPid(name string) (int, bool) {
-	if !isTempName(name) {
-		return 0, false
-	}
-	rest := strings.TrimPrefix(name, TempPrefix)
-	i := strings.IndexByte(rest, '-')
-	if i <= 0 {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(rest[:i])
-	return pid, err == nil && pid > 0
 }

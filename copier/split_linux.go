@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/internal/beneath"
+	"github.com/pcopy/pcopy/internal/tempname"
 )
 
 // Parts of a split file are at least minPart bytes, a multiple of 1 MiB
@@ -41,7 +42,7 @@ func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, grou
 	var tmp string
 	if err == nil {
 		var fd int
-		fd, tmp, err = createTempAt(ddir, "", workerTempPrefix(os.Getpid(), 0), 0o600, unix.O_WRONLY)
+		fd, tmp, err = createTempAt(ddir, "", tempname.ForWorker(os.Getpid(), 0), 0o600, unix.O_WRONLY)
 		if err == nil {
 			markTemp(fd)
 			err = unix.Ftruncate(fd, size)

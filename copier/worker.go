@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/afero"
+
+	"github.com/pcopy/pcopy/internal/tempname"
 )
 
 // flushEvery bounds how long finished results and progress wait in the
@@ -68,7 +70,7 @@ func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) e
 	}()
 
 	wk := &worker{fs: fsys, conn: c, src: filepath.Clean(h.SrcRoot), dst: filepath.Clean(h.DstRoot), update: h.Update, fsync: h.Fsync, owner: h.Owner, deref: h.Deref, verify: h.Verify, linkDest: h.LinkDest, lastFlush: time.Now(),
-		tempPrefix: workerTempPrefix(os.Getpid(), int(h.Worker))}
+		tempPrefix: tempname.ForWorker(os.Getpid(), int(h.Worker))}
 	if isOSFs(fsys) {
 		if wk.osCopier = newOSCopier(wk.tempPrefix, h); wk.osCopier != nil {
 			defer wk.osCopier.close()

@@ -1,0 +1,52 @@
+// Package tempname makes and reads the names of pcopy's temporary files:
+// ".pcopy-PID-WORKER-RANDOM.tmp", in the directory of the file being
+// copied. A copy is written under such a name and renamed to its final
+// name only when complete, so a final name never holds a partial file;
+// the pid and worker number let a coordinator remove what a dead worker
+// left without touching the files of live ones.
+package tempname
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Prefix starts the name of every temporary file pcopy creates.
+const Prefix = ".pcopy-"
+
+// ForWorker starts the temporary names of worker number worker of the
+// process pid.
+func ForWorker(pid, worker int) string {
+	return fmt.Sprintf("%s%d-%d-", Prefix, pid, worker)
+}
+
+// New is a fresh temporary name in dir, starting with prefix (from
+// ForWorker). Callers create it with O_EXCL and try another on a
+// collision.
+func New(dir, prefix string) string {
+	return filepath.Join(dir, fmt.Sprintf("%s%016x.tmp", prefix, rand.Uint64()))
+}
+
+// Is reports whether name is a plain file name pcopy could have made for
+// a temporary file (a worker checks before writing to one).
+func Is(name string) bool {
+	return strings.HasPrefix(name, Prefix) && strings.HasSuffix(name, ".tmp") &&
+		!strings.ContainsAny(name, "/\\\x00")
+}
+
+// Pid returns the pid in a temporary file's name.
+func Pid(name string) (int, bool) {
+	if !Is(name) {
+		return 0, false
+	}
+	rest := strings.TrimPrefix(name, Prefix)
+	i := strings.IndexByte(rest, '-')
+	if i <= 0 {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(rest[:i])
+	return pid, err == nil && pid > 0
+}
