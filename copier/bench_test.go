@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/spf13/afero"
+
+	"github.com/pcopy/pcopy/internal/wire"
 )
 
 // BenchmarkCopyFile copies one file per iteration, each to a new name, on
@@ -36,7 +37,7 @@ func BenchmarkCopyFile(b *testing.B) {
 			info, err := os.Stat(src)
 			must(err)
 			job := jobFor(info)
-			fast := newOSCopier(TempPrefix, hello{Owner: true})
+			fast := newOSCopier(TempPrefix, wire.Settings{Owner: true})
 			b.SetBytes(int64(size))
 			b.ResetTimer()
 			for i := range b.N {
@@ -78,37 +79,10 @@ func BenchmarkCopyFile(b *testing.B) {
 
 // jobFor is the job the walk makes for a file: the copy checks the file
 // still has the size and mtime listed.
-func jobFor(info os.FileInfo) *Job {
-	return &Job{Kind: KindFile, Size: info.Size(), Mode: uint32(info.Mode()), Mtime: info.ModTime().UnixNano(), Atime: atimeOf(info).UnixNano()}
+func jobFor(info os.FileInfo) *wire.Job {
+	return &wire.Job{Kind: wire.KindFile, Size: info.Size(), Mode: uint32(info.Mode()), Mtime: info.ModTime().UnixNano(), Atime: atimeOf(info).UnixNano()}
 }
 
-// BenchmarkProtocolBatch encodes and decodes one full batch of jobs with
-// realistic paths; ns/op divided by maxBatchJobs is the per-file IPC cost.
-func BenchmarkProtocolBatch(b *testing.B) {
-	jobs := make([]Job, maxBatchJobs)
-	for i := range jobs {
-		jobs[i] = Job{ID: uint64(1000 + i), Kind: KindFile, Rel: fmt.Sprintf("a%02d/b%02d/c%02d/f%05d.bin", i%10, i%7, i%3, i),
-			Size: 4096, Mode: 0o644, Mtime: 1577836800123456789, Atime: 1577836800123456789}
-	}
-	var buf bytes.Buffer
-	w := newConn(nil, &buf)
-	b.ResetTimer()
-	for range b.N {
-		buf.Reset()
-		if err := w.writeBatch(jobs); err != nil {
-			b.Fatal(err)
-		}
-		w.flush()
-		r := newConn(bytes.NewReader(buf.Bytes()), io.Discard)
-		m, err := r.read()
-		if err != nil || len(m.(*batch).Jobs) != len(jobs) {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(jobs)), "ns/job")
-}
-
-// BenchmarkCopyTreeMem copies a tree of 2,000 small files on MemMapFs with
 // in-process workers: the coordinator, protocol and dispatch, without a disk.
 func BenchmarkCopyTreeMem(b *testing.B) {
 	fsys := afero.NewMemMapFs()

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/tempname"
+	"github.com/pcopy/pcopy/internal/wire"
 )
 
 // TempPrefix starts the name of every temporary file pcopy creates. A copy
@@ -135,12 +136,12 @@ func createTemp(fsys afero.Fs, dir, prefix string) (afero.File, string, error) {
 // done so far after each chunk; an error from it abandons the copy.
 // fileOpts are how the portable path copies a file.
 type fileOpts struct {
-	tempPrefix            string
-	fsync, follow, verify bool
+	tempPrefix string
+	set        wire.Settings
 }
 
-func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst string, o fileOpts, progress func(int64) error) (n int64, err error) {
-	in, err := openSource(fsys, src, o.follow)
+func copyFile(ctx context.Context, fsys afero.Fs, job *wire.Job, src, dst string, o fileOpts, progress func(int64) error) (n int64, err error) {
+	in, err := openSource(fsys, src, o.set.Deref)
 	if err != nil {
 		return 0, err
 	}
@@ -171,7 +172,7 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst string, o f
 		job.Ctime != 0 && ctimeOf(info) != job.Ctime {
 		return n, changedf("changed while it was being copied (size %d, now %d); not copied", job.Size, info.Size())
 	}
-	if o.verify {
+	if o.set.Verify {
 		back, err := fsys.Open(tmp)
 		if err != nil {
 			return n, fmt.Errorf("verify: open copy: %w", unwrapPath(err))
@@ -191,7 +192,7 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *Job, src, dst string, o f
 	if err != nil {
 		return n, fmt.Errorf("set mode: %w", unwrapPath(err))
 	}
-	if o.fsync {
+	if o.set.Fsync {
 		if err := out.Sync(); err != nil {
 			return n, fmt.Errorf("write destination: fsync: %w", unwrapPath(err))
 		}
@@ -254,7 +255,7 @@ func copyData(ctx context.Context, out io.Writer, in io.Reader, progress func(in
 
 // copySymlink recreates the symlink src at dst with the same target and
 // times, through a temporary name and a rename like files.
-func copySymlink(fsys afero.Fs, job *Job, src, dst, tempPrefix string, meta func(tmp string)) error {
+func copySymlink(fsys afero.Fs, job *wire.Job, src, dst, tempPrefix string, meta func(tmp string)) error {
 	reader, ok1 := fsys.(afero.LinkReader)
 	linker, ok2 := fsys.(afero.Linker)
 	if !ok1 || !ok2 {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/tempname"
+	"github.com/pcopy/pcopy/internal/wire"
 )
 
 // The Linux fast path copies one file with raw system calls on file
@@ -33,7 +34,7 @@ import (
 // a worker's jobs mostly come a directory at a time.
 type osCopier struct {
 	tempPrefix     string
-	fsync          bool   // flush each file before it gets its name
+	set            wire.Settings
 	srcDir, dstDir string // paths of the open directories
 	srcfd, dstfd   int
 	srcNoClone     bool // the source directory is on a filesystem where FICLONE failed
@@ -45,21 +46,19 @@ type osCopier struct {
 	dstGidUnsure   bool            // dstNewGid is a guess: look at the first file made
 	bsdGroups      map[uint64]bool // per device: do new files take their directory's group (mount -o grpid)?
 
-	owner      bool   // give copies their source's owner and group
-	verify     bool   // read each copy back and compare its hash with the source's
 	srcFlags   int    // how sources are opened: O_NOFOLLOW unless symlinks are followed
 	euid, egid uint32 // whom files this process makes belong to
 	xbuf       xattrBuf
 	warn       string // what the last job could not keep
 }
 
-func newOSCopier(tempPrefix string, h hello) fileCopier {
+func newOSCopier(tempPrefix string, set wire.Settings) fileCopier {
 	// O_NONBLOCK: a FIFO put where the walk saw a file is not waited on.
 	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
-	if h.Deref {
+	if set.Deref {
 		flags &^= unix.O_NOFOLLOW
 	}
-	return &osCopier{tempPrefix: tempPrefix, fsync: h.Fsync, owner: h.Owner, verify: h.Verify, srcFlags: flags, srcfd: -1, dstfd: -1,
+	return &osCopier{tempPrefix: tempPrefix, set: set, srcFlags: flags, srcfd: -1, dstfd: -1,
 		euid: uint32(os.Geteuid()), egid: uint32(os.Getegid())}
 }
 
@@ -159,7 +158,7 @@ func (o *osCopier) needsChmod(perm uint32) bool {
 // for job.Size bytes), fstat (has the source changed since it was listed?),
 // futimens, linkat, close, close: 8 calls, where cp -a makes 14. An empty
 // file costs mknodat and utimensat.
-func (o *osCopier) copyFile(ctx context.Context, job *Job, src, dst string, progress func(int64) error) (int64, error) {
+func (o *osCopier) copyFile(ctx context.Context, job *wire.Job, src, dst string, progress func(int64) error) (int64, error) {
 	ddir, err := o.dstDirFd(dst)
 	if err != nil {
 		return 0, err
@@ -230,14 +229,14 @@ var errUnnamedUnusable = errors.New("unnamed files unusable here")
 // writeNew writes a new file named dname in directory ddir (dst is its
 // path, for messages) with the data of srcfd, or none when srcfd < 0, the
 // extended attributes of srcX, and job's owner, mode and times.
-func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, srcfd int, srcX xattrFile, job *Job, perm uint32, progress func(int64) error) (int64, error) {
+func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, srcfd int, srcX xattrFile, job *wire.Job, perm uint32, progress func(int64) error) (int64, error) {
 	// An unnamed file (O_TMPFILE) in the destination directory gets its
 	// name only when complete, with linkat: no temporary name to insert,
 	// rename away or leave behind. Where the filesystem cannot, a named
 	// temporary file is renamed into place.
 	tmp := ""
 	access := unix.O_WRONLY
-	if o.verify {
+	if o.set.Verify {
 		access = unix.O_RDWR // the copy is read back
 	}
 	dstfd, err := openUnnamed(ddir, perm, access)
@@ -271,7 +270,7 @@ func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, sr
 		if err != nil {
 			return n, err
 		}
-		if o.verify {
+		if o.set.Verify {
 			if err := verifyCopy(fdReaderAt(srcfd), fdReaderAt(dstfd), job.Size); err != nil {
 				return n, err
 			}
@@ -288,7 +287,7 @@ func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, sr
 	if err := futimens(dstfd, job.Atime, job.Mtime); err != nil {
 		return n, unnamedUnusable(tmp, err, fmt.Errorf("set times: futimens: %w", err))
 	}
-	if o.fsync {
+	if o.set.Fsync {
 		if err := fsyncFd(dstfd); err != nil {
 			return n, fmt.Errorf("write destination: fsync: %w", err)
 		}
@@ -354,7 +353,7 @@ func unnamedUnusable(tmp string, err, report error) error {
 // what was read may mix old and new data. The ctime catches a writer that
 // rewrote the file in place and set its mtime back (rsync --inplace -t
 // does): only the kernel's clock sets a ctime.
-func checkUnchanged(srcfd int, job *Job) error {
+func checkUnchanged(srcfd int, job *wire.Job) error {
 	var st unix.Stat_t
 	if err := rawFstat(srcfd, &st); err != nil {
 		return fmt.Errorf("stat source: %w", err)
@@ -364,7 +363,7 @@ func checkUnchanged(srcfd int, job *Job) error {
 
 // checkListed compares st, the source as it is now, with what the
 // coordinator listed in job, whose file was size bytes long.
-func checkListed(st *unix.Stat_t, job *Job, size int64) error {
+func checkListed(st *unix.Stat_t, job *wire.Job, size int64) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return changedf("is now a %s (changed since it was listed); not copied", typeName(unixType(st.Mode)))
 	}
@@ -386,7 +385,7 @@ func checkListed(st *unix.Stat_t, job *Job, size int64) error {
 // where the filesystems can share extents, keeping holes where the source
 // is sparse, with copy_file_range otherwise, and with read and write where
 // the kernel cannot copy between these files.
-func (o *osCopier) copyData(ctx context.Context, dstfd, srcfd int, job *Job, progress func(int64) error) (int64, error) {
+func (o *osCopier) copyData(ctx context.Context, dstfd, srcfd int, job *wire.Job, progress func(int64) error) (int64, error) {
 	if !o.srcNoClone {
 		switch err := unix.IoctlFileClone(dstfd, srcfd); err {
 		case nil:
@@ -409,14 +408,14 @@ func (o *osCopier) copyData(ctx context.Context, dstfd, srcfd int, job *Job, pro
 // extended attributes of srcX, as far as DST and this process allow (what
 // they do not is a warning). It comes before the mode is set: chown clears
 // set-user-ID and set-group-ID bits.
-func (o *osCopier) keepOwnerAndXattrs(dstfd int, srcX xattrFile, job *Job, unnamed bool) error {
+func (o *osCopier) keepOwnerAndXattrs(dstfd int, srcX xattrFile, job *wire.Job, unnamed bool) error {
 	if o.dstGidUnsure {
 		var st unix.Stat_t
 		if unix.Fstat(dstfd, &st) == nil {
 			o.learnGroups(st.Gid)
 		}
 	}
-	if o.owner {
+	if o.set.Owner {
 		if uid, gid, ok := ownerChange(job.Uid, job.Gid, o.euid, o.dstNewGid); ok {
 			if err := unix.Fchown(dstfd, uid, gid); err != nil {
 				if unnamed && unnamedUnusable("", err, nil) != nil {
@@ -449,9 +448,9 @@ func (o *osCopier) learnGroups(gid uint32) {
 // mode perm, the extended attributes of srcX, and the owner and times of
 // job. done is false when the name is taken: the caller then replaces
 // what is there the safe way.
-func (o *osCopier) createEmpty(srcX xattrFile, dirfd int, name string, perm uint32, job *Job) (done bool, err error) {
+func (o *osCopier) createEmpty(srcX xattrFile, dirfd int, name string, perm uint32, job *wire.Job) (done bool, err error) {
 	plain := !o.needsChmod(perm) && !o.dstGidUnsure // with a default ACL too: the inherited ACL goes
-	if plain && o.owner {
+	if plain && o.set.Owner {
 		_, _, chown := ownerChange(job.Uid, job.Gid, o.euid, o.dstNewGid)
 		plain = !chown
 	}
@@ -532,7 +531,7 @@ func unixMode(mode uint32) fs.FileMode {
 // temporary file job.Temp next to dst, which the coordinator created: by
 // cloning the range where the filesystem shares extents, else with
 // copy_file_range.
-func (o *osCopier) copyPart(ctx context.Context, job *Job, src, dst string, progress func(int64) error) (int64, error) {
+func (o *osCopier) copyPart(ctx context.Context, job *wire.Job, src, dst string, progress func(int64) error) (int64, error) {
 	if !tempname.Is(job.Temp) {
 		return 0, fmt.Errorf("%w: bad temporary name %q", ErrProtocol, job.Temp)
 	}

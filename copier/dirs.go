@@ -78,7 +78,7 @@ func inheritedACLs(d *dirState) []string {
 // (never following a symlink at it, below DST's root).
 func (c *coordinator) finishDirByPath(d *dirState) error {
 	name := joinRel(c.plan.dstRoot, d.rel)
-	if c.owner {
+	if c.set.Owner {
 		if err := c.setOwner(d, name); err != nil {
 			return err
 		}
@@ -101,7 +101,7 @@ func (c *coordinator) finishDirByPath(d *dirState) error {
 	if err := c.fs.Chtimes(name, d.atime, d.mtime); err != nil {
 		return fmt.Errorf("set directory times: %w", unwrapPath(err))
 	}
-	if c.fsync {
+	if c.set.Fsync {
 		// Its entries' names, and those of its subdirectories, which
 		// were finished before it.
 		if err := syncDir(c.fs, name); err != nil {

@@ -25,7 +25,7 @@ func (c *coordinator) finishDirAt(d *dirState) error {
 		return fmt.Errorf("set directory metadata: open: %w", err)
 	}
 	defer unix.Close(fd)
-	if c.owner {
+	if c.set.Owner {
 		if uid, gid, ok := ownerChange(d.uid, d.gid, d.curUid, d.curGid); ok {
 			if err := unix.Fchown(fd, uid, gid); err != nil {
 				if w := ownerWarning(err); w != "" {
@@ -52,7 +52,7 @@ func (c *coordinator) finishDirAt(d *dirState) error {
 	if err := futimens(fd, d.atime.UnixNano(), d.mtime.UnixNano()); err != nil {
 		return fmt.Errorf("set directory times: futimens: %w", err)
 	}
-	if c.fsync {
+	if c.set.Fsync {
 		// Its entries' names, and those of its subdirectories, which
 		// were finished before it.
 		if err := unix.Fsync(fd); err != nil {

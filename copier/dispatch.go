@@ -18,6 +18,7 @@ import (
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/filter"
 	"github.com/pcopy/pcopy/internal/tempname"
+	"github.com/pcopy/pcopy/internal/wire"
 )
 
 // Flow control. A worker holds at most maxQueued batches (one in hand, one
@@ -42,7 +43,7 @@ const (
 
 // task is a job as the coordinator tracks it.
 type task struct {
-	job      Job
+	job      wire.Job
 	dir      *dirState // containing directory; nil for a single-file copy
 	batch    *batchState
 	done     int64      // bytes the holding worker reported so far
@@ -87,7 +88,7 @@ type workerState struct {
 	id      int
 	pid     int
 	proc    WorkerProcess
-	conn    *conn
+	conn    *wire.Conn
 	batches []*batchState // outstanding, oldest first; a worker works in order
 	queued  int64         // bytes in batches
 	tasks   map[uint64]*task
@@ -140,13 +141,8 @@ type coordinator struct {
 	splits        map[*split]bool
 	workerCount   int
 	splitSize     int64
-	update        UpdatePolicy
-	fsync         bool
-	owner         bool // keep owners (Options.NoOwner unset)
-	isOS          bool // fs is the operating system's
-	deref         bool // follow symlinks in SRC
-	verify        bool
-	linkDest      string
+	set           wire.Settings // how each file is copied; the workers get them in their hello
+	isOS          bool          // fs is the operating system's
 	filter        *filter.Filter
 	euid, egid    uint32
 	links         map[fileID]*linkGroup
@@ -226,13 +222,8 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		splits:      map[*split]bool{},
 		workerCount: max(opts.Workers, 1),
 		splitSize:   opts.SplitSize,
-		update:      opts.Update,
-		fsync:       opts.Fsync,
-		owner:       !opts.NoOwner,
+		set:         settingsOf(opts, linkDest),
 		isOS:        isOSFs(fsys),
-		deref:       opts.Dereference,
-		verify:      opts.Verify,
-		linkDest:    linkDest,
 		filter:      filt,
 		euid:        uint32(os.Geteuid()),
 		egid:        uint32(os.Getegid()),
@@ -285,7 +276,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 			}
 		}
 	}
-	if err == nil && c.fsync && !opts.DryRun {
+	if err == nil && c.set.Fsync && !opts.DryRun {
 		// DST's own name (or the single file's), in the directory holding it.
 		if serr := syncDir(fsys, filepath.Dir(p.dstRoot)); serr != nil {
 			c.fail("", fmt.Errorf("flush the directory holding the destination: %w", unwrapPath(serr)))
@@ -369,13 +360,13 @@ func (c *coordinator) startWorker() error {
 		return err
 	}
 	w := &workerState{id: c.lastWorkerID, proc: proc, tasks: make(map[uint64]*task),
-		conn: newConn(proc.Stdout(), proc.Stdin())}
+		conn: wire.NewConn(proc.Stdout(), proc.Stdin())}
 	c.workers = append(c.workers, w)
 	go c.readLoop(w)
-	err = w.conn.writeHello(hello{Version: protocolVersion, Worker: uint64(w.id),
-		SrcRoot: c.plan.srcRoot, DstRoot: c.plan.dstRoot, Update: c.update, Fsync: c.fsync, Owner: c.owner, Deref: c.deref, Verify: c.verify, LinkDest: c.linkDest})
+	err = w.conn.WriteHello(wire.Hello{Version: wire.Version, Worker: uint64(w.id),
+		SrcRoot: c.plan.srcRoot, DstRoot: c.plan.dstRoot, Settings: c.set})
 	if err == nil {
-		err = w.conn.flush()
+		err = w.conn.Flush()
 	}
 	if err != nil {
 		w.broken = true // its reader reports the death
@@ -392,11 +383,11 @@ func (c *coordinator) readLoop(w *workerState) {
 		var err error
 		for {
 			var m any
-			if m, err = w.conn.read(); err != nil {
+			if m, err = w.conn.Read(); err != nil {
 				break
 			}
 			msgs = append(msgs, m)
-			if len(msgs) == maxEventMsgs || !w.conn.frameReady() {
+			if len(msgs) == maxEventMsgs || !w.conn.FrameReady() {
 				break
 			}
 		}
@@ -501,7 +492,7 @@ func (c *coordinator) next() *task {
 }
 
 func (c *coordinator) send(w *workerState, b *batchState) {
-	jobs := make([]Job, len(b.tasks))
+	jobs := make([]wire.Job, len(b.tasks))
 	for i, t := range b.tasks {
 		jobs[i] = t.job
 		w.tasks[t.job.ID] = t
@@ -512,9 +503,9 @@ func (c *coordinator) send(w *workerState, b *batchState) {
 	if testHookSent != nil {
 		testHookSent(c.out, w)
 	}
-	err := w.conn.writeBatch(jobs)
+	err := w.conn.WriteBatch(jobs)
 	if err == nil {
-		err = w.conn.flush()
+		err = w.conn.Flush()
 	}
 	if err != nil {
 		// The worker is gone; its reader reports the end, and its tasks,
@@ -537,23 +528,23 @@ func (c *coordinator) handle(ev event) error {
 
 func (c *coordinator) handleMsg(w *workerState, msg any) error {
 	switch msg.(type) {
-	case hello, fatal: // a worker that cannot start says why instead of hello
+	case wire.Hello, wire.Fatal: // a worker that cannot start says why instead of hello
 	default:
 		if !w.greeted {
 			return c.misbehaved(w, fmt.Sprintf("%T before hello", msg))
 		}
 	}
 	switch m := msg.(type) {
-	case hello:
+	case wire.Hello:
 		if w.greeted {
 			return c.misbehaved(w, "second hello")
 		}
-		if m.Version != protocolVersion {
-			return c.misbehaved(w, fmt.Sprintf("worker speaks protocol version %d, this pcopy speaks %d", m.Version, protocolVersion))
+		if m.Version != wire.Version {
+			return c.misbehaved(w, fmt.Sprintf("worker speaks protocol version %d, this pcopy speaks %d", m.Version, wire.Version))
 		}
 		w.greeted, w.pid = true, int(m.Pid)
 		c.startFailures = 0
-	case progressMsg:
+	case wire.Progress:
 		t := w.tasks[m.ID]
 		if t == nil {
 			return c.misbehaved(w, fmt.Sprintf("progress for unknown job %d", m.ID))
@@ -563,13 +554,13 @@ func (c *coordinator) handleMsg(w *workerState, msg any) error {
 		}
 		c.rep.Bytes(m.Bytes - t.done)
 		t.done = m.Bytes
-	case result:
+	case wire.Result:
 		t := w.tasks[m.ID]
 		if t == nil {
 			return c.misbehaved(w, fmt.Sprintf("result for unknown job %d", m.ID))
 		}
 		c.finishTask(w, t, m)
-	case fatal:
+	case wire.Fatal:
 		w.fatal = m.Err
 	default:
 		return c.misbehaved(w, fmt.Sprintf("unexpected %T", m))
@@ -588,14 +579,14 @@ func (c *coordinator) misbehaved(w *workerState, what string) error {
 	return nil
 }
 
-func (c *coordinator) finishTask(w *workerState, t *task, r result) {
+func (c *coordinator) finishTask(w *workerState, t *task, r wire.Result) {
 	w.untrack(t)
 	c.out--
 	if r.Err != "" {
 		if r.Changed && c.relist(t) {
 			return
 		}
-		if r.Full != notFull {
+		if r.Full != wire.NotFull {
 			c.notCopied(t, c.markFull(t.dir, r.Full), errors.New(r.Err))
 			return
 		}
@@ -614,7 +605,7 @@ func (c *coordinator) finishTask(w *workerState, t *task, r result) {
 		return
 	}
 	if r.Skipped {
-		if t.group != nil && t.job.Kind == KindFile {
+		if t.group != nil && t.job.Kind == wire.KindFile {
 			c.linkCopied(t.group, true)
 		}
 		c.settle(t, 0)
@@ -657,7 +648,7 @@ func (c *coordinator) relist(t *task) bool {
 	t.relisted = true
 	c.rep.Bytes(-t.done)
 	t.done = 0
-	t.job = listedJob(t.job.ID, KindFile, t.job.Rel, info, t.job.Fresh)
+	t.job = listedJob(t.job.ID, wire.KindFile, t.job.Rel, info, t.job.Fresh)
 	c.retry = append(c.retry, t)
 	return true
 }
@@ -669,7 +660,7 @@ func (c *coordinator) complete(t *task, n int64, err error) {
 		c.completePart(t, n, err)
 		return
 	}
-	if t.group != nil && t.job.Kind == KindFile {
+	if t.group != nil && t.job.Kind == wire.KindFile {
 		c.linkCopied(t.group, err == nil)
 	}
 	if err != nil {
@@ -680,12 +671,12 @@ func (c *coordinator) complete(t *task, n int64, err error) {
 		c.sum.Bytes += n
 		action := Copied
 		switch t.job.Kind {
-		case KindSymlink:
+		case wire.KindSymlink:
 			c.sum.Symlinks++
-		case KindHardlink:
+		case wire.KindHardlink:
 			c.sum.Hardlinks++
 			action = Linked
-		case KindSpecial:
+		case wire.KindSpecial:
 			c.sum.Specials++
 		default:
 			c.sum.Files++
@@ -715,7 +706,7 @@ func (c *coordinator) completePart(t *task, n int64, err error) {
 	delete(c.splits, s)
 	if err = s.err; err == nil {
 		var warn string
-		warn, err = finishSplit(s, c.owner, &c.xbuf)
+		warn, err = finishSplit(s, c.set.Owner, &c.xbuf)
 		if warn != "" {
 			c.warnOnce(s.rel, warn)
 		}
@@ -936,7 +927,7 @@ func (c *coordinator) settle(t *task, n int64) {
 		t.done = n
 	}
 	// Only regular files' sizes are counted (see countTotals).
-	if size := t.job.Size; (t.job.Kind == KindFile || t.job.Kind == KindHardlink) && size > n {
+	if size := t.job.Size; (t.job.Kind == wire.KindFile || t.job.Kind == wire.KindHardlink) && size > n {
 		c.rep.Settled(size - n)
 	}
 }

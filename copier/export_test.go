@@ -1,6 +1,10 @@
 package copier
 
-import "io"
+import (
+	"io"
+
+	"github.com/pcopy/pcopy/internal/wire"
+)
 
 // MaxOut is the most jobs the coordinator lets out at once.
 func MaxOut(workers int) int { return workers * maxQueued * maxBatchJobs }
@@ -29,7 +33,7 @@ func SetSentHook(cleanup func(func()), hook func(Sent)) {
 		}
 		parts := 0
 		for _, t := range w.batches[len(w.batches)-1].tasks {
-			if t.job.Kind == KindPart {
+			if t.job.Kind == wire.KindPart {
 				parts++
 			}
 		}
@@ -40,14 +44,14 @@ func SetSentHook(cleanup func(func()), hook func(Sent)) {
 
 // Handshake exchanges hellos with a freshly started worker.
 func Handshake(w WorkerProcess, src, dst string) error {
-	c := newConn(w.Stdout(), w.Stdin())
-	if err := c.writeHello(hello{Version: protocolVersion, Worker: 1, SrcRoot: src, DstRoot: dst}); err != nil {
+	c := wire.NewConn(w.Stdout(), w.Stdin())
+	if err := c.WriteHello(wire.Hello{Version: wire.Version, Worker: 1, SrcRoot: src, DstRoot: dst}); err != nil {
 		return err
 	}
-	if err := c.flush(); err != nil {
+	if err := c.Flush(); err != nil {
 		return err
 	}
-	_, err := c.readHello()
+	_, err := c.ReadHello()
 	return err
 }
 
@@ -60,10 +64,10 @@ func FakeWorker(version uint64) Spawner {
 		w := &inProcWorker{stdin: inW, stdout: outR, inR: inR, outW: outW, cancel: func() {}, done: make(chan struct{})}
 		go func() {
 			defer close(w.done)
-			c := newConn(inR, outW)
-			c.readHello()
-			c.writeHello(hello{Version: version, Pid: 1})
-			c.flush()
+			c := wire.NewConn(inR, outW)
+			c.ReadHello()
+			c.WriteHello(wire.Hello{Version: version, Pid: 1})
+			c.Flush()
 			io.Copy(io.Discard, inR)
 			outW.Close()
 		}()
@@ -81,5 +85,5 @@ var (
 // before copying it. A test binary serving as a worker process installs it
 // at start, so it may also kill the worker.
 func SetCopyHook(hook func(rel string)) {
-	testHookCopy = func(j *Job) { hook(j.Rel) }
+	testHookCopy = func(j *wire.Job) { hook(j.Rel) }
 }

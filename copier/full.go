@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"syscall"
+
+	"github.com/pcopy/pcopy/internal/wire"
 )
 
 // A full DST. Once a write fails because the filesystem has no room left
@@ -29,14 +31,14 @@ import (
 // their metadata, and the same command run again copies the rest.
 
 // fullKindOf says whether err is a filesystem having no room left.
-func fullKindOf(err error) fullKind {
+func fullKindOf(err error) wire.Full {
 	switch {
 	case errors.Is(err, syscall.ENOSPC):
-		return noSpace
+		return wire.NoSpace
 	case errors.Is(err, syscall.EDQUOT):
-		return overQuota
+		return wire.OverQuota
 	}
-	return notFull
+	return wire.NotFull
 }
 
 // fullError is why an entry was not copied: the filesystem of DST it was
@@ -75,12 +77,12 @@ func (c *coordinator) fullFsOf(d *dirState) *FullFs {
 
 // markFull records that the filesystem of DST's directory d had no room
 // for an entry, as kind says, and returns it.
-func (c *coordinator) markFull(d *dirState, kind fullKind) *FullFs {
+func (c *coordinator) markFull(d *dirState, kind wire.Full) *FullFs {
 	dev := dirDev(d)
 	if f := c.full[dev]; f != nil {
 		return f
 	}
-	f := &FullFs{Quota: kind == overQuota, dev: dev}
+	f := &FullFs{Quota: kind == wire.OverQuota, dev: dev}
 	f.Mount, f.dir = c.mountOf(d)
 	if c.full == nil {
 		c.full = make(map[uint64]*FullFs)
@@ -121,11 +123,11 @@ func (c *coordinator) notCopied(t *task, f *FullFs, err error) {
 	}
 	c.rep.Bytes(-t.done)
 	t.done = 0
-	if t.group != nil && t.job.Kind == KindFile {
+	if t.group != nil && t.job.Kind == wire.KindFile {
 		c.linkCopied(t.group, false) // the next name held is left out in its place
 	}
 	var size int64
-	if t.job.Kind == KindFile {
+	if t.job.Kind == wire.KindFile {
 		size = t.job.Size
 	}
 	c.tally(ferr, t.job.Rel, size, t.group)

@@ -1,5 +1,7 @@
 package copier
 
+import "github.com/pcopy/pcopy/internal/wire"
+
 // Hard links. Files that share an inode in SRC share one in DST: the
 // first name the walk meets is copied, and each later name, once that copy
 // is done, becomes a job that links it (KindHardlink). Only multiply
@@ -48,11 +50,11 @@ func (c *coordinator) linkGroupOf(rel string, nlink uint64, id fileID) (g *linkG
 func (c *coordinator) linkLater(g *linkGroup, t *task) *task {
 	switch {
 	case g.copied:
-		t.job.Kind, t.job.Link = KindHardlink, g.first
+		t.job.Kind, t.job.Link = wire.KindHardlink, g.first
 		c.forgetLinks(g)
 		return t
 	case g.copying:
-		t.job.Kind = KindHardlink
+		t.job.Kind = wire.KindHardlink
 		g.waiting = append(g.waiting, t)
 		return nil
 	}
@@ -71,7 +73,7 @@ func (c *coordinator) linkCopied(g *linkGroup, ok bool) {
 		}
 		t := g.waiting[0]
 		g.waiting = g.waiting[1:]
-		t.job.Kind, g.first, g.copying = KindFile, t.job.Rel, true
+		t.job.Kind, g.first, g.copying = wire.KindFile, t.job.Rel, true
 		c.retry = append(c.retry, t)
 		return
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/tempname"
+	"github.com/pcopy/pcopy/internal/wire"
 )
 
 // link gives the file already copied to target (a path in DST) the name
@@ -18,7 +19,7 @@ import (
 // it is replaced only once the link is made under a temporary name. Where
 // DST cannot link (another filesystem below DST, the file's link limit,
 // a filesystem without hard links), src is copied instead.
-func (o *osCopier) link(ctx context.Context, job *Job, target, src, dst string, progress func(int64) error) (int64, error) {
+func (o *osCopier) link(ctx context.Context, job *wire.Job, target, src, dst string, progress func(int64) error) (int64, error) {
 	ddir, err := o.dstDirFd(dst)
 	if err != nil {
 		return 0, err
@@ -70,7 +71,7 @@ func (o *osCopier) link(ctx context.Context, job *Job, target, src, dst string, 
 // linkDest is a held root (see holdRoots): the file is reached without
 // following any symlink below it, so that a symlink in an old snapshot
 // cannot lead the copy to link a live file outside it.
-func reusable(linkDest, rel string, job *Job, owner bool) (string, bool) {
+func reusable(linkDest, rel string, job *wire.Job, owner bool) (string, bool) {
 	p := joinRel(linkDest, rel)
 	var st unix.Stat_t
 	if beneath.Lstat(p, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG ||
@@ -85,7 +86,7 @@ func reusable(linkDest, rel string, job *Job, owner bool) (string, bool) {
 // its owner, extended attributes, mode and times, under a temporary name
 // first. A device node needs privileges (CAP_MKNOD): without them it is
 // omitted with a warning, as cp -a and rsync -a do as a user.
-func (o *osCopier) makeSpecial(job *Job, src, dst string) error {
+func (o *osCopier) makeSpecial(job *wire.Job, src, dst string) error {
 	mode := fs.FileMode(job.Mode)
 	var typ uint32
 	switch {
@@ -132,7 +133,7 @@ func (o *osCopier) makeSpecial(job *Job, src, dst string) error {
 			o.learnGroups(st.Gid)
 		}
 	}
-	if o.owner {
+	if o.set.Owner {
 		if uid, gid, ok := ownerChange(job.Uid, job.Gid, o.euid, o.dstNewGid); ok {
 			if err := unix.Fchownat(ddir, tmp, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 				o.warn = firstWarn(o.warn, ownerWarning(err))

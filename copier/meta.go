@@ -8,6 +8,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/afero"
+
+	"github.com/pcopy/pcopy/internal/wire"
 )
 
 // POSIX ACLs are extended attributes: a file's access ACL, and a
@@ -72,13 +74,13 @@ type omittedError struct{ why string }
 func (e *omittedError) Error() string { return e.why }
 
 // kindName names what a job makes, for messages.
-func kindName(job *Job) string {
+func kindName(job *wire.Job) string {
 	switch job.Kind {
-	case KindHardlink:
+	case wire.KindHardlink:
 		return "hard link"
-	case KindSymlink:
+	case wire.KindSymlink:
 		return "symlink"
-	case KindSpecial:
+	case wire.KindSpecial:
 		return typeName(fs.FileMode(job.Mode))
 	}
 	return "file"

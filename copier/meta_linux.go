@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/internal/beneath"
+	"github.com/pcopy/pcopy/internal/wire"
 )
 
 // atimeOf returns the access time recorded in fi, or its mtime when the
@@ -59,7 +60,7 @@ func (c *coordinator) copyXattrs(src, dst string, followDst bool, inherited []st
 // directory src.
 func (c *coordinator) copyDirXattrs(src string, dstX xattrFile, inherited []string) (warn string, err error) {
 	srcX := xattrFile{fd: -1, dirfd: -1, path: src, follow: true}
-	if !c.deref {
+	if !c.set.Deref {
 		// O_PATH: a directory's attributes can be read without the
 		// permission to list it, as by path.
 		fd, err := beneath.OpenDirPath(src)
@@ -84,7 +85,7 @@ func ownerOf(fi os.FileInfo) (uid, gid uint32) {
 // keepLinkMeta gives the new symlink tmp, a copy of the symlink src, the
 // owner job lists (with owner) and src's extended attributes, as far as
 // allowed; what it cannot keep is returned as a warning.
-func keepLinkMeta(job *Job, src, tmp string, owner bool, b *xattrBuf) (warn string) {
+func keepLinkMeta(job *wire.Job, src, tmp string, owner bool, b *xattrBuf) (warn string) {
 	if owner {
 		var st unix.Stat_t
 		if err := beneath.Lstat(tmp, &st); err != nil {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/spf13/afero"
+
+	"github.com/pcopy/pcopy/internal/wire"
 )
 
 // atimeOf returns fi's mtime: access times are kept on Linux only for now.
@@ -28,7 +30,7 @@ func sparseOf(fi os.FileInfo) bool { return false }
 
 // keepLinkMeta keeps nothing: owners and extended attributes are kept on
 // Linux only.
-func keepLinkMeta(job *Job, src, tmp string, owner bool, b *xattrBuf) (warn string) { return "" }
+func keepLinkMeta(job *wire.Job, src, tmp string, owner bool, b *xattrBuf) (warn string) { return "" }
 
 // fileIDOf knows no file identities: hard links are kept on Linux only.
 func fileIDOf(fi os.FileInfo) (id fileID, nlink uint64, ok bool) { return fileID{}, 0, false }

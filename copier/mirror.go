@@ -15,6 +15,7 @@ import (
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/filter"
 	"github.com/pcopy/pcopy/internal/tempname"
+	"github.com/pcopy/pcopy/internal/wire"
 )
 
 // Mirroring (Options.Delete) and looking without touching (Options.DryRun).
@@ -51,7 +52,7 @@ func (c *coordinator) deleteExtra(ctx context.Context, rel string, dry bool) {
 				if err := c.fs.Chtimes(dstDir, atimeOf(info), info.ModTime()); err != nil {
 					c.fail(rel, fmt.Errorf("set directory times: %w", unwrapPath(err)))
 				}
-				if c.fsync { // the names are gone for good
+				if c.set.Fsync { // the names are gone for good
 					if err := syncDir(c.fs, dstDir); err != nil {
 						c.fail(rel, fmt.Errorf("flush directory: %w", unwrapPath(err)))
 					}
@@ -245,7 +246,7 @@ func (c *coordinator) deleteExtraBelow(ctx context.Context, r string, dry bool) 
 // readSrcNames lists a directory of SRC, following it if it is reached
 // through a symlink (--dereference).
 func (c *coordinator) readSrcNames(dir string) ([]string, error) {
-	if c.deref {
+	if c.set.Deref {
 		return readNamesFollow(c.fs, dir)
 	}
 	return readNames(c.fs, dir)
@@ -254,7 +255,7 @@ func (c *coordinator) readSrcNames(dir string) ([]string, error) {
 // srcInfo is the Lstat of a source entry, or its Stat when symlinks are
 // followed.
 func (c *coordinator) srcInfo(name string) (os.FileInfo, error) {
-	if c.deref {
+	if c.set.Deref {
 		return c.fs.Stat(name)
 	}
 	return lstat(c.fs, name)
@@ -271,7 +272,7 @@ func (c *coordinator) dryRun(ctx context.Context, del bool) error {
 		return nil
 	}
 	dstInfo, _ := c.fs.Stat(p.dstRoot)
-	c.entries = startLister(c.fs, listSpec{root: p.srcRoot, rootInfo: p.srcInfo, dst: dstInfo, deref: c.deref, filter: c.filter,
+	c.entries = startLister(c.fs, listSpec{root: p.srcRoot, rootInfo: p.srcInfo, dst: dstInfo, deref: c.set.Deref, filter: c.filter,
 		maxFds: c.dirFds}, c.quit)
 	defer close(c.quit)
 	skip := 0 // > 0: inside a directory the copy would refuse, as take does
@@ -334,11 +335,11 @@ func (c *coordinator) dryRun(ctx context.Context, del bool) error {
 // copy, of the same size, has the same mtime or, with --checksum, the
 // same bytes.
 func (c *coordinator) unchanged(rel string, info, dinfo os.FileInfo) bool {
-	switch c.update {
-	case UpdateChanged:
+	switch c.set.Update {
+	case wire.UpdateChanged:
 		return dinfo.ModTime().Equal(info.ModTime())
-	case UpdateChecksum:
-		same, err := sameContent(c.fs, joinRel(c.plan.srcRoot, rel), joinRel(c.plan.dstRoot, rel), info.Size(), c.deref)
+	case wire.UpdateChecksum:
+		same, err := sameContent(c.fs, joinRel(c.plan.srcRoot, rel), joinRel(c.plan.dstRoot, rel), info.Size(), c.set.Deref)
 		return err == nil && same
 	}
 	return false
@@ -366,10 +367,10 @@ func (c *coordinator) wouldCopy(rel string, info os.FileInfo) {
 				return
 			}
 		}
-		if c.linkDest != "" {
+		if c.set.LinkDest != "" {
 			uid, gid := ownerOf(info)
-			job := Job{Size: info.Size(), Mtime: info.ModTime().UnixNano(), Mode: uint32(info.Mode()), Uid: uid, Gid: gid}
-			if _, ok := reusable(c.linkDest, rel, &job, c.owner); ok {
+			job := wire.Job{Size: info.Size(), Mtime: info.ModTime().UnixNano(), Mode: uint32(info.Mode()), Uid: uid, Gid: gid}
+			if _, ok := reusable(c.set.LinkDest, rel, &job, c.set.Owner); ok {
 				c.sum.Reused++
 				c.act(Reused, rel, nil)
 				return

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/spf13/afero"
+
+	"github.com/pcopy/pcopy/internal/wire"
 )
 
 // A source the walk saw as a regular file may have been replaced by the
@@ -26,15 +28,15 @@ func TestSourceReplacedAfterWalk(t *testing.T) {
 	if err := os.Symlink("/etc/passwd", link); err != nil {
 		t.Fatal(err)
 	}
-	copiers := map[string]func(job *Job, src, dst string) error{
-		"afero": func(job *Job, src, dst string) error {
+	copiers := map[string]func(job *wire.Job, src, dst string) error{
+		"afero": func(job *wire.Job, src, dst string) error {
 			_, err := copyFile(context.Background(), afero.NewOsFs(), job, src, dst, fileOpts{tempPrefix: TempPrefix}, nil)
 			return err
 		},
 	}
-	if fast := newOSCopier(TempPrefix, hello{Owner: true}); fast != nil {
+	if fast := newOSCopier(TempPrefix, wire.Settings{Owner: true}); fast != nil {
 		defer fast.close()
-		copiers["fast path"] = func(job *Job, src, dst string) error {
+		copiers["fast path"] = func(job *wire.Job, src, dst string) error {
 			_, err := fast.copyFile(context.Background(), job, src, dst, nil)
 			return err
 		}
@@ -44,7 +46,7 @@ func TestSourceReplacedAfterWalk(t *testing.T) {
 			// The fast path makes a file listed as empty without reading
 			// it, once it has seen the name is still that file.
 			for _, size := range []int64{0, 10} {
-				job := &Job{ID: 1, Kind: KindFile, Mode: 0o644, Size: size}
+				job := &wire.Job{ID: 1, Kind: wire.KindFile, Mode: 0o644, Size: size}
 				dst := filepath.Join(dir, "copy-of-"+filepath.Base(src))
 				err := copy(job, src, dst)
 				if err == nil || !strings.Contains(err.Error(), want) {
@@ -72,23 +74,23 @@ func TestSourceChangedSinceListing(t *testing.T) {
 		t.Fatal(err)
 	}
 	mtime := fi.ModTime().UnixNano()
-	copiers := map[string]func(job *Job, dst string) error{
-		"afero": func(job *Job, dst string) error {
+	copiers := map[string]func(job *wire.Job, dst string) error{
+		"afero": func(job *wire.Job, dst string) error {
 			_, err := copyFile(context.Background(), afero.NewOsFs(), job, src, dst, fileOpts{tempPrefix: TempPrefix}, nil)
 			return err
 		},
 	}
-	if fast := newOSCopier(TempPrefix, hello{Owner: true}); fast != nil {
+	if fast := newOSCopier(TempPrefix, wire.Settings{Owner: true}); fast != nil {
 		defer fast.close()
-		copiers["fast path"] = func(job *Job, dst string) error {
+		copiers["fast path"] = func(job *wire.Job, dst string) error {
 			_, err := fast.copyFile(context.Background(), job, src, dst, nil)
 			return err
 		}
 	}
 	for name, copy := range copiers {
-		for what, job := range map[string]Job{
-			"size":  {ID: 1, Kind: KindFile, Mode: 0o644, Size: 5, Mtime: mtime},
-			"mtime": {ID: 1, Kind: KindFile, Mode: 0o644, Size: 10, Mtime: mtime - 1e9},
+		for what, job := range map[string]wire.Job{
+			"size":  {ID: 1, Kind: wire.KindFile, Mode: 0o644, Size: 5, Mtime: mtime},
+			"mtime": {ID: 1, Kind: wire.KindFile, Mode: 0o644, Size: 10, Mtime: mtime - 1e9},
 		} {
 			dst := filepath.Join(dir, "copy-"+what)
 			err := copy(&job, dst)
@@ -100,7 +102,7 @@ func TestSourceChangedSinceListing(t *testing.T) {
 			}
 		}
 		// As listed: copied.
-		job := Job{ID: 1, Kind: KindFile, Mode: 0o644, Size: 10, Mtime: mtime, Atime: mtime}
+		job := wire.Job{ID: 1, Kind: wire.KindFile, Mode: 0o644, Size: 10, Mtime: mtime, Atime: mtime}
 		dst := filepath.Join(dir, "copy-"+strings.ReplaceAll(name, " ", "-"))
 		if err := copy(&job, dst); err != nil {
 			t.Errorf("%s, unchanged: %v", name, err)

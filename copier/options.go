@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/afero"
+
+	"github.com/pcopy/pcopy/internal/wire"
 )
 
 // Options configure one copy.
@@ -252,6 +254,10 @@ func (e *FileError) Unwrap() error { return e.Err }
 // did not fit in DST and everything else was copied; Summary.Errors lists
 // the failures, Summary.Full counts what did not fit.
 var ErrIncomplete = errors.New("some entries could not be copied")
+
+// ErrProtocol marks a malformed, truncated or unexpected message between
+// the coordinator and a worker.
+var ErrProtocol = wire.ErrProtocol
 
 // RefusedError is a request pcopy will not carry out (missing SRC, DST inside
 // SRC, ...). Nothing has been written when it is returned.

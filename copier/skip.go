@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/tempname"
+	"github.com/pcopy/pcopy/internal/wire"
 )
 
 // UpdatePolicy says when a regular file that DST already holds is left as
@@ -31,6 +32,19 @@ const (
 	// UpdateAll copies every file.
 	UpdateAll
 )
+
+// settingsOf are how each file of the copy opts asks for is copied: the
+// one value the coordinator sends every worker. linkDest is
+// opts.LinkDest made absolute and clean.
+func settingsOf(opts Options, linkDest string) wire.Settings {
+	update := map[UpdatePolicy]wire.Update{
+		UpdateChanged:  wire.UpdateChanged,
+		UpdateChecksum: wire.UpdateChecksum,
+		UpdateAll:      wire.UpdateAll,
+	}[opts.Update]
+	return wire.Settings{Update: update, Fsync: opts.Fsync, Owner: !opts.NoOwner, Deref: opts.Dereference,
+		Verify: opts.Verify, LinkDest: linkDest}
+}
 
 // sourceChanged is a copy that failed because its source changed, or went
 // away, after the walk listed it. The coordinator looks at the source
@@ -53,26 +67,26 @@ var errUpToDate = errors.New("up to date")
 // user can put one of the right size and mtime in a directory of DST they
 // can write, and a chown then chmod by root would hand it SRC's owner and
 // set-user-ID bit. A copy replaces it whole, by rename.
-func (w *worker) upToDate(job *Job, src, dst string) (bool, error) {
+func (w *worker) upToDate(job *wire.Job, src, dst string) (bool, error) {
 	fsys := w.fs
 	info, err := lstat(fsys, dst)
 	if err != nil || !info.Mode().IsRegular() || info.Size() != job.Size {
 		return false, nil // missing or different: the copy sees to it, and reports real trouble
 	}
-	if w.owner {
+	if w.set.Owner {
 		curUid, curGid := ownerOf(info)
 		if _, _, change := ownerChange(job.Uid, job.Gid, curUid, curGid); change {
 			return false, nil
 		}
 	}
 	sameTime := info.ModTime().UnixNano() == job.Mtime
-	switch w.update {
-	case UpdateChanged:
+	switch w.set.Update {
+	case wire.UpdateChanged:
 		if !sameTime {
 			return false, nil
 		}
-	case UpdateChecksum:
-		same, err := sameContent(fsys, src, dst, job.Size, w.deref)
+	case wire.UpdateChecksum:
+		same, err := sameContent(fsys, src, dst, job.Size, w.set.Deref)
 		if err != nil || !same {
 			return false, err
 		}

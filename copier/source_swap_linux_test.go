@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/internal/beneath"
+	"github.com/pcopy/pcopy/internal/wire"
 )
 
 // exchange swaps two entries atomically, as an attacker's renameat2 does.
@@ -45,8 +46,8 @@ func TestSplitPartsReadOnlyTheFileListed(t *testing.T) {
 	var once, back sync.Once
 	var mu sync.Mutex
 	swapped := false
-	testHookCopy = func(j *Job) {
-		if j.Kind == KindPart {
+	testHookCopy = func(j *wire.Job) {
+		if j.Kind == wire.KindPart {
 			once.Do(func() {
 				exchange(t, filepath.Join(src, "d"), filepath.Join(other, "d"))
 				mu.Lock()
@@ -96,7 +97,7 @@ func TestEmptyFileIsTheFileListed(t *testing.T) {
 		t.Skip("no user extended attributes here:", err)
 	}
 	var once sync.Once
-	testHookCopy = func(j *Job) {
+	testHookCopy = func(j *wire.Job) {
 		if j.Rel == "d/e" {
 			once.Do(func() { exchange(t, filepath.Join(src, "d", "e"), filepath.Join(other, "d", "e")) })
 		}

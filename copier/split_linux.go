@@ -12,6 +12,7 @@ import (
 
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/tempname"
+	"github.com/pcopy/pcopy/internal/wire"
 )
 
 // Parts of a split file are at least minPart bytes, a multiple of 1 MiB
@@ -23,7 +24,7 @@ var minPart int64 = 64 << 20
 // holes of its range), nor is anything when there is a single worker.
 func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, group *linkGroup) bool {
 	size := info.Size()
-	if !c.isOS || c.workerCount < 2 || c.splitSize <= 0 || size < c.splitSize || c.verify || c.linkDest != "" {
+	if !c.isOS || c.workerCount < 2 || c.splitSize <= 0 || size < c.splitSize || c.set.Verify || c.set.LinkDest != "" {
 		return false // --verify and --link-dest handle files whole
 	}
 	st, ok := info.Sys().(*syscall.Stat_t)
@@ -31,7 +32,7 @@ func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, grou
 		return false
 	}
 	dst := joinRel(c.plan.dstRoot, rel)
-	if c.update != UpdateAll && (dir == nil || !dir.created) {
+	if c.set.Update != wire.UpdateAll && (dir == nil || !dir.created) {
 		// A copy DST may already have: the worker's check for a whole
 		// file decides (a re-run leaves it alone).
 		if dinfo, err := lstat(c.fs, dst); err == nil && dinfo.Mode().IsRegular() && dinfo.Size() == size {
@@ -65,13 +66,13 @@ func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, grou
 	part := max(minPart, (size/int64(2*c.workerCount)+(1<<20)-1)&^(1<<20-1))
 	s := &split{rel: rel, dir: dir, src: joinRel(c.plan.srcRoot, rel), dst: dst, tmp: tmp, size: size, dev: st.Dev, ino: st.Ino, ctime: st.Ctim.Nano(),
 		mode: uint32(info.Mode()), mtime: info.ModTime().UnixNano(), atime: atimeOf(info).UnixNano(), group: group,
-		follow: c.deref}
+		follow: c.set.Deref}
 	s.uid, s.gid = ownerOf(info)
 	for off := int64(0); off < size; off += part {
 		c.nextID++
 		s.remaining++
-		c.parts = append(c.parts, &task{dir: dir, split: s, job: Job{
-			ID: c.nextID, Kind: KindPart, Rel: rel, Size: min(part, size-off), Offset: off,
+		c.parts = append(c.parts, &task{dir: dir, split: s, job: wire.Job{
+			ID: c.nextID, Kind: wire.KindPart, Rel: rel, Size: min(part, size-off), Offset: off,
 			Temp: filepath.Base(tmp), Mode: s.mode, Mtime: s.mtime, Atime: s.atime,
 			Dev: s.dev, Ino: s.ino, Ctime: s.ctime, // each part checks it read the file listed
 		}})

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/filter"
+	"github.com/pcopy/pcopy/internal/wire"
 )
 
 // The walk has two halves. A lister goroutine reads the source depth first
@@ -307,13 +308,13 @@ func (c *coordinator) startWalk() error {
 	p := c.plan
 	if !p.dir {
 		if !c.trySplit(nil, "", p.srcInfo, nil) {
-			c.retry = append(c.retry, c.newTask(nil, "", KindFile, p.srcInfo))
+			c.retry = append(c.retry, c.newTask(nil, "", wire.KindFile, p.srcInfo))
 		}
 		c.walkDone = true
 		return nil
 	}
 	dstInfo, _ := c.fs.Stat(p.dstRoot)
-	c.entries = startLister(c.fs, listSpec{root: p.srcRoot, rootInfo: p.srcInfo, dst: dstInfo, deref: c.deref, filter: c.filter,
+	c.entries = startLister(c.fs, listSpec{root: p.srcRoot, rootInfo: p.srcInfo, dst: dstInfo, deref: c.set.Deref, filter: c.filter,
 		maxFds: c.dirFds}, c.quit)
 	return nil
 }
@@ -439,7 +440,7 @@ func (c *coordinator) take(e srcEntry) *task {
 		if id, nlink, ok := fileIDOf(e.info); ok && c.isOS {
 			var first bool
 			if g, first = c.linkGroupOf(e.rel, nlink, id); g != nil && !first {
-				t := c.newTask(parent, e.rel, KindFile, e.info)
+				t := c.newTask(parent, e.rel, wire.KindFile, e.info)
 				t.group = g
 				return c.linkLater(g, t)
 			}
@@ -447,20 +448,20 @@ func (c *coordinator) take(e srcEntry) *task {
 		if c.fullFsOf(parent) == nil && c.trySplit(parent, e.rel, e.info, g) {
 			return nil // its parts are queued
 		}
-		t := c.newTask(parent, e.rel, KindFile, e.info)
+		t := c.newTask(parent, e.rel, wire.KindFile, e.info)
 		t.group = g
 		return t
 	case mode&fs.ModeSymlink != 0:
-		return c.newTask(parent, e.rel, KindSymlink, e.info)
+		return c.newTask(parent, e.rel, wire.KindSymlink, e.info)
 	case c.isOS && specialFiles:
-		return c.newTask(parent, e.rel, KindSpecial, e.info)
+		return c.newTask(parent, e.rel, wire.KindSpecial, e.info)
 	default:
 		c.warn(fmt.Sprintf("%s: skipped: %s (not copied on this platform)", DisplayPath(e.rel), typeName(mode)))
 	}
 	return nil
 }
 
-func (c *coordinator) newTask(dir *dirState, rel string, kind JobKind, info os.FileInfo) *task {
+func (c *coordinator) newTask(dir *dirState, rel string, kind wire.Kind, info os.FileInfo) *task {
 	c.nextID++
 	if dir != nil {
 		dir.pending++
@@ -469,10 +470,10 @@ func (c *coordinator) newTask(dir *dirState, rel string, kind JobKind, info os.F
 }
 
 // listedJob is the job for rel as info describes it.
-func listedJob(id uint64, kind JobKind, rel string, info os.FileInfo, fresh bool) Job {
+func listedJob(id uint64, kind wire.Kind, rel string, info os.FileInfo, fresh bool) wire.Job {
 	uid, gid := ownerOf(info)
 	fid, _, _ := fileIDOf(info)
-	return Job{
+	return wire.Job{
 		Dev:    fid.dev,
 		Ino:    fid.ino,
 		Ctime:  ctimeOf(info),
@@ -485,7 +486,7 @@ func listedJob(id uint64, kind JobKind, rel string, info os.FileInfo, fresh bool
 		Mode:   uint32(info.Mode()),
 		Mtime:  info.ModTime().UnixNano(),
 		Atime:  atimeOf(info).UnixNano(),
-		Sparse: kind == KindFile && sparseOf(info),
+		Sparse: kind == wire.KindFile && sparseOf(info),
 		Rdev:   rdevOf(info),
 		Fresh:  fresh,
 	}
@@ -580,7 +581,7 @@ func (c *coordinator) makeDir(parent *dirState, rel string) (created bool, exist
 	if err == nil {
 		return true, nil, nil
 	}
-	if kind := fullKindOf(err); kind != notFull {
+	if kind := fullKindOf(err); kind != wire.NotFull {
 		return false, nil, &fullError{fs: c.markFull(parent, kind), err: fmt.Errorf("create directory: %w", unwrapPath(err))}
 	}
 	existing, err = c.reuseDir(rel, name, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/tempname"
+	"github.com/pcopy/pcopy/internal/wire"
 )
 
 // flushEvery bounds how long finished results and progress wait in the
@@ -30,8 +31,8 @@ func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) e
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the reader goroutine, whatever ends the worker
 	fsys = osFsOf(fsys)
-	c := newConn(r, w)
-	h, err := c.readHello()
+	c := wire.NewConn(r, w)
+	h, err := c.ReadHello()
 	if err != nil {
 		return sendFatal(c, err)
 	}
@@ -39,12 +40,12 @@ func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) e
 		return sendFatal(c, fmt.Errorf("%w: hello without source or destination root", ErrProtocol))
 	}
 	if isOSFs(fsys) {
-		defer holdRoots(filepath.Clean(h.SrcRoot), filepath.Clean(h.DstRoot), h.LinkDest, h.Deref)()
+		defer holdRoots(filepath.Clean(h.SrcRoot), filepath.Clean(h.DstRoot), h.Settings.LinkDest, h.Settings.Deref)()
 	}
-	if err := c.writeHello(hello{Version: protocolVersion, Pid: uint64(os.Getpid())}); err != nil {
+	if err := c.WriteHello(wire.Hello{Version: wire.Version, Pid: uint64(os.Getpid())}); err != nil {
 		return err
 	}
-	if err := c.flush(); err != nil {
+	if err := c.Flush(); err != nil {
 		return err
 	}
 
@@ -57,7 +58,7 @@ func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) e
 	msgs := make(chan message)
 	go func() {
 		for {
-			m, err := c.read()
+			m, err := c.Read()
 			select {
 			case msgs <- message{m, err}:
 			case <-ctx.Done():
@@ -69,10 +70,10 @@ func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) e
 		}
 	}()
 
-	wk := &worker{fs: fsys, conn: c, src: filepath.Clean(h.SrcRoot), dst: filepath.Clean(h.DstRoot), update: h.Update, fsync: h.Fsync, owner: h.Owner, deref: h.Deref, verify: h.Verify, linkDest: h.LinkDest, lastFlush: time.Now(),
+	wk := &worker{fs: fsys, conn: c, src: filepath.Clean(h.SrcRoot), dst: filepath.Clean(h.DstRoot), set: h.Settings, lastFlush: time.Now(),
 		tempPrefix: tempname.ForWorker(os.Getpid(), int(h.Worker))}
 	if isOSFs(fsys) {
-		if wk.osCopier = newOSCopier(wk.tempPrefix, h); wk.osCopier != nil {
+		if wk.osCopier = newOSCopier(wk.tempPrefix, h.Settings); wk.osCopier != nil {
 			defer wk.osCopier.close()
 		}
 	}
@@ -89,7 +90,7 @@ func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) e
 		if msg.err != nil {
 			return sendFatal(c, msg.err)
 		}
-		b, ok := msg.m.(*batch)
+		b, ok := msg.m.(*wire.Batch)
 		if !ok {
 			return sendFatal(c, fmt.Errorf("%w: worker expected a batch, got %T", ErrProtocol, msg.m))
 		}
@@ -98,35 +99,30 @@ func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) e
 				return err
 			}
 		}
-		if err := c.flush(); err != nil {
+		if err := c.Flush(); err != nil {
 			return err
 		}
 		wk.lastFlush = time.Now()
 	}
 }
 
-func sendFatal(c *conn, err error) error {
-	c.writeFatal(fatal{Err: err.Error()})
-	c.flush()
+func sendFatal(c *wire.Conn, err error) error {
+	c.WriteFatal(wire.Fatal{Err: err.Error()})
+	c.Flush()
 	return err
 }
 
 // testHookCopy, when set by a test, sees each job before the worker
 // copies it.
-var testHookCopy func(job *Job)
+var testHookCopy func(job *wire.Job)
 
 type worker struct {
 	fs         afero.Fs
-	conn       *conn
+	conn       *wire.Conn
 	src, dst   string
 	tempPrefix string
-	update     UpdatePolicy
-	fsync      bool
-	owner      bool   // give copies their source's owner and group
-	deref      bool   // follow symlinks in SRC
-	verify     bool   // read each copy back and compare it with its source
-	linkDest   string // an earlier copy to hard-link unchanged files from
-	reused     bool   // the job in hand was linked from linkDest
+	set        wire.Settings
+	reused     bool   // the job in hand was linked from set.LinkDest
 	warn       string // what the job in hand could not keep
 	xbuf       xattrBuf
 	lastFlush  time.Time
@@ -136,12 +132,12 @@ type worker struct {
 // fileCopier is a platform's fast way to copy a regular file on the
 // operating system's filesystem.
 type fileCopier interface {
-	copyFile(ctx context.Context, job *Job, src, dst string, progress func(int64) error) (int64, error)
-	copyPart(ctx context.Context, job *Job, src, dst string, progress func(int64) error) (int64, error)
+	copyFile(ctx context.Context, job *wire.Job, src, dst string, progress func(int64) error) (int64, error)
+	copyPart(ctx context.Context, job *wire.Job, src, dst string, progress func(int64) error) (int64, error)
 	// link gives the file already copied to target the name dst too.
-	link(ctx context.Context, job *Job, target, src, dst string, progress func(int64) error) (int64, error)
+	link(ctx context.Context, job *wire.Job, target, src, dst string, progress func(int64) error) (int64, error)
 	// makeSpecial makes a FIFO, socket or device node like src at dst.
-	makeSpecial(job *Job, src, dst string) error
+	makeSpecial(job *wire.Job, src, dst string) error
 	takeWarn() string // what the last job could not keep, if anything
 	close()
 }
@@ -149,12 +145,12 @@ type fileCopier interface {
 // run copies one job and writes its result. Its error is for the worker as
 // a whole (cancelled, or the coordinator's pipe is gone); a job that fails
 // is reported in its result.
-func (w *worker) run(ctx context.Context, job *Job) error {
+func (w *worker) run(ctx context.Context, job *wire.Job) error {
 	n, err := w.copy(ctx, job)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	res := result{ID: job.ID, Bytes: n, Warn: w.warn, Reused: w.reused && err == nil}
+	res := wire.Result{ID: job.ID, Bytes: n, Warn: w.warn, Reused: w.reused && err == nil}
 	w.warn, w.reused = "", false
 	if w.osCopier != nil {
 		res.Warn = firstWarn(res.Warn, w.osCopier.takeWarn())
@@ -171,7 +167,7 @@ func (w *worker) run(ctx context.Context, job *Job) error {
 		var changed *sourceChanged
 		res.Changed = errors.As(err, &changed)
 	}
-	if err := w.conn.writeResult(res); err != nil {
+	if err := w.conn.WriteResult(res); err != nil {
 		return err
 	}
 	return w.maybeFlush()
@@ -182,20 +178,20 @@ func (w *worker) maybeFlush() error {
 		return nil
 	}
 	w.lastFlush = time.Now()
-	return w.conn.flush()
+	return w.conn.Flush()
 }
 
 // progressFunc reports the bytes done so far in job to the coordinator.
-func (w *worker) progressFunc(job *Job) func(int64) error {
+func (w *worker) progressFunc(job *wire.Job) func(int64) error {
 	return func(done int64) error {
-		if err := w.conn.writeProgress(progressMsg{ID: job.ID, Bytes: done}); err != nil {
+		if err := w.conn.WriteProgress(wire.Progress{ID: job.ID, Bytes: done}); err != nil {
 			return err
 		}
 		return w.maybeFlush()
 	}
 }
 
-func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
+func (w *worker) copy(ctx context.Context, job *wire.Job) (int64, error) {
 	if err := checkRel(job.Rel); err != nil {
 		return 0, err
 	}
@@ -204,8 +200,8 @@ func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 	}
 	src, dst := joinRel(w.src, job.Rel), joinRel(w.dst, job.Rel)
 	switch job.Kind {
-	case KindFile:
-		if !job.Fresh && w.update != UpdateAll {
+	case wire.KindFile:
+		if !job.Fresh && w.set.Update != wire.UpdateAll {
 			if ok, err := w.upToDate(job, src, dst); ok || err != nil {
 				if ok {
 					err = errUpToDate
@@ -214,8 +210,8 @@ func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 			}
 		}
 		progress := w.progressFunc(job)
-		if w.linkDest != "" && w.osCopier != nil {
-			if prev, ok := reusable(w.linkDest, job.Rel, job, w.owner); ok {
+		if w.set.LinkDest != "" && w.osCopier != nil {
+			if prev, ok := reusable(w.set.LinkDest, job.Rel, job, w.set.Owner); ok {
 				n, err := w.osCopier.link(ctx, job, prev, src, dst, progress)
 				w.reused = n == 0 // not copied instead (a link limit reached)
 				return n, err
@@ -225,12 +221,12 @@ func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 			return w.osCopier.copyFile(ctx, job, src, dst, progress)
 		}
 		return copyFile(ctx, w.fs, job, src, dst, w.fileOpts(), progress)
-	case KindPart:
+	case wire.KindPart:
 		if w.osCopier == nil {
 			return 0, errors.New("copying a file in parts is not supported here")
 		}
 		return w.osCopier.copyPart(ctx, job, src, dst, w.progressFunc(job))
-	case KindHardlink:
+	case wire.KindHardlink:
 		if err := checkRel(job.Link); err != nil {
 			return 0, err
 		}
@@ -239,19 +235,19 @@ func (w *worker) copy(ctx context.Context, job *Job) (int64, error) {
 			return copyFile(ctx, w.fs, job, src, dst, w.fileOpts(), w.progressFunc(job))
 		}
 		return w.osCopier.link(ctx, job, joinRel(w.dst, job.Link), src, dst, w.progressFunc(job))
-	case KindSpecial:
+	case wire.KindSpecial:
 		if w.osCopier == nil {
 			return 0, &omittedError{fmt.Sprintf("%s (not made on this filesystem)", kindName(job))}
 		}
 		return 0, w.osCopier.makeSpecial(job, src, dst)
-	case KindSymlink:
+	case wire.KindSymlink:
 		return 0, copySymlink(w.fs, job, src, dst, w.tempPrefix, func(tmp string) {
-			w.warn = keepLinkMeta(job, src, tmp, w.owner, &w.xbuf)
+			w.warn = keepLinkMeta(job, src, tmp, w.set.Owner, &w.xbuf)
 		})
 	}
 	return 0, fmt.Errorf("%w: unknown job kind %d", ErrProtocol, job.Kind)
 }
 
 func (w *worker) fileOpts() fileOpts {
-	return fileOpts{tempPrefix: w.tempPrefix, fsync: w.fsync, follow: w.deref, verify: w.verify}
+	return fileOpts{tempPrefix: w.tempPrefix, set: w.set}
 }

@@ -1,4 +1,4 @@
-package copier
+package wire
 
 import (
 	"bytes"
@@ -33,46 +33,47 @@ func TestProtocolRoundTrip(t *testing.T) {
 		Job{ID: 5, Kind: KindSpecial, Rel: "dev/null", Mode: uint32(fs.ModeDevice | fs.ModeCharDevice | 0o666), Rdev: 1<<8 | 3},
 		Job{ID: 6, Kind: KindHardlink, Rel: "b\nlink", Link: "a/first\xff"})
 	msgs := []any{
-		hello{Version: protocolVersion, Worker: 3, Pid: 4242, SrcRoot: "/src\n", DstRoot: "/d\xffst", Update: UpdateChecksum, Fsync: true, Owner: true, Deref: true, Verify: true, LinkDest: "/snap\n"},
-		&batch{Jobs: jobs},
-		progressMsg{ID: 9, Bytes: 1 << 35},
-		result{ID: 9, Bytes: 123, Err: "open source: permission denied"},
-		result{ID: 10},
-		result{ID: 11, Skipped: true},
-		result{ID: 12, Err: "changed", Changed: true},
-		result{ID: 13, Warn: "DST does not store extended attributes"},
-		result{ID: 14, Warn: "character device (making device nodes needs root)", Omitted: true},
-		result{ID: 15, Reused: true},
-		result{ID: 16, Bytes: 1 << 20, Err: "copy data: write: no space left on device", Full: noSpace},
-		result{ID: 17, Err: "create temporary file: disk quota exceeded", Full: overQuota},
-		fatal{Err: "boom"},
+		Hello{Version: Version, Worker: 3, Pid: 4242, SrcRoot: "/src\n", DstRoot: "/d\xffst",
+			Settings: Settings{Update: UpdateChecksum, Fsync: true, Owner: true, Deref: true, Verify: true, LinkDest: "/snap\n"}},
+		&Batch{Jobs: jobs},
+		Progress{ID: 9, Bytes: 1 << 35},
+		Result{ID: 9, Bytes: 123, Err: "open source: permission denied"},
+		Result{ID: 10},
+		Result{ID: 11, Skipped: true},
+		Result{ID: 12, Err: "changed", Changed: true},
+		Result{ID: 13, Warn: "DST does not store extended attributes"},
+		Result{ID: 14, Warn: "character device (making device nodes needs root)", Omitted: true},
+		Result{ID: 15, Reused: true},
+		Result{ID: 16, Bytes: 1 << 20, Err: "copy data: write: no space left on device", Full: NoSpace},
+		Result{ID: 17, Err: "create temporary file: disk quota exceeded", Full: OverQuota},
+		Fatal{Err: "boom"},
 	}
 
 	var buf bytes.Buffer
-	c := newConn(&buf, &buf)
+	c := NewConn(&buf, &buf)
 	for _, m := range msgs {
 		var err error
 		switch m := m.(type) {
-		case hello:
-			err = c.writeHello(m)
-		case *batch:
-			err = c.writeBatch(m.Jobs)
-		case progressMsg:
-			err = c.writeProgress(m)
-		case result:
-			err = c.writeResult(m)
-		case fatal:
-			err = c.writeFatal(m)
+		case Hello:
+			err = c.WriteHello(m)
+		case *Batch:
+			err = c.WriteBatch(m.Jobs)
+		case Progress:
+			err = c.WriteProgress(m)
+		case Result:
+			err = c.WriteResult(m)
+		case Fatal:
+			err = c.WriteFatal(m)
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := c.flush(); err != nil {
+	if err := c.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	for i, want := range msgs {
-		got, err := c.read()
+		got, err := c.Read()
 		if err != nil {
 			t.Fatalf("message %d: %v", i, err)
 		}
@@ -80,21 +81,22 @@ func TestProtocolRoundTrip(t *testing.T) {
 			t.Errorf("message %d:\n got %#v\nwant %#v", i, got, want)
 		}
 	}
-	if _, err := c.read(); err != io.EOF {
+	if _, err := c.Read(); err != io.EOF {
 		t.Errorf("after last message: err = %v, want io.EOF", err)
 	}
 }
 
 func TestProtocolRejects(t *testing.T) {
-	valid := func(write func(c *conn)) []byte {
+	valid := func(write func(c *Conn)) []byte {
 		var buf bytes.Buffer
-		c := newConn(nil, &buf)
+		c := NewConn(nil, &buf)
 		write(c)
-		c.flush()
+		c.Flush()
 		return buf.Bytes()
 	}
-	res := valid(func(c *conn) { c.writeResult(result{ID: 1, Bytes: 2, Err: "x"}) })
-	unknownFull := valid(func(c *conn) { c.writeResult(result{ID: 1, Err: "x", Full: overQuota + 1}) })
+	res := valid(func(c *Conn) { c.WriteResult(Result{ID: 1, Bytes: 2, Err: "x"}) })
+	unknownFull := valid(func(c *Conn) { c.WriteResult(Result{ID: 1, Err: "x", Full: OverQuota + 1}) })
+	unknownUpdate := valid(func(c *Conn) { c.WriteHello(Hello{Version: Version, Settings: Settings{Update: UpdateAll + 1}}) })
 	tests := []struct {
 		name string
 		in   []byte
@@ -108,11 +110,12 @@ func TestProtocolRejects(t *testing.T) {
 		{"batch count beyond frame", []byte{0, 0, 0, 6, byte(msgBatch), 0xff, 0xff, 0xff, 0xff, 0x0f}},
 		{"string beyond frame", []byte{0, 0, 0, 4, byte(msgFatal), 0x7f, 'a', 'b'}},
 		{"unknown full kind", unknownFull},
+		{"unknown update policy", unknownUpdate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newConn(bytes.NewReader(tt.in), io.Discard)
-			_, err := c.read()
+			c := NewConn(bytes.NewReader(tt.in), io.Discard)
+			_, err := c.Read()
 			if !errors.Is(err, ErrProtocol) {
 				t.Errorf("err = %v, want a protocol error", err)
 			}
@@ -122,16 +125,16 @@ func TestProtocolRejects(t *testing.T) {
 
 func TestHelloVersionMismatch(t *testing.T) {
 	var buf bytes.Buffer
-	c := newConn(&buf, &buf)
-	c.writeHello(hello{Version: protocolVersion + 1, SrcRoot: "a", DstRoot: "b"})
-	c.flush()
-	if _, err := c.readHello(); !errors.Is(err, ErrProtocol) {
+	c := NewConn(&buf, &buf)
+	c.WriteHello(Hello{Version: Version + 1, SrcRoot: "a", DstRoot: "b"})
+	c.Flush()
+	if _, err := c.ReadHello(); !errors.Is(err, ErrProtocol) {
 		t.Fatalf("readHello of another version: err = %v, want protocol error", err)
 	}
 	buf.Reset()
-	c.writeResult(result{ID: 1})
-	c.flush()
-	if _, err := c.readHello(); !errors.Is(err, ErrProtocol) {
+	c.WriteResult(Result{ID: 1})
+	c.Flush()
+	if _, err := c.ReadHello(); !errors.Is(err, ErrProtocol) {
 		t.Fatalf("readHello of a result: err = %v, want protocol error", err)
 	}
 }
@@ -140,21 +143,21 @@ func TestHelloVersionMismatch(t *testing.T) {
 // or an error, never panic, hang or allocate without bound.
 func FuzzDecode(f *testing.F) {
 	var buf bytes.Buffer
-	c := newConn(nil, &buf)
-	c.writeHello(hello{Version: protocolVersion, Worker: 1, SrcRoot: "/a", DstRoot: "/b"})
-	c.writeBatch([]Job{{ID: 1, Kind: KindFile, Rel: "x\ny", Size: 5}, {ID: 2, Kind: KindSymlink, Rel: "l"}})
-	c.writeProgress(progressMsg{ID: 1, Bytes: 3})
-	c.writeResult(result{ID: 1, Bytes: 5, Err: "e"})
-	c.writeResult(result{ID: 2, Err: "no space", Full: noSpace})
-	c.writeFatal(fatal{Err: "f"})
-	c.flush()
+	c := NewConn(nil, &buf)
+	c.WriteHello(Hello{Version: Version, Worker: 1, SrcRoot: "/a", DstRoot: "/b"})
+	c.WriteBatch([]Job{{ID: 1, Kind: KindFile, Rel: "x\ny", Size: 5}, {ID: 2, Kind: KindSymlink, Rel: "l"}})
+	c.WriteProgress(Progress{ID: 1, Bytes: 3})
+	c.WriteResult(Result{ID: 1, Bytes: 5, Err: "e"})
+	c.WriteResult(Result{ID: 2, Err: "no space", Full: NoSpace})
+	c.WriteFatal(Fatal{Err: "f"})
+	c.Flush()
 	f.Add(buf.Bytes())
 	f.Add([]byte{0, 0, 0, 1, 1})
 	f.Add([]byte{0, 0, 0, 3, 2, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, in []byte) {
-		c := newConn(bytes.NewReader(in), io.Discard)
+		c := NewConn(bytes.NewReader(in), io.Discard)
 		for range 1000 {
-			m, err := c.read()
+			m, err := c.Read()
 			if err != nil {
 				return
 			}

@@ -1,4 +1,14 @@
-package copier
+// Package wire is the protocol between pcopy's coordinator and its
+// workers: the messages, their encoding, and a connection that reads and
+// writes them.
+//
+// Every message is a frame: a 4-byte big-endian length n, then n bytes of
+// which the first is the message type and the rest its payload. Integers in
+// payloads are varints; byte strings (paths, error texts) are a uvarint length
+// followed by raw bytes, so any file name round-trips exactly. The first frame
+// in each direction is a hello carrying a magic string and the protocol
+// version; a peer that speaks another version is refused.
+package wire
 
 import (
 	"bufio"
@@ -8,18 +18,11 @@ import (
 	"io"
 )
 
-// The wire protocol between the coordinator and a worker.
-//
-// Every message is a frame: a 4-byte big-endian length n, then n bytes of
-// which the first is the message type and the rest its payload. Integers in
-// payloads are varints; byte strings (paths, error texts) are a uvarint length
-// followed by raw bytes, so any file name round-trips exactly. The first frame
-// in each direction is a hello carrying a magic string and the protocol
-// version; a peer that speaks another version is refused.
-
 const (
-	protocolMagic   = "pcopy-wire"
-	protocolVersion = 9
+	helloMagic = "pcopy-wire"
+	// Version is the protocol's; peers of different versions refuse each
+	// other.
+	Version = 10
 
 	// maxFrame and maxFrameJobs bound the memory a malformed or hostile
 	// frame can make the decoder allocate. A batch of jobs with long
@@ -41,41 +44,63 @@ const (
 	msgFatal    msgType = 5 // worker -> coordinator: the worker cannot go on
 )
 
-// JobKind says what a job copies.
-type JobKind byte
+// Kind says what a job copies.
+type Kind byte
 
 const (
-	KindFile    JobKind = 1
-	KindSymlink JobKind = 2
+	KindFile    Kind = 1
+	KindSymlink Kind = 2
 	// KindPart copies bytes Offset to Offset+Size of file Rel into the
 	// existing temporary file Temp in Rel's destination directory: one
 	// range of a large file that several workers copy at once.
-	KindPart JobKind = 3
+	KindPart Kind = 3
 	// KindSpecial makes a FIFO, socket or device node (Rdev) like Rel.
-	KindSpecial JobKind = 4
+	KindSpecial Kind = 4
 	// KindHardlink gives the file already copied to Link (a path below
 	// DST, like Rel) the name Rel too: Rel and Link are hard links to one
 	// file in SRC.
-	KindHardlink JobKind = 5
+	KindHardlink Kind = 5
 )
 
-// hello is the first message in each direction. The coordinator fills every
+// Hello is the first message in each direction. The coordinator fills every
 // field; a worker answers with only Version and Pid.
-type hello struct {
-	Version uint64
-	Worker  uint64 // the worker's number, for its name in ps and messages
-	Pid     uint64 // the worker's process id (worker -> coordinator)
-	SrcRoot string
-	DstRoot string
-	Update  UpdatePolicy // when a file already in DST is left as it is
-	Fsync   bool         // flush each file to disk before it gets its name
-	Owner   bool         // give copies their source's owner and group (as far as allowed)
-	Deref   bool         // follow symlinks in SRC: jobs name what they point to
-	Verify  bool         // read each copy back and compare it with its source by hash
+type Hello struct {
+	Version  uint64
+	Worker   uint64 // the worker's number, for its name in ps and messages
+	Pid      uint64 // the worker's process id (worker -> coordinator)
+	SrcRoot  string
+	DstRoot  string
+	Settings Settings
+}
+
+// Settings are how each file is copied: made once from the copy's options,
+// sent to each worker in its hello, and held by value by every part that
+// acts on them. A new option that changes how a file is copied is a field
+// here, and nowhere else but where it is set and where it is acted on.
+type Settings struct {
+	Update Update // when a file already in DST is left as it is
+	Fsync  bool   // flush each file to disk before it gets its name
+	Owner  bool   // give copies their source's owner and group (as far as allowed)
+	Deref  bool   // follow symlinks in SRC: jobs name what they point to
+	Verify bool   // read each copy back and compare it with its source by hash
 	// LinkDest, if set, is an earlier copy: a file it holds unchanged is
 	// hard-linked from there instead of copied (absolute, clean).
 	LinkDest string
 }
+
+// Update says when a file already in DST is left as it is.
+type Update uint8
+
+const (
+	// UpdateChanged leaves a file whose copy has the same size and
+	// modification time (to the nanosecond), as rsync does.
+	UpdateChanged Update = iota
+	// UpdateChecksum leaves a file whose copy has the same size and
+	// content, whatever its time, and then gives it the source's time.
+	UpdateChecksum
+	// UpdateAll copies every file.
+	UpdateAll
+)
 
 // Job is one entry for a worker to copy. Rel is the slash-separated path
 // below both roots ("" for the root itself, when copying a single file).
@@ -83,7 +108,7 @@ type hello struct {
 // source; the worker applies them to the copy.
 type Job struct {
 	ID     uint64
-	Kind   JobKind
+	Kind   Kind
 	Rel    string
 	Size   int64
 	Mode   uint32 // os.FileMode bits
@@ -106,40 +131,45 @@ type Job struct {
 	Ctime    int64
 }
 
-type batch struct {
+// Batch is jobs for a worker, coordinator to worker. A worker does them in
+// order and answers each with a Result.
+type Batch struct {
 	Jobs []Job
 }
 
-type progressMsg struct {
+// Progress tells the coordinator how far a worker is in a long job.
+type Progress struct {
 	ID    uint64
 	Bytes int64 // bytes done so far in this job (cumulative)
 }
 
-type result struct {
+// Result is the end of one job, worker to coordinator.
+type Result struct {
 	ID      uint64
 	Bytes   int64
 	Err     string // "" when the job succeeded
-	Skipped bool   // DST already held the file (see UpdatePolicy): nothing was copied
+	Skipped bool   // DST already held the file (see Update): nothing was copied
 	Changed bool   // Err: the source changed or went away after it was listed
 	Warn    string // something not kept, though the job succeeded (xattrs DST cannot store)
 	Omitted bool   // not made, as designed (a device node, without root): Warn says why
-	Reused  bool   // hard-linked from hello.LinkDest, not copied
+	Reused  bool   // hard-linked from Settings.LinkDest, not copied
 	// Err came from DST's filesystem having no room left, not from the
 	// job itself: the coordinator writes nothing more to that filesystem.
-	Full fullKind
+	Full Full
 }
 
-// fullKind says whether a job failed because the filesystem it wrote to
+// Full says whether a job failed because the filesystem it wrote to
 // had no room left for it.
-type fullKind byte
+type Full byte
 
 const (
-	notFull   fullKind = iota
-	noSpace            // ENOSPC: the filesystem is full
-	overQuota          // EDQUOT: the user's quota on it is used up
+	NotFull   Full = iota
+	NoSpace        // ENOSPC: the filesystem is full
+	OverQuota      // EDQUOT: the user's quota on it is used up
 )
 
-type fatal struct {
+// Fatal is a worker's last word: why it cannot go on.
+type Fatal struct {
 	Err string
 }
 
@@ -238,44 +268,48 @@ func (d *decoder) done(what string) error {
 	return d.err
 }
 
-// conn speaks the protocol over a byte stream. Writes are buffered until
-// flush, so a worker can send the results of a whole batch in one write.
-type conn struct {
+// Conn speaks the protocol over a byte stream. Writes are buffered until
+// Flush, so a worker can send the results of a whole batch in one write.
+type Conn struct {
 	r   *bufio.Reader
 	w   *bufio.Writer
 	enc encoder
 	buf []byte // frame read buffer, reused
 }
 
-func newConn(r io.Reader, w io.Writer) *conn {
-	return &conn{r: bufio.NewReaderSize(r, 64<<10), w: bufio.NewWriterSize(w, 64<<10)}
+func NewConn(r io.Reader, w io.Writer) *Conn {
+	return &Conn{r: bufio.NewReaderSize(r, 64<<10), w: bufio.NewWriterSize(w, 64<<10)}
 }
 
-func (c *conn) flush() error { return c.w.Flush() }
+// Flush sends what the Write methods buffered.
+func (c *Conn) Flush() error { return c.w.Flush() }
 
-func (c *conn) put() error {
+func (c *Conn) put() error {
 	_, err := c.w.Write(c.enc.frame())
 	return err
 }
 
-func (c *conn) writeHello(h hello) error {
+// WriteHello buffers a hello.
+func (c *Conn) WriteHello(h Hello) error {
 	c.enc.begin(msgHello)
-	c.enc.str(protocolMagic)
+	c.enc.str(helloMagic)
 	c.enc.uvarint(h.Version)
 	c.enc.uvarint(h.Worker)
 	c.enc.uvarint(h.Pid)
 	c.enc.str(h.SrcRoot)
 	c.enc.str(h.DstRoot)
-	c.enc.uvarint(uint64(h.Update))
-	c.enc.bool(h.Fsync)
-	c.enc.bool(h.Owner)
-	c.enc.bool(h.Deref)
-	c.enc.bool(h.Verify)
-	c.enc.str(h.LinkDest)
+	s := &h.Settings
+	c.enc.uvarint(uint64(s.Update))
+	c.enc.bool(s.Fsync)
+	c.enc.bool(s.Owner)
+	c.enc.bool(s.Deref)
+	c.enc.bool(s.Verify)
+	c.enc.str(s.LinkDest)
 	return c.put()
 }
 
-func (c *conn) writeBatch(jobs []Job) error {
+// WriteBatch buffers a batch of jobs.
+func (c *Conn) WriteBatch(jobs []Job) error {
 	c.enc.begin(msgBatch)
 	c.enc.uvarint(uint64(len(jobs)))
 	for i := range jobs {
@@ -302,14 +336,16 @@ func (c *conn) writeBatch(jobs []Job) error {
 	return c.put()
 }
 
-func (c *conn) writeProgress(p progressMsg) error {
+// WriteProgress buffers a progress report.
+func (c *Conn) WriteProgress(p Progress) error {
 	c.enc.begin(msgProgress)
 	c.enc.uvarint(p.ID)
 	c.enc.varint(p.Bytes)
 	return c.put()
 }
 
-func (c *conn) writeResult(r result) error {
+// WriteResult buffers a job's result.
+func (c *Conn) WriteResult(r Result) error {
 	c.enc.begin(msgResult)
 	c.enc.uvarint(r.ID)
 	c.enc.varint(r.Bytes)
@@ -323,17 +359,16 @@ func (c *conn) writeResult(r result) error {
 	return c.put()
 }
 
-func (c *conn) writeFatal(f fatal) error {
+// WriteFatal buffers a worker's fatal error.
+func (c *Conn) WriteFatal(f Fatal) error {
 	c.enc.begin(msgFatal)
 	c.enc.str(f.Err)
 	return c.put()
 }
 
-// read returns the next message: a hello, *batch, progressMsg, result or
-// fatal. It returns io.EOF only at a clean end of stream (between frames).
-// frameReady says whether a whole frame is already buffered, so that
+// FrameReady says whether a whole frame is already buffered, so that
 // reading it cannot block.
-func (c *conn) frameReady() bool {
+func (c *Conn) FrameReady() bool {
 	if c.r.Buffered() < 4 {
 		return false
 	}
@@ -341,7 +376,9 @@ func (c *conn) frameReady() bool {
 	return c.r.Buffered() >= 4+int(binary.BigEndian.Uint32(hdr))
 }
 
-func (c *conn) read() (any, error) {
+// Read returns the next message: a Hello, *Batch, Progress, Result or
+// Fatal. It returns io.EOF only at a clean end of stream (between frames).
+func (c *Conn) Read() (any, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
 		if err == io.ErrUnexpectedEOF {
@@ -363,28 +400,33 @@ func (c *conn) read() (any, error) {
 		}
 		return nil, err
 	}
-	return decodeMessage(msgType(buf[0]), buf[1:])
+	return decode(msgType(buf[0]), buf[1:])
 }
 
-func decodeMessage(t msgType, payload []byte) (any, error) {
+func decode(t msgType, payload []byte) (any, error) {
 	d := decoder{b: payload}
 	switch t {
 	case msgHello:
-		if magic := d.str("hello"); d.err == nil && magic != protocolMagic {
+		if magic := d.str("hello"); d.err == nil && magic != helloMagic {
 			return nil, fmt.Errorf("%w: not a pcopy peer (bad magic)", ErrProtocol)
 		}
-		h := hello{
-			Version:  d.uvarint("hello version"),
-			Worker:   d.uvarint("hello worker"),
-			Pid:      d.uvarint("hello pid"),
-			SrcRoot:  d.str("hello source root"),
-			DstRoot:  d.str("hello destination root"),
-			Update:   UpdatePolicy(d.uvarint("hello update policy")),
-			Fsync:    d.bool("hello fsync flag"),
-			Owner:    d.bool("hello owner flag"),
-			Deref:    d.bool("hello dereference flag"),
-			Verify:   d.bool("hello verify flag"),
-			LinkDest: d.str("hello link-dest"),
+		h := Hello{
+			Version: d.uvarint("hello version"),
+			Worker:  d.uvarint("hello worker"),
+			Pid:     d.uvarint("hello pid"),
+			SrcRoot: d.str("hello source root"),
+			DstRoot: d.str("hello destination root"),
+			Settings: Settings{
+				Update:   Update(d.uvarint("hello update policy")),
+				Fsync:    d.bool("hello fsync flag"),
+				Owner:    d.bool("hello owner flag"),
+				Deref:    d.bool("hello dereference flag"),
+				Verify:   d.bool("hello verify flag"),
+				LinkDest: d.str("hello link-dest"),
+			},
+		}
+		if h.Settings.Update > UpdateAll {
+			d.fail("hello update policy")
 		}
 		return h, d.done("hello")
 	case msgBatch:
@@ -394,11 +436,11 @@ func decodeMessage(t msgType, payload []byte) (any, error) {
 		if d.err == nil && (n > maxFrameJobs || n > uint64(len(d.b))/14) {
 			return nil, fmt.Errorf("%w: batch count %d exceeds frame", ErrProtocol, n)
 		}
-		b := &batch{Jobs: make([]Job, 0, n)}
+		b := &Batch{Jobs: make([]Job, 0, n)}
 		for i := uint64(0); i < n && d.err == nil; i++ {
 			b.Jobs = append(b.Jobs, Job{
 				ID:     d.uvarint("job id"),
-				Kind:   JobKind(d.uvarint("job kind")),
+				Kind:   Kind(d.uvarint("job kind")),
 				Rel:    d.str("job path"),
 				Size:   d.varint("job size"),
 				Mode:   uint32(d.uvarint("job mode")),
@@ -419,39 +461,39 @@ func decodeMessage(t msgType, payload []byte) (any, error) {
 		}
 		return b, d.done("batch")
 	case msgProgress:
-		p := progressMsg{ID: d.uvarint("progress id"), Bytes: d.varint("progress bytes")}
+		p := Progress{ID: d.uvarint("progress id"), Bytes: d.varint("progress bytes")}
 		return p, d.done("progress")
 	case msgResult:
-		r := result{ID: d.uvarint("result id"), Bytes: d.varint("result bytes"), Err: d.str("result error"),
+		r := Result{ID: d.uvarint("result id"), Bytes: d.varint("result bytes"), Err: d.str("result error"),
 			Skipped: d.bool("result skipped flag"), Changed: d.bool("result changed flag"), Warn: d.str("result warning"),
-			Omitted: d.bool("result omitted flag"), Reused: d.bool("result reused flag"), Full: fullKind(d.uvarint("result full kind"))}
-		if r.Full > overQuota {
+			Omitted: d.bool("result omitted flag"), Reused: d.bool("result reused flag"), Full: Full(d.uvarint("result full kind"))}
+		if r.Full > OverQuota {
 			d.fail("result full kind")
 		}
 		return r, d.done("result")
 	case msgFatal:
-		f := fatal{Err: d.str("fatal")}
+		f := Fatal{Err: d.str("fatal")}
 		return f, d.done("fatal")
 	}
 	return nil, fmt.Errorf("%w: unknown message type %d", ErrProtocol, t)
 }
 
-// readHello reads the first frame and checks it is a hello of our version.
-func (c *conn) readHello() (hello, error) {
-	m, err := c.read()
+// ReadHello reads the first frame and checks it is a hello of our version.
+func (c *Conn) ReadHello() (Hello, error) {
+	m, err := c.Read()
 	if err != nil {
 		if err == io.EOF {
 			err = fmt.Errorf("%w: stream ended before hello", ErrProtocol)
 		}
-		return hello{}, err
+		return Hello{}, err
 	}
-	h, ok := m.(hello)
+	h, ok := m.(Hello)
 	if !ok {
-		return hello{}, fmt.Errorf("%w: expected hello, got %T", ErrProtocol, m)
+		return Hello{}, fmt.Errorf("%w: expected hello, got %T", ErrProtocol, m)
 	}
-	if h.Version != protocolVersion {
-		return hello{}, fmt.Errorf("%w: peer speaks protocol version %d, this pcopy speaks %d (mixed pcopy versions?)",
-			ErrProtocol, h.Version, protocolVersion)
+	if h.Version != Version {
+		return Hello{}, fmt.Errorf("%w: peer speaks protocol version %d, this pcopy speaks %d (mixed pcopy versions?)",
+			ErrProtocol, h.Version, Version)
 	}
 	return h, nil
 }
