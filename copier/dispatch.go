@@ -516,9 +516,7 @@ func (c *coordinator) send(w *workerState, b *batchState) {
 
 func (c *coordinator) handle(ev event) error {
 	for _, m := range ev.msgs {
-		if err := c.handleMsg(ev.w, m); err != nil {
-			return err
-		}
+		c.handleMsg(ev.w, m)
 	}
 	if ev.err != nil {
 		return c.workerEnded(ev.w, ev.err)
@@ -526,28 +524,34 @@ func (c *coordinator) handle(ev event) error {
 	return nil
 }
 
-func (c *coordinator) handleMsg(w *workerState, msg any) error {
+// handleMsg acts on one message from w. A message that breaks the protocol
+// stops the worker (see misbehaved).
+func (c *coordinator) handleMsg(w *workerState, msg any) {
 	switch msg.(type) {
 	case wire.Hello, wire.Fatal: // a worker that cannot start says why instead of hello
 	default:
 		if !w.greeted {
-			return c.misbehaved(w, fmt.Sprintf("%T before hello", msg))
+			c.misbehaved(w, fmt.Sprintf("%T before hello", msg))
+			return
 		}
 	}
 	switch m := msg.(type) {
 	case wire.Hello:
 		if w.greeted {
-			return c.misbehaved(w, "second hello")
+			c.misbehaved(w, "second hello")
+			return
 		}
 		if m.Version != wire.Version {
-			return c.misbehaved(w, fmt.Sprintf("worker speaks protocol version %d, this pcopy speaks %d", m.Version, wire.Version))
+			c.misbehaved(w, fmt.Sprintf("worker speaks protocol version %d, this pcopy speaks %d", m.Version, wire.Version))
+			return
 		}
 		w.greeted, w.pid = true, int(m.Pid)
 		c.startFailures = 0
 	case wire.Progress:
 		t := w.tasks[m.ID]
 		if t == nil {
-			return c.misbehaved(w, fmt.Sprintf("progress for unknown job %d", m.ID))
+			c.misbehaved(w, fmt.Sprintf("progress for unknown job %d", m.ID))
+			return
 		}
 		if w, ok := c.rep.(WorkingReporter); ok && t.done == 0 {
 			w.Working(t.job.Rel) // a file long enough to report progress
@@ -557,26 +561,25 @@ func (c *coordinator) handleMsg(w *workerState, msg any) error {
 	case wire.Result:
 		t := w.tasks[m.ID]
 		if t == nil {
-			return c.misbehaved(w, fmt.Sprintf("result for unknown job %d", m.ID))
+			c.misbehaved(w, fmt.Sprintf("result for unknown job %d", m.ID))
+			return
 		}
 		c.finishTask(w, t, m)
 	case wire.Fatal:
 		w.fatal = m.Err
 	default:
-		return c.misbehaved(w, fmt.Sprintf("unexpected %T", m))
+		c.misbehaved(w, fmt.Sprintf("unexpected %T", m))
 	}
-	return nil
 }
 
 // misbehaved stops a worker that broke the protocol; its work is requeued
 // when its output ends, like any other worker death.
-func (c *coordinator) misbehaved(w *workerState, what string) error {
+func (c *coordinator) misbehaved(w *workerState, what string) {
 	if w.fatal == "" {
 		w.fatal = "protocol error: " + what
 	}
 	w.broken = true
 	w.proc.Kill()
-	return nil
 }
 
 func (c *coordinator) finishTask(w *workerState, t *task, r wire.Result) {
@@ -586,11 +589,12 @@ func (c *coordinator) finishTask(w *workerState, t *task, r wire.Result) {
 		if r.Changed && c.relist(t) {
 			return
 		}
-		if r.Full != wire.NotFull {
-			c.notCopied(t, c.markFull(t.dir, r.Full), errors.New(r.Err))
+		err := workerError(r)
+		if kind := fullKindOf(err); kind != notFull {
+			c.notCopied(t, c.markFull(t.dir, kind), err)
 			return
 		}
-		c.complete(t, 0, errors.New(r.Err))
+		c.complete(t, 0, err)
 		return
 	}
 	if r.Warn != "" && !r.Omitted {

@@ -30,15 +30,25 @@ import (
 // copies of what fitted, the directories made before are finished with
 // their metadata, and the same command run again copies the rest.
 
+// fullKind says whether a write failed because the filesystem had no room
+// left for it.
+type fullKind byte
+
+const (
+	notFull   fullKind = iota
+	noSpace            // ENOSPC: the filesystem is full
+	overQuota          // EDQUOT: the user's quota on it is used up
+)
+
 // fullKindOf says whether err is a filesystem having no room left.
-func fullKindOf(err error) wire.Full {
+func fullKindOf(err error) fullKind {
 	switch {
 	case errors.Is(err, syscall.ENOSPC):
-		return wire.NoSpace
+		return noSpace
 	case errors.Is(err, syscall.EDQUOT):
-		return wire.OverQuota
+		return overQuota
 	}
-	return wire.NotFull
+	return notFull
 }
 
 // fullError is why an entry was not copied: the filesystem of DST it was
@@ -77,12 +87,12 @@ func (c *coordinator) fullFsOf(d *dirState) *FullFs {
 
 // markFull records that the filesystem of DST's directory d had no room
 // for an entry, as kind says, and returns it.
-func (c *coordinator) markFull(d *dirState, kind wire.Full) *FullFs {
+func (c *coordinator) markFull(d *dirState, kind fullKind) *FullFs {
 	dev := dirDev(d)
 	if f := c.full[dev]; f != nil {
 		return f
 	}
-	f := &FullFs{Quota: kind == wire.OverQuota, dev: dev}
+	f := &FullFs{Quota: kind == overQuota, dev: dev}
 	f.Mount, f.dir = c.mountOf(d)
 	if c.full == nil {
 		c.full = make(map[uint64]*FullFs)

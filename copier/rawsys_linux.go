@@ -12,6 +12,10 @@ import (
 // wakes every 20 µs. A worker runs one copy at a time, so nothing waits for
 // the processor while a call is in the kernel. (Measured: a third fewer
 // context switches on a tree of small files.)
+//
+// Like the standard library's, each call is made again when a signal
+// interrupts it (EINTR), except close: on Linux the descriptor is gone
+// either way, and closing it again could close another's.
 
 func errnoErr(e unix.Errno) error {
 	if e == 0 {
@@ -25,7 +29,11 @@ func rawOpenat(dirfd int, name string, flags int, mode uint32) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	fd, _, e := unix.RawSyscall6(unix.SYS_OPENAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)), uintptr(flags|unix.O_LARGEFILE), uintptr(mode), 0, 0)
+	var fd uintptr
+	var e unix.Errno
+	for e = unix.EINTR; e == unix.EINTR; {
+		fd, _, e = unix.RawSyscall6(unix.SYS_OPENAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)), uintptr(flags|unix.O_LARGEFILE), uintptr(mode), 0, 0)
+	}
 	if e != 0 {
 		return -1, e
 	}
@@ -38,12 +46,18 @@ func rawClose(fd int) error {
 }
 
 func rawFstat(fd int, st *unix.Stat_t) error {
-	_, _, e := unix.RawSyscall(unix.SYS_FSTAT, uintptr(fd), uintptr(unsafe.Pointer(st)), 0)
+	var e unix.Errno
+	for e = unix.EINTR; e == unix.EINTR; {
+		_, _, e = unix.RawSyscall(unix.SYS_FSTAT, uintptr(fd), uintptr(unsafe.Pointer(st)), 0)
+	}
 	return errnoErr(e)
 }
 
 func rawFchmod(fd int, mode uint32) error {
-	_, _, e := unix.RawSyscall(unix.SYS_FCHMOD, uintptr(fd), uintptr(mode), 0)
+	var e unix.Errno
+	for e = unix.EINTR; e == unix.EINTR; {
+		_, _, e = unix.RawSyscall(unix.SYS_FCHMOD, uintptr(fd), uintptr(mode), 0)
+	}
 	return errnoErr(e)
 }
 
@@ -56,7 +70,10 @@ func rawLinkat(olddirfd int, oldname string, newdirfd int, newname string, flags
 	if err != nil {
 		return err
 	}
-	_, _, e := unix.RawSyscall6(unix.SYS_LINKAT, uintptr(olddirfd), uintptr(unsafe.Pointer(op)), uintptr(newdirfd), uintptr(unsafe.Pointer(np)), uintptr(flags), 0)
+	var e unix.Errno
+	for e = unix.EINTR; e == unix.EINTR; {
+		_, _, e = unix.RawSyscall6(unix.SYS_LINKAT, uintptr(olddirfd), uintptr(unsafe.Pointer(op)), uintptr(newdirfd), uintptr(unsafe.Pointer(np)), uintptr(flags), 0)
+	}
 	return errnoErr(e)
 }
 
@@ -65,7 +82,10 @@ func rawMknodat(dirfd int, name string, mode uint32) error {
 	if err != nil {
 		return err
 	}
-	_, _, e := unix.RawSyscall6(unix.SYS_MKNODAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)), uintptr(mode), 0, 0, 0)
+	var e unix.Errno
+	for e = unix.EINTR; e == unix.EINTR; {
+		_, _, e = unix.RawSyscall6(unix.SYS_MKNODAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)), uintptr(mode), 0, 0, 0)
+	}
 	return errnoErr(e)
 }
 
@@ -80,12 +100,19 @@ func rawUtimensat(dirfd int, name string, atime, mtime int64, flags int) error {
 			return err
 		}
 	}
-	_, _, e := unix.RawSyscall6(unix.SYS_UTIMENSAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(&ts[0])), uintptr(flags), 0, 0)
+	var e unix.Errno
+	for e = unix.EINTR; e == unix.EINTR; {
+		_, _, e = unix.RawSyscall6(unix.SYS_UTIMENSAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(&ts[0])), uintptr(flags), 0, 0)
+	}
 	return errnoErr(e)
 }
 
 func rawCopyFileRange(rfd int, roff *int64, wfd int, woff *int64, n int) (int, error) {
-	r, _, e := unix.RawSyscall6(unix.SYS_COPY_FILE_RANGE, uintptr(rfd), uintptr(unsafe.Pointer(roff)), uintptr(wfd), uintptr(unsafe.Pointer(woff)), uintptr(n), 0)
+	var r uintptr
+	var e unix.Errno
+	for e = unix.EINTR; e == unix.EINTR; {
+		r, _, e = unix.RawSyscall6(unix.SYS_COPY_FILE_RANGE, uintptr(rfd), uintptr(unsafe.Pointer(roff)), uintptr(wfd), uintptr(unsafe.Pointer(woff)), uintptr(n), 0)
+	}
 	if e != 0 {
 		return 0, e
 	}

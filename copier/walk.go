@@ -581,7 +581,7 @@ func (c *coordinator) makeDir(parent *dirState, rel string) (created bool, exist
 	if err == nil {
 		return true, nil, nil
 	}
-	if kind := fullKindOf(err); kind != wire.NotFull {
+	if kind := fullKindOf(err); kind != notFull {
 		return false, nil, &fullError{fs: c.markFull(parent, kind), err: fmt.Errorf("create directory: %w", unwrapPath(err))}
 	}
 	existing, err = c.reuseDir(rel, name, err)

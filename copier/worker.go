@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/spf13/afero"
@@ -163,7 +164,11 @@ func (w *worker) run(ctx context.Context, job *wire.Job) error {
 		res.Omitted, res.Warn, err = true, omitted.why, nil
 	}
 	if err != nil {
-		res.Err, res.Full = err.Error(), fullKindOf(err)
+		res.Err = err.Error()
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			res.Errno = uint64(errno)
+		}
 		var changed *sourceChanged
 		res.Changed = errors.As(err, &changed)
 	}
@@ -179,6 +184,27 @@ func (w *worker) maybeFlush() error {
 	}
 	w.lastFlush = time.Now()
 	return w.conn.Flush()
+}
+
+// workerError is the error a worker reported in r, with the system error
+// under it, if any, so that errors.Is(err, fs.ErrPermission) or
+// errors.Is(err, syscall.ENOSPC) hold of it as of the worker's own.
+func workerError(r wire.Result) error {
+	return &remoteError{msg: r.Err, errno: syscall.Errno(r.Errno)}
+}
+
+type remoteError struct {
+	msg   string
+	errno syscall.Errno
+}
+
+func (e *remoteError) Error() string { return e.msg }
+
+func (e *remoteError) Unwrap() error {
+	if e.errno == 0 {
+		return nil
+	}
+	return e.errno
 }
 
 // progressFunc reports the bytes done so far in job to the coordinator.

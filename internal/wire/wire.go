@@ -153,20 +153,13 @@ type Result struct {
 	Warn    string // something not kept, though the job succeeded (xattrs DST cannot store)
 	Omitted bool   // not made, as designed (a device node, without root): Warn says why
 	Reused  bool   // hard-linked from Settings.LinkDest, not copied
-	// Err came from DST's filesystem having no room left, not from the
-	// job itself: the coordinator writes nothing more to that filesystem.
-	Full Full
+	// Errno is the system error under Err, if there is one (0 if not),
+	// so that the coordinator can tell a full disk or a denied permission
+	// from other failures, and a library user can match it with
+	// errors.Is. Worker and coordinator run on one system, so the number
+	// means the same to both.
+	Errno uint64
 }
-
-// Full says whether a job failed because the filesystem it wrote to
-// had no room left for it.
-type Full byte
-
-const (
-	NotFull   Full = iota
-	NoSpace        // ENOSPC: the filesystem is full
-	OverQuota      // EDQUOT: the user's quota on it is used up
-)
 
 // Fatal is a worker's last word: why it cannot go on.
 type Fatal struct {
@@ -355,7 +348,7 @@ func (c *Conn) WriteResult(r Result) error {
 	c.enc.str(r.Warn)
 	c.enc.bool(r.Omitted)
 	c.enc.bool(r.Reused)
-	c.enc.uvarint(uint64(r.Full))
+	c.enc.uvarint(r.Errno)
 	return c.put()
 }
 
@@ -466,10 +459,7 @@ func decode(t msgType, payload []byte) (any, error) {
 	case msgResult:
 		r := Result{ID: d.uvarint("result id"), Bytes: d.varint("result bytes"), Err: d.str("result error"),
 			Skipped: d.bool("result skipped flag"), Changed: d.bool("result changed flag"), Warn: d.str("result warning"),
-			Omitted: d.bool("result omitted flag"), Reused: d.bool("result reused flag"), Full: Full(d.uvarint("result full kind"))}
-		if r.Full > OverQuota {
-			d.fail("result full kind")
-		}
+			Omitted: d.bool("result omitted flag"), Reused: d.bool("result reused flag"), Errno: d.uvarint("result errno")}
 		return r, d.done("result")
 	case msgFatal:
 		f := Fatal{Err: d.str("fatal")}

@@ -44,8 +44,8 @@ func TestProtocolRoundTrip(t *testing.T) {
 		Result{ID: 13, Warn: "DST does not store extended attributes"},
 		Result{ID: 14, Warn: "character device (making device nodes needs root)", Omitted: true},
 		Result{ID: 15, Reused: true},
-		Result{ID: 16, Bytes: 1 << 20, Err: "copy data: write: no space left on device", Full: NoSpace},
-		Result{ID: 17, Err: "create temporary file: disk quota exceeded", Full: OverQuota},
+		Result{ID: 16, Bytes: 1 << 20, Err: "copy data: write: no space left on device", Errno: 28},
+		Result{ID: 17, Err: "create temporary file: disk quota exceeded", Errno: 122},
 		Fatal{Err: "boom"},
 	}
 
@@ -95,7 +95,6 @@ func TestProtocolRejects(t *testing.T) {
 		return buf.Bytes()
 	}
 	res := valid(func(c *Conn) { c.WriteResult(Result{ID: 1, Bytes: 2, Err: "x"}) })
-	unknownFull := valid(func(c *Conn) { c.WriteResult(Result{ID: 1, Err: "x", Full: OverQuota + 1}) })
 	unknownUpdate := valid(func(c *Conn) { c.WriteHello(Hello{Version: Version, Settings: Settings{Update: UpdateAll + 1}}) })
 	tests := []struct {
 		name string
@@ -109,7 +108,6 @@ func TestProtocolRejects(t *testing.T) {
 		{"trailing bytes", append(append([]byte{0, 0, 0, byte(len(res) - 4 + 1)}, res[4:]...), 0)},
 		{"batch count beyond frame", []byte{0, 0, 0, 6, byte(msgBatch), 0xff, 0xff, 0xff, 0xff, 0x0f}},
 		{"string beyond frame", []byte{0, 0, 0, 4, byte(msgFatal), 0x7f, 'a', 'b'}},
-		{"unknown full kind", unknownFull},
 		{"unknown update policy", unknownUpdate},
 	}
 	for _, tt := range tests {
@@ -148,7 +146,7 @@ func FuzzDecode(f *testing.F) {
 	c.WriteBatch([]Job{{ID: 1, Kind: KindFile, Rel: "x\ny", Size: 5}, {ID: 2, Kind: KindSymlink, Rel: "l"}})
 	c.WriteProgress(Progress{ID: 1, Bytes: 3})
 	c.WriteResult(Result{ID: 1, Bytes: 5, Err: "e"})
-	c.WriteResult(Result{ID: 2, Err: "no space", Full: NoSpace})
+	c.WriteResult(Result{ID: 2, Err: "no space", Errno: 28})
 	c.WriteFatal(Fatal{Err: "f"})
 	c.Flush()
 	f.Add(buf.Bytes())
