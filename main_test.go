@@ -89,7 +89,7 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // treeeq SRC DST checks that DST reproduces SRC: entries, types, modes,
-// contents, link targets and mtimes. [-rootmtime] skips the roots' mtimes.
+// contents, link targets and mtimes. [-norootmtime] skips the roots' mtimes.
 func cmdTreeEq(ts *testscript.TestScript, neg bool, args []string) {
 	var opts treecheck.Options
 	if len(args) == 3 && args[0] == "-norootmtime" {

@@ -130,16 +130,16 @@ func createTemp(fsys afero.Fs, dir, prefix string) (afero.File, string, error) {
 	return nil, "", fmt.Errorf("create temporary file in %s: too many name collisions", dir)
 }
 
-// copyFile copies one regular file: data into a temporary file next to dst,
-// then mode and times, then a rename over dst. On any failure the temporary
-// file is removed and dst is untouched. progress is called with the bytes
-// done so far after each chunk; an error from it abandons the copy.
 // fileOpts are how the portable path copies a file.
 type fileOpts struct {
 	tempPrefix string
 	set        wire.Settings
 }
 
+// copyFile copies one regular file: data into a temporary file next to dst,
+// then mode and times, then a rename over dst. On any failure the temporary
+// file is removed and dst is untouched. progress is called with the bytes
+// done so far after each chunk; an error from it abandons the copy.
 func copyFile(ctx context.Context, fsys afero.Fs, job *wire.Job, src, dst string, o fileOpts, progress func(int64) error) (n int64, err error) {
 	in, err := openSource(fsys, src, o.set.Deref)
 	if err != nil {
