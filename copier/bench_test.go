@@ -37,7 +37,7 @@ func BenchmarkCopyFile(b *testing.B) {
 			info, err := os.Stat(src)
 			must(err)
 			job := jobFor(info)
-			fast := newOSCopier(TempPrefix, wire.Settings{Owner: true})
+			fast := newOSCopier(TempPrefix, wire.Settings{Owner: true}, false)
 			b.SetBytes(int64(size))
 			b.ResetTimer()
 			for i := range b.N {

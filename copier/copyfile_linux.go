@@ -9,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -37,7 +36,6 @@ type osCopier struct {
 	set            wire.Settings
 	srcDir, dstDir string // paths of the open directories
 	srcfd, dstfd   int
-	srcNoClone     bool // the source directory is on a filesystem where FICLONE failed
 	srcDev         uint64
 	dstACL         bool   // the destination directory has a default ACL
 	dstNewGid      uint32 // the group a file made there gets
@@ -46,20 +44,31 @@ type osCopier struct {
 	dstGidUnsure   bool            // dstNewGid is a guess: look at the first file made
 	bsdGroups      map[uint64]bool // per device: do new files take their directory's group (mount -o grpid)?
 
+	// What this worker found the system can do, probed on first use and
+	// kept for this copy only: another copy in the same process (a
+	// library host) starts afresh, whatever filesystems this one met.
+	naming    linkMode
+	noUnnamed map[uint64]bool    // destination devices where unnamed files cannot be finished
+	noClone   map[[2]uint64]bool // source and destination devices between which FICLONE failed
+
 	srcFlags   int    // how sources are opened: O_NOFOLLOW unless symlinks are followed
 	euid, egid uint32 // whom files this process makes belong to
 	xbuf       xattrBuf
 	warn       string // what the last job could not keep
 }
 
-func newOSCopier(tempPrefix string, set wire.Settings) fileCopier {
+func newOSCopier(tempPrefix string, set wire.Settings, namedTemps bool) fileCopier {
 	// O_NONBLOCK: a FIFO put where the walk saw a file is not waited on.
 	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
 	if set.Deref {
 		flags &^= unix.O_NOFOLLOW
 	}
-	return &osCopier{tempPrefix: tempPrefix, set: set, srcFlags: flags, srcfd: -1, dstfd: -1,
+	o := &osCopier{tempPrefix: tempPrefix, set: set, srcFlags: flags, srcfd: -1, dstfd: -1,
 		euid: uint32(os.Geteuid()), egid: uint32(os.Getegid())}
+	if namedTemps {
+		o.naming = linkNone
+	}
+	return o
 }
 
 func (o *osCopier) takeWarn() string {
@@ -98,8 +107,7 @@ func (o *osCopier) srcDirFd(src string) (int, error) {
 		if o.srcfd >= 0 {
 			unix.Close(o.srcfd)
 		}
-		_, no := noClone.Load(st.Dev)
-		o.srcfd, o.srcDir, o.srcDev, o.srcNoClone = fd, d, st.Dev, no
+		o.srcfd, o.srcDir, o.srcDev = fd, d, st.Dev
 	}
 	return o.srcfd, nil
 }
@@ -215,7 +223,10 @@ func (o *osCopier) copyFile(ctx context.Context, job *wire.Job, src, dst string,
 		// This filesystem makes unnamed files but cannot finish them: a
 		// FUSE filesystem may have no path through which to set their
 		// times or link them. Named temporary files from now on.
-		linkMode.Store(linkNone)
+		if o.noUnnamed == nil {
+			o.noUnnamed = make(map[uint64]bool)
+		}
+		o.noUnnamed[o.dstDev] = true
 		o.warn = ""
 		n, err = o.writeNew(ctx, ddir, dname, dst, srcfd, srcX, job, perm, progress)
 	}
@@ -239,7 +250,7 @@ func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, sr
 	if o.set.Verify {
 		access = unix.O_RDWR // the copy is read back
 	}
-	dstfd, err := openUnnamed(ddir, perm, access)
+	dstfd, err := o.openUnnamed(ddir, perm, access)
 	if err != nil {
 		if dstfd, tmp, err = createTempAt(ddir, "", o.tempPrefix, perm, access); err == nil {
 			markTemp(dstfd)
@@ -293,7 +304,7 @@ func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, sr
 		}
 	}
 	if tmp == "" {
-		err := linkUnnamed(dstfd, ddir, dname)
+		err := o.linkUnnamed(dstfd, ddir, dname)
 		if err == unix.EEXIST {
 			// Something is at the name (a re-run): give the copy a
 			// temporary name and rename it over, so what was there stays
@@ -301,7 +312,7 @@ func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, sr
 			markTemp(dstfd)
 			for range 100 {
 				tmp = tempname.New("", o.tempPrefix)
-				if err = linkUnnamed(dstfd, ddir, tmp); err != unix.EEXIST {
+				if err = o.linkUnnamed(dstfd, ddir, tmp); err != unix.EEXIST {
 					break
 				}
 			}
@@ -386,15 +397,17 @@ func checkListed(st *unix.Stat_t, job *wire.Job, size int64) error {
 // is sparse, with copy_file_range otherwise, and with read and write where
 // the kernel cannot copy between these files.
 func (o *osCopier) copyData(ctx context.Context, dstfd, srcfd int, job *wire.Job, progress func(int64) error) (int64, error) {
-	if !o.srcNoClone {
+	if devs := [2]uint64{o.srcDev, o.dstDev}; !o.noClone[devs] {
 		switch err := unix.IoctlFileClone(dstfd, srcfd); err {
 		case nil:
 			return job.Size, nil
 		case unix.EOPNOTSUPP, unix.ENOTTY, unix.EXDEV, unix.ENOSYS:
-			// Not on this filesystem: remembered per source device, so
-			// the attempt costs one call per filesystem, not per file.
-			noClone.Store(o.srcDev, true)
-			o.srcNoClone = true
+			// Not between these filesystems: remembered, so the attempt
+			// costs one call per pair of filesystems, not per file.
+			if o.noClone == nil {
+				o.noClone = make(map[[2]uint64]bool)
+			}
+			o.noClone[devs] = true
 		}
 		// Otherwise not for this file (EINVAL, EPERM): copy the bytes.
 	}
@@ -604,59 +617,55 @@ func createTempAt(dirfd int, dir, prefix string, perm uint32, access int) (int, 
 	return -1, "", errors.New("too many temporary name collisions")
 }
 
-// How this process can give an O_TMPFILE file a name, found on first use:
-// linkat with AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH on older kernels;
-// linking /proc/self/fd/N needs /proc. If the kernel has no O_TMPFILE,
-// named temporary files are used.
+// linkMode is how a worker can give an O_TMPFILE file a name, found on
+// first use: linkat with AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH on older
+// kernels; linking /proc/self/fd/N needs /proc. If the kernel has no
+// O_TMPFILE, named temporary files are used.
+type linkMode uint8
+
 const (
-	linkUnknown int32 = iota
+	linkUnknown linkMode = iota
 	linkEmptyPath
 	linkProcFd
 	linkNone
 )
 
-var linkMode atomic.Int32
-
-// openUnnamed opens an unnamed file in directory dirfd.
-func openUnnamed(dirfd int, perm uint32, access int) (int, error) {
-	if linkMode.Load() == linkNone {
+// openUnnamed opens an unnamed file in directory dirfd, on the
+// destination device o.dstDev.
+func (o *osCopier) openUnnamed(dirfd int, perm uint32, access int) (int, error) {
+	if o.naming == linkNone || o.noUnnamed[o.dstDev] {
 		return -1, unix.EOPNOTSUPP
 	}
 	fd, err := rawOpenat(dirfd, ".", unix.O_TMPFILE|access|unix.O_CLOEXEC, perm)
 	if err == unix.EISDIR {
 		// A kernel without O_TMPFILE sees only its O_DIRECTORY bit. (A
 		// filesystem without it says EOPNOTSUPP: another may have it.)
-		linkMode.Store(linkNone)
+		o.naming = linkNone
 	}
 	return fd, err
 }
 
 // linkUnnamed gives the unnamed file fd the name name in directory dirfd.
-func linkUnnamed(fd, dirfd int, name string) error {
-	mode := linkMode.Load()
-	if mode == linkUnknown || mode == linkEmptyPath {
+func (o *osCopier) linkUnnamed(fd, dirfd int, name string) error {
+	if o.naming == linkUnknown || o.naming == linkEmptyPath {
 		err := rawLinkat(fd, "", dirfd, name, unix.AT_EMPTY_PATH)
 		if err == nil {
-			linkMode.CompareAndSwap(linkUnknown, linkEmptyPath)
+			o.naming = linkEmptyPath
 			return nil
 		}
-		if mode == linkEmptyPath || (err != unix.EPERM && err != unix.ENOENT && err != unix.EINVAL) {
+		if o.naming == linkEmptyPath || (err != unix.EPERM && err != unix.ENOENT && err != unix.EINVAL) {
 			return err
 		}
 	}
 	err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), dirfd, name, unix.AT_SYMLINK_FOLLOW)
 	if err == nil {
-		linkMode.CompareAndSwap(linkUnknown, linkProcFd)
+		o.naming = linkProcFd
 	}
 	return err
 }
 
 // fsyncFd flushes a file to disk (a variable: tests count the calls).
 var fsyncFd = unix.Fsync
-
-// noClone holds the source devices where FICLONE failed as unsupported.
-// A worker copies into one DST, so the source device is key enough.
-var noClone sync.Map // uint64 -> true
 
 // copySparse copies only the data regions of srcfd, found with SEEK_DATA
 // and SEEK_HOLE, and sets the size, so holes stay holes.

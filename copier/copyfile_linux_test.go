@@ -14,10 +14,6 @@ import (
 // Where O_TMPFILE cannot be used, files go through named temporary files;
 // that path must copy as exactly, new files and replacements alike.
 func TestCopyWithNamedTemporaryFiles(t *testing.T) {
-	old := linkMode.Load()
-	linkMode.Store(linkNone)
-	t.Cleanup(func() { linkMode.Store(old) })
-
 	src := filepath.Join(t.TempDir(), "src")
 	for i, name := range []string{"a", "b/c", "b/d/e"} {
 		p := filepath.Join(src, name)
@@ -30,7 +26,8 @@ func TestCopyWithNamedTemporaryFiles(t *testing.T) {
 	}
 	dst := filepath.Join(t.TempDir(), "dst")
 	for range 2 { // the second time over existing files
-		if _, err := Copy(context.Background(), Options{Src: src, Dst: dst, Fs: afero.NewOsFs(), Workers: 2}); err != nil {
+		if _, err := Copy(context.Background(), Options{Src: src, Dst: dst, Fs: afero.NewOsFs(), Workers: 2,
+			Spawn: inProcess(afero.NewOsFs(), true)}); err != nil {
 			t.Fatal(err)
 		}
 		diffs, err := treecheck.Compare(src, dst, treecheck.Options{})

@@ -34,7 +34,7 @@ func TestSourceReplacedAfterWalk(t *testing.T) {
 			return err
 		},
 	}
-	if fast := newOSCopier(TempPrefix, wire.Settings{Owner: true}); fast != nil {
+	if fast := newOSCopier(TempPrefix, wire.Settings{Owner: true}, false); fast != nil {
 		defer fast.close()
 		copiers["fast path"] = func(job *wire.Job, src, dst string) error {
 			_, err := fast.copyFile(context.Background(), job, src, dst, nil)
@@ -80,7 +80,7 @@ func TestSourceChangedSinceListing(t *testing.T) {
 			return err
 		},
 	}
-	if fast := newOSCopier(TempPrefix, wire.Settings{Owner: true}); fast != nil {
+	if fast := newOSCopier(TempPrefix, wire.Settings{Owner: true}, false); fast != nil {
 		defer fast.close()
 		copiers["fast path"] = func(job *wire.Job, dst string) error {
 			_, err := fast.copyFile(context.Background(), job, src, dst, nil)

@@ -145,7 +145,11 @@ func RunWorkerProcess() error {
 // ServeWorker on fsys over io.Pipe: the same protocol and coordinator
 // logic as worker processes, for tests and for library use on filesystems
 // other than the operating system's.
-func InProcess(fsys afero.Fs) Spawner {
+func InProcess(fsys afero.Fs) Spawner { return inProcess(fsys, false) }
+
+// inProcess is InProcess; with namedTemps its workers give every file a
+// temporary name, as where O_TMPFILE cannot be used (a test's seam).
+func inProcess(fsys afero.Fs, namedTemps bool) Spawner {
 	return func(id int) (WorkerProcess, error) {
 		inR, inW := io.Pipe()
 		outR, outW := io.Pipe()
@@ -154,7 +158,7 @@ func InProcess(fsys afero.Fs) Spawner {
 			inR: inR, outW: outW}
 		go func() {
 			defer close(w.done)
-			w.err = ServeWorker(ctx, fsys, inR, outW)
+			w.err = serveWorker(ctx, fsys, inR, outW, namedTemps)
 			if errors.Is(w.err, context.Canceled) {
 				w.err = nil
 			}

@@ -29,6 +29,12 @@ const flushEvery = 100 * time.Millisecond
 // or the protocol error that stopped it, which it also reports to the
 // coordinator as a fatal message.
 func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) error {
+	return serveWorker(ctx, fsys, r, w, false)
+}
+
+// serveWorker is ServeWorker; with namedTemps every file gets a temporary
+// name, as where O_TMPFILE cannot be used.
+func serveWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer, namedTemps bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the reader goroutine, whatever ends the worker
 	fsys = osFsOf(fsys)
@@ -74,7 +80,7 @@ func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) e
 	wk := &worker{fs: fsys, conn: c, src: filepath.Clean(h.SrcRoot), dst: filepath.Clean(h.DstRoot), set: h.Settings, lastFlush: time.Now(),
 		tempPrefix: tempname.ForWorker(os.Getpid(), int(h.Worker))}
 	if isOSFs(fsys) {
-		if wk.osCopier = newOSCopier(wk.tempPrefix, h.Settings); wk.osCopier != nil {
+		if wk.osCopier = newOSCopier(wk.tempPrefix, h.Settings, namedTemps); wk.osCopier != nil {
 			defer wk.osCopier.close()
 		}
 	}
