@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -37,6 +38,8 @@ type actionLog struct {
 	err error // the first write error; the copy goes on
 }
 
+// openActionLog opens the log file name to append to, for a dry run if
+// dry.
 func openActionLog(name string, dry bool) (*actionLog, error) {
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
@@ -45,6 +48,21 @@ func openActionLog(name string, dry bool) (*actionLog, error) {
 	return &actionLog{dry: dry, f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
 }
 
+// start writes the first line: the command line, cmdline, and pcopy's
+// version.
+func (l *actionLog) start(cmdline []string) {
+	quoted := make([]string, len(cmdline))
+	for i, a := range cmdline {
+		quoted[i] = copier.DisplayPath(a)
+	}
+	start := "start"
+	if l.dry {
+		start = "start dry run (nothing is written)"
+	}
+	l.line(fmt.Sprintf("%s: %s, version %s", start, strings.Join(quoted, " "), version()))
+}
+
+// line writes a line saying what, after the time.
 func (l *actionLog) line(what string) {
 	if l.err == nil {
 		_, l.err = fmt.Fprintf(l.w, "%s %s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), what)
@@ -133,6 +151,7 @@ type jsonReport struct {
 	Warnings        []string    `json:"warnings"`
 }
 
+// jsonError is a path that failed, and why.
 type jsonError struct {
 	Path       jsonPath `json:"path"`
 	PathBase64 string   `json:"path_base64,omitempty"` // the exact bytes, where path is not UTF-8
@@ -153,6 +172,7 @@ type jsonFull struct {
 // escapes control characters), else Go-quoted.
 type jsonPath string
 
+// MarshalJSON writes p as a JSON string.
 func (p jsonPath) MarshalJSON() ([]byte, error) {
 	if utf8.ValidString(string(p)) {
 		return json.Marshal(string(p))
@@ -160,6 +180,7 @@ func (p jsonPath) MarshalJSON() ([]byte, error) {
 	return json.Marshal(copier.DisplayPath(string(p)))
 }
 
+// writeJSON writes to w the JSON report of out.
 func writeJSON(w io.Writer, out outcome) error {
 	s := out.sum
 	r := jsonReport{
