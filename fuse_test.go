@@ -175,19 +175,8 @@ func mountFUSE(t *testing.T, dir string, f faults) string {
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		t.Skipf("no FUSE: %v", err)
 	}
-	root := &fs.LoopbackRoot{Path: dir}
-	var st syscall.Stat_t
-	must(t, syscall.Stat(dir, &st))
-	root.Dev = st.Dev
-	root.NewNode = func(r *fs.LoopbackRoot, _ *fs.Inode, _ string, _ *syscall.Stat_t) fs.InodeEmbedder {
-		return &faultyNode{LoopbackNode: fs.LoopbackNode{RootData: r}, faults: f}
-	}
-	root.RootNode = root.NewNode(root, nil, "", &st)
 	mnt := t.TempDir()
-	server, err := fs.Mount(mnt, root.RootNode, &fs.Options{MountOptions: fuse.MountOptions{
-		DirectMountStrict: true, // no fusermount needed, as root
-		FsName:            "faulty",
-	}})
+	server, err := mountLoopback(dir, mnt, f)
 	if err != nil {
 		t.Skipf("cannot mount FUSE: %v", err)
 	}
@@ -197,6 +186,24 @@ func mountFUSE(t *testing.T, dir string, f faults) string {
 		}
 	})
 	return mnt
+}
+
+// mountLoopback mounts at mnt a FUSE view of dir with the faults f.
+func mountLoopback(dir, mnt string, f faults) (*fuse.Server, error) {
+	root := &fs.LoopbackRoot{Path: dir}
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		return nil, err
+	}
+	root.Dev = st.Dev
+	root.NewNode = func(r *fs.LoopbackRoot, _ *fs.Inode, _ string, _ *syscall.Stat_t) fs.InodeEmbedder {
+		return &faultyNode{LoopbackNode: fs.LoopbackNode{RootData: r}, faults: f}
+	}
+	root.RootNode = root.NewNode(root, nil, "", &st)
+	return fs.Mount(mnt, root.RootNode, &fs.Options{MountOptions: fuse.MountOptions{
+		DirectMountStrict: true, // no fusermount needed, as root
+		FsName:            "faulty",
+	}})
 }
 
 const (

@@ -3,12 +3,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"unsafe"
 
@@ -28,7 +31,7 @@ func TestProbesDoNotOutliveACopy(t *testing.T) {
 	for i := range 5 {
 		writeFile(t, filepath.Join(src, fmt.Sprint("f", i)), 1000*(i+1))
 	}
-	mnt := mountFaulty(t, t.TempDir(), syscall.EIO)
+	mnt := mountFUSEElsewhere(t, t.TempDir())
 	if _, err := copier.Copy(context.Background(), copier.Options{Src: src, Dst: mnt, Workers: 2}); err != nil {
 		t.Fatalf("copy onto FUSE: %v", err)
 	}
@@ -48,6 +51,74 @@ func TestProbesDoNotOutliveACopy(t *testing.T) {
 			break
 		}
 	}
+}
+
+// fuseServeEnv, set to DIR, with fuseMountEnv set to MNT, makes this test
+// binary a FUSE server of a loopback view of DIR at MNT until its stdin
+// closes.
+const (
+	fuseServeEnv = "PCOPY_TEST_FUSE_SERVE"
+	fuseMountEnv = "PCOPY_TEST_FUSE_MOUNT"
+)
+
+// mountFUSEElsewhere mounts a loopback FUSE view of dir served by another
+// process. A server in this process can deadlock with in-process workers
+// calling into it (the kernel waits for the server while the server's
+// goroutines wait for locks), as no deployment of pcopy has it.
+func mountFUSEElsewhere(t *testing.T, dir string) string {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("mounting a FUSE filesystem needs root")
+	}
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skipf("no FUSE: %v", err)
+	}
+	exe, err := os.Executable()
+	must(t, err)
+	mnt := t.TempDir()
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), fuseServeEnv+"="+dir, fuseMountEnv+"="+mnt)
+	stdin, err := cmd.StdinPipe()
+	must(t, err)
+	stdout, err := cmd.StdoutPipe()
+	must(t, err)
+	cmd.Stderr = os.Stderr
+	must(t, cmd.Start())
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "mounted\n" {
+		stdin.Close()
+		cmd.Wait()
+		t.Skipf("cannot mount FUSE: %q %v", line, err)
+	}
+	t.Cleanup(func() {
+		stdin.Close() // the server unmounts and exits
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("FUSE server: %v", err)
+		}
+	})
+	return mnt
+}
+
+func init() {
+	if dir := os.Getenv(fuseServeEnv); dir != "" {
+		serveFUSE(dir, os.Getenv(fuseMountEnv))
+	}
+}
+
+// serveFUSE is the FUSE server mountFUSEElsewhere starts.
+func serveFUSE(dir, mnt string) {
+	server, err := mountLoopback(dir, mnt, faults{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mount:", err)
+		os.Exit(1)
+	}
+	fmt.Println("mounted")
+	io.Copy(io.Discard, os.Stdin)
+	if err := server.Unmount(); err != nil {
+		fmt.Fprintln(os.Stderr, "unmount:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }
 
 // watchCreates watches dir with inotify; the function it returns stops
