@@ -187,7 +187,7 @@ func writeJSON(w io.Writer, out outcome) error {
 		Version: version(), Src: jsonPath(out.src), Dst: jsonPath(out.dst),
 		ExitCode: out.code, Interrupted: out.interrupted, DryRun: out.dryRun, Error: out.fatal,
 		Files: s.Files, Bytes: s.Bytes, Symlinks: s.Symlinks, HardLinks: s.Hardlinks, SpecialFiles: s.Specials,
-		Dirs: s.Dirs, Unchanged: s.Skipped, Excluded: s.Excluded, Deleted: s.Deleted, Reused: s.Reused, Failed: len(s.Errors), Vanished: s.Vanished, Changed: s.Changed,
+		Dirs: s.Dirs, Unchanged: s.Unchanged, Excluded: s.Excluded, Deleted: s.Deleted, Reused: s.Reused, Failed: len(s.Errors), Vanished: s.Vanished, Changed: s.Changed,
 		NotCopied: s.NotCopied(), DstFull: []jsonFull{},
 		DurationSeconds: s.Duration.Seconds(), Errors: []jsonError{}, Warnings: s.Warnings,
 	}

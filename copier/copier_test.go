@@ -575,8 +575,8 @@ func TestRerunCopiesOnlyWhatChanged(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sum.Files != c.wantFiles || sum.Skipped != c.skipped {
-				t.Errorf("re-run: %d files copied, %d skipped; want %d and %d", sum.Files, sum.Skipped, c.wantFiles, c.skipped)
+			if sum.Files != c.wantFiles || sum.Unchanged != c.skipped {
+				t.Errorf("re-run: %d files copied, %d skipped; want %d and %d", sum.Files, sum.Unchanged, c.wantFiles, c.skipped)
 			}
 			if got, _ := afero.ReadFile(fsys, "/dst/d/sneaky"); string(got) != c.sneaky {
 				t.Errorf("d/sneaky = %q, want %q", got, c.sneaky)

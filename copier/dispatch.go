@@ -608,12 +608,12 @@ func (c *coordinator) finishTask(w *workerState, t *task, r wire.Result) {
 		c.taskDone(t)
 		return
 	}
-	if r.Skipped {
+	if r.Unchanged {
 		if t.group != nil && t.job.Kind == wire.KindFile {
 			c.linkCopied(t.group, true)
 		}
 		c.settle(t, 0)
-		c.sum.Skipped++
+		c.sum.Unchanged++
 		c.act(Unchanged, t.job.Rel, nil)
 		c.rep.FileDone(t.job.Rel, nil)
 		c.taskDone(t)

@@ -73,8 +73,8 @@ func TestProcessCopyPathsLongerThanPathMax(t *testing.T) {
 	if err != nil {
 		t.Fatalf("re-run: %v (%v)", err, sum.Errors)
 	}
-	if sum.Files != 0 || sum.Skipped != 3*depth+1 {
-		t.Errorf("re-run: %d files copied, %d unchanged; want 0, %d", sum.Files, sum.Skipped, 3*depth+1)
+	if sum.Files != 0 || sum.Unchanged != 3*depth+1 {
+		t.Errorf("re-run: %d files copied, %d unchanged; want 0, %d", sum.Files, sum.Unchanged, 3*depth+1)
 	}
 	assertSameTree(t, src, dst)
 

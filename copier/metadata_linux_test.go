@@ -240,9 +240,9 @@ func TestProcessKeepsHardLinks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("re-run: %v (%v)", err, sum.Errors)
 	}
-	if sum.Files != 0 || sum.Hardlinks != 1 || sum.Skipped != 4*groups-1 {
+	if sum.Files != 0 || sum.Hardlinks != 1 || sum.Unchanged != 4*groups-1 {
 		t.Errorf("re-run: %d files, %d links, %d unchanged; want 0, 1 (the stray file replaced), %d",
-			sum.Files, sum.Hardlinks, sum.Skipped, 4*groups-1)
+			sum.Files, sum.Hardlinks, sum.Unchanged, 4*groups-1)
 	}
 	assertSameTree(t, src, dst)
 }

@@ -355,7 +355,7 @@ func (c *coordinator) wouldCopy(rel string, info os.FileInfo) {
 		c.fail(rel, errors.New("destination exists and is a directory; not replaced"))
 		return
 	case err == nil && mode.IsRegular() && dinfo.Mode().IsRegular() && dinfo.Size() == info.Size() && c.unchanged(rel, info, dinfo):
-		c.sum.Skipped++
+		c.sum.Unchanged++
 		c.act(Unchanged, rel, nil)
 		return
 	}

@@ -198,12 +198,12 @@ func TestProcessRerunSkipsUnchanged(t *testing.T) {
 		writeFile(t, filepath.Join(src, fmt.Sprintf("d%d/f%02d", i%3, i)), strings.Repeat("x", 100+i), 0o644, t0.Add(time.Duration(i)))
 	}
 	dst := filepath.Join(t.TempDir(), "dst")
-	if sum, err := processCopy(t, src, dst, 2); err != nil || sum.Files != 20 || sum.Skipped != 0 {
-		t.Fatalf("first copy: %d files, %d skipped, %v", sum.Files, sum.Skipped, err)
+	if sum, err := processCopy(t, src, dst, 2); err != nil || sum.Files != 20 || sum.Unchanged != 0 {
+		t.Fatalf("first copy: %d files, %d skipped, %v", sum.Files, sum.Unchanged, err)
 	}
 	sum, err := processCopy(t, src, dst, 2)
-	if err != nil || sum.Files != 0 || sum.Skipped != 20 {
-		t.Fatalf("second copy: %d files, %d skipped, %v; want 0 and 20", sum.Files, sum.Skipped, err)
+	if err != nil || sum.Files != 0 || sum.Unchanged != 20 {
+		t.Fatalf("second copy: %d files, %d skipped, %v; want 0 and 20", sum.Files, sum.Unchanged, err)
 	}
 	cut := filepath.Join(dst, "d0/f03")
 	must(t, os.Truncate(cut, 50))
@@ -212,8 +212,8 @@ func TestProcessRerunSkipsUnchanged(t *testing.T) {
 	must(t, os.Chtimes(filepath.Join(dst, "d0"), t0, t0))
 	must(t, os.Chtimes(filepath.Join(dst, "d1"), t0, t0))
 	sum, err = processCopy(t, src, dst, 2)
-	if err != nil || sum.Files != 2 || sum.Skipped != 18 {
-		t.Fatalf("third copy: %d files, %d skipped, %v; want 2 and 18", sum.Files, sum.Skipped, err)
+	if err != nil || sum.Files != 2 || sum.Unchanged != 18 {
+		t.Fatalf("third copy: %d files, %d skipped, %v; want 2 and 18", sum.Files, sum.Unchanged, err)
 	}
 	assertSameTree(t, src, dst)
 }
@@ -264,8 +264,8 @@ func TestRerunRemovesTempFilesOfDeadRuns(t *testing.T) {
 	if len(sum.Warnings) < 1 || sum.Warnings[0] != want {
 		t.Errorf("warnings = %q, want [%q, ...]", sum.Warnings, want)
 	}
-	if sum.Skipped != 2 || sum.Files != 0 {
-		t.Errorf("re-run copied %d files and left %d unchanged, want 0 and 2 (the user's file named like a temporary one is not re-copied)", sum.Files, sum.Skipped)
+	if sum.Unchanged != 2 || sum.Files != 0 {
+		t.Errorf("re-run copied %d files and left %d unchanged, want 0 and 2 (the user's file named like a temporary one is not re-copied)", sum.Files, sum.Unchanged)
 	}
 	if got, err := os.ReadFile(filepath.Join(dst, "sub", mimic)); err != nil || string(got) != "mine" {
 		t.Errorf("the user's file named like a temporary file: %q, %v; want it kept", got, err)

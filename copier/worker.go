@@ -165,7 +165,7 @@ func (w *worker) run(ctx context.Context, job *wire.Job) error {
 	var omitted *omittedError
 	switch {
 	case err == errUpToDate:
-		res.Skipped, err = true, nil
+		res.Unchanged, err = true, nil
 	case errors.As(err, &omitted):
 		res.Omitted, res.Warn, err = true, omitted.why, nil
 	}

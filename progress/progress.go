@@ -367,7 +367,7 @@ func summaryLine(s copier.Summary, withRate bool) string {
 	if s.Specials > 0 {
 		links += fmt.Sprintf(", %d special files", s.Specials)
 	}
-	unchanged := fmt.Sprintf("%d unchanged", s.Skipped)
+	unchanged := fmt.Sprintf("%d unchanged", s.Unchanged)
 	if s.Excluded > 0 {
 		unchanged += fmt.Sprintf(", %d excluded", s.Excluded)
 	}

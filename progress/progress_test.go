@@ -23,7 +23,7 @@ func TestHumanBytes(t *testing.T) {
 }
 
 func TestSummaryLine(t *testing.T) {
-	s := copier.Summary{Files: 15036, Symlinks: 3, Dirs: 270, Skipped: 12, Bytes: 270_100_000, Duration: 1234567 * time.Microsecond,
+	s := copier.Summary{Files: 15036, Symlinks: 3, Dirs: 270, Unchanged: 12, Bytes: 270_100_000, Duration: 1234567 * time.Microsecond,
 		Errors: []*copier.FileError{{Path: "x", Err: errors.New("boom")}}}
 	want := "15036 files, 3 symlinks, 270 dirs, 12 unchanged, 270.1 MB in 1.235s (218.8 MB/s), 1 errors"
 	if got := SummaryLine(s); got != want {
@@ -248,7 +248,7 @@ func TestFinalFrameAgreesWithSummary(t *testing.T) {
 	s.r.FileDone("c", nil)
 	s.r.FileDone("link", nil) // a symlink
 	s.after(time.Second)
-	sum := copier.Summary{Files: 2, Symlinks: 1, Skipped: 1, Bytes: 8_000_000, Duration: 2500 * time.Millisecond}
+	sum := copier.Summary{Files: 2, Symlinks: 1, Unchanged: 1, Bytes: 8_000_000, Duration: 2500 * time.Millisecond}
 	s.r.Finish(true, sum.Duration)
 	out := s.out.String()
 	if !strings.HasSuffix(out, "\r\x1b[K") {

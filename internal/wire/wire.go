@@ -145,14 +145,14 @@ type Progress struct {
 
 // Result is the end of one job, worker to coordinator.
 type Result struct {
-	ID      uint64
-	Bytes   int64
-	Err     string // "" when the job succeeded
-	Skipped bool   // DST already held the file (see Update): nothing was copied
-	Changed bool   // Err: the source changed or went away after it was listed
-	Warn    string // something not kept, though the job succeeded (xattrs DST cannot store)
-	Omitted bool   // not made, as designed (a device node, without root): Warn says why
-	Reused  bool   // hard-linked from Settings.LinkDest, not copied
+	ID        uint64
+	Bytes     int64
+	Err       string // "" when the job succeeded
+	Unchanged bool   // DST already held the file (see Update): nothing was copied
+	Changed   bool   // Err: the source changed or went away after it was listed
+	Warn      string // something not kept, though the job succeeded (xattrs DST cannot store)
+	Omitted   bool   // not made, as designed (a device node, without root): Warn says why
+	Reused    bool   // hard-linked from Settings.LinkDest, not copied
 	// Errno is the system error under Err, if there is one (0 if not),
 	// so that the coordinator can tell a full disk or a denied permission
 	// from other failures, and a library user can match it with
@@ -343,7 +343,7 @@ func (c *Conn) WriteResult(r Result) error {
 	c.enc.uvarint(r.ID)
 	c.enc.varint(r.Bytes)
 	c.enc.str(r.Err)
-	c.enc.bool(r.Skipped)
+	c.enc.bool(r.Unchanged)
 	c.enc.bool(r.Changed)
 	c.enc.str(r.Warn)
 	c.enc.bool(r.Omitted)
@@ -458,7 +458,7 @@ func decode(t msgType, payload []byte) (any, error) {
 		return p, d.done("progress")
 	case msgResult:
 		r := Result{ID: d.uvarint("result id"), Bytes: d.varint("result bytes"), Err: d.str("result error"),
-			Skipped: d.bool("result skipped flag"), Changed: d.bool("result changed flag"), Warn: d.str("result warning"),
+			Unchanged: d.bool("result unchanged flag"), Changed: d.bool("result changed flag"), Warn: d.str("result warning"),
 			Omitted: d.bool("result omitted flag"), Reused: d.bool("result reused flag"), Errno: d.uvarint("result errno")}
 		return r, d.done("result")
 	case msgFatal:

@@ -39,7 +39,7 @@ func TestProtocolRoundTrip(t *testing.T) {
 		Progress{ID: 9, Bytes: 1 << 35},
 		Result{ID: 9, Bytes: 123, Err: "open source: permission denied"},
 		Result{ID: 10},
-		Result{ID: 11, Skipped: true},
+		Result{ID: 11, Unchanged: true},
 		Result{ID: 12, Err: "changed", Changed: true},
 		Result{ID: 13, Warn: "DST does not store extended attributes"},
 		Result{ID: 14, Warn: "character device (making device nodes needs root)", Omitted: true},
