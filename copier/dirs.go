@@ -58,6 +58,9 @@ func (c *coordinator) maybeFinishDir(d *dirState) {
 }
 
 func (c *coordinator) finishDir(d *dirState) error {
+	if c.set.DryRun {
+		return nil
+	}
 	if c.isOS {
 		return c.finishDirAt(d)
 	}
@@ -151,7 +154,12 @@ func (c *coordinator) noteDstOwner(d *dirState, existing os.FileInfo) {
 		}
 		return
 	}
-	d.curUid, d.curGid, d.sgid, d.dev = c.euid, c.egid, d.parent.sgid, d.parent.dev
+	// What a directory made here gets; DST's root only in a dry run, where
+	// it is not made.
+	d.curUid, d.curGid, d.sgid = c.euid, c.egid, -1
+	if d.parent != nil {
+		d.sgid, d.dev = d.parent.sgid, d.parent.dev
+	}
 	if d.sgid >= 0 {
 		d.curGid = uint32(d.sgid)
 	}

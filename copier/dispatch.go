@@ -257,26 +257,27 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		// would then read by path.
 		defer func() { stopCount(); <-counted }()
 	}
-	if opts.DryRun {
-		err = c.dryRun(ctx, opts.Delete)
-	} else if err = c.makeDstRoot(); err != nil {
+	// A dry run is the same run, every write skipped where it would
+	// happen (makeDstRoot, makeDir, finishDir, the workers' copies,
+	// deleteExtra), so that it decides what to do with each entry as the
+	// real run would.
+	if err = c.makeDstRoot(); err != nil {
 		return Summary{}, err
-	} else {
-		err = c.run(ctx, max(opts.Workers, 1))
-		c.endFull(err == nil)
-		if opts.Delete && p.dir && err == nil {
-			if n := int64(len(c.sum.Errors)) + c.sum.NotCopied(); n > 0 {
-				c.warn(fmt.Sprintf("--delete: nothing deleted, as %d entries could not be copied", n))
-			} else {
-				c.deleteExtra(ctx, "", false)
-				c.deleteDone()
-				if ctx.Err() != nil {
-					err = fmt.Errorf("interrupted: %w", context.Cause(ctx))
-				}
+	}
+	err = c.run(ctx, max(opts.Workers, 1))
+	c.endFull(err == nil)
+	if opts.Delete && p.dir && err == nil {
+		if n := int64(len(c.sum.Errors)) + c.sum.NotCopied(); n > 0 {
+			c.warn(fmt.Sprintf("--delete: nothing deleted, as %d entries could not be copied", n))
+		} else {
+			c.deleteExtra(ctx, "", c.set.DryRun)
+			c.deleteDone()
+			if ctx.Err() != nil {
+				err = fmt.Errorf("interrupted: %w", context.Cause(ctx))
 			}
 		}
 	}
-	if err == nil && c.set.Fsync && !opts.DryRun {
+	if err == nil && c.set.Fsync && !c.set.DryRun {
 		// DST's own name (or the single file's), in the directory holding it.
 		if serr := syncDir(fsys, filepath.Dir(p.dstRoot)); serr != nil {
 			c.fail("", fmt.Errorf("flush the directory holding the destination: %w", unwrapPath(serr)))
@@ -624,6 +625,7 @@ func (c *coordinator) finishTask(w *workerState, t *task, r wire.Result) {
 		c.sum.Reused++
 		c.act(Reused, t.job.Rel, nil)
 		if t.group != nil {
+			t.group.written = true
 			c.linkCopied(t.group, true)
 		}
 		c.rep.FileDone(t.job.Rel, nil)
@@ -665,6 +667,7 @@ func (c *coordinator) complete(t *task, n int64, err error) {
 		return
 	}
 	if t.group != nil && t.job.Kind == wire.KindFile {
+		t.group.written = err == nil
 		c.linkCopied(t.group, err == nil)
 	}
 	if err != nil {

@@ -18,6 +18,7 @@ type linkGroup struct {
 	first   string  // the name copied (or being copied) that the others link to
 	copying bool    // first's copy is under way
 	copied  bool    // first's copy is in DST
+	written bool    // and was written by this run: no name in DST links to it yet
 	waiting []*task // later names, held until first is copied
 	left    uint64  // links the walk has not met yet
 	tallied bool    // its content is counted in a FullFs: it did not fit
@@ -51,6 +52,7 @@ func (c *coordinator) linkLater(g *linkGroup, t *task) *task {
 	switch {
 	case g.copied:
 		t.job.Kind, t.job.Link = wire.KindHardlink, g.first
+		t.job.Fresh = t.job.Fresh || g.written
 		c.forgetLinks(g)
 		return t
 	case g.copying:
@@ -80,6 +82,7 @@ func (c *coordinator) linkCopied(g *linkGroup, ok bool) {
 	g.copied = true
 	for _, t := range g.waiting {
 		t.job.Link = g.first
+		t.job.Fresh = t.job.Fresh || g.written
 		c.retry = append(c.retry, t)
 	}
 	g.waiting = nil

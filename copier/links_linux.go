@@ -35,9 +35,7 @@ func (o *osCopier) link(ctx context.Context, job *wire.Job, target, src, dst str
 	defer done()
 	err = unix.Linkat(tdir, tname, ddir, dname, 0)
 	if err == unix.EEXIST {
-		var a, b unix.Stat_t
-		if unix.Fstatat(tdir, tname, &a, unix.AT_SYMLINK_NOFOLLOW) == nil && unix.Fstatat(ddir, dname, &b, unix.AT_SYMLINK_NOFOLLOW) == nil &&
-			a.Dev == b.Dev && a.Ino == b.Ino {
+		if sameFileAt(tdir, tname, ddir, dname) {
 			return 0, errUpToDate
 		}
 		var tmp string
@@ -62,6 +60,30 @@ func (o *osCopier) link(ctx context.Context, job *wire.Job, target, src, dst str
 		return o.copyFile(ctx, job, src, dst, progress)
 	}
 	return 0, fmt.Errorf("link to %s: %w", DisplayPath(job.Link), err)
+}
+
+// sameFileAt says whether tname in tdir and dname in ddir are one file:
+// a link made by an earlier run.
+func sameFileAt(tdir int, tname string, ddir int, dname string) bool {
+	var a, b unix.Stat_t
+	return unix.Fstatat(tdir, tname, &a, unix.AT_SYMLINK_NOFOLLOW) == nil && unix.Fstatat(ddir, dname, &b, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+		a.Dev == b.Dev && a.Ino == b.Ino
+}
+
+// linked says whether dst is already a link to target, as link would find
+// when its linkat met a name there (a dry run asks instead).
+func (o *osCopier) linked(target, dst string) bool {
+	ddir, err := o.dstDirFd(dst)
+	if err != nil {
+		return false
+	}
+	tdir, tname, done, err := beneath.Dir(target)
+	if err != nil {
+		return false
+	}
+	defer done()
+	_, dname := splitPath(dst)
+	return sameFileAt(tdir, tname, ddir, dname)
 }
 
 // reusable returns the path of the file rel of the earlier copy linkDest
@@ -101,6 +123,12 @@ func (o *osCopier) makeSpecial(job *wire.Job, src, dst string) error {
 	default:
 		return fmt.Errorf("%w: not a special file: %v", ErrProtocol, mode)
 	}
+	if (typ == unix.S_IFCHR || typ == unix.S_IFBLK) && !mayMakeDevices() {
+		return &omittedError{fmt.Sprintf("%s (making device nodes needs root)", typeName(mode))}
+	}
+	if o.set.DryRun {
+		return nil
+	}
 	sdir, ddir, err := o.dirs(src, dst)
 	if err != nil {
 		return err
@@ -116,6 +144,8 @@ func (o *osCopier) makeSpecial(job *wire.Job, src, dst string) error {
 		}
 	}
 	if err == unix.EPERM && (typ == unix.S_IFCHR || typ == unix.S_IFBLK) {
+		// Allowed, yet refused (a container's device policy): a dry run,
+		// which asks instead of trying, would have said "copied".
 		return &omittedError{fmt.Sprintf("%s (making device nodes needs root)", typeName(mode))}
 	}
 	if err != nil {
@@ -157,4 +187,16 @@ func (o *osCopier) makeSpecial(job *wire.Job, src, dst string) error {
 	}
 	done = true
 	return nil
+}
+
+// mayMakeDevices says whether this process may make device nodes
+// (CAP_MKNOD in its effective set): asked before trying, so that the real
+// run and the dry run, which cannot try, decide alike.
+func mayMakeDevices() bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return os.Geteuid() == 0
+	}
+	return data[unix.CAP_MKNOD/32].Effective&(1<<(unix.CAP_MKNOD%32)) != 0
 }

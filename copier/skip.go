@@ -43,7 +43,7 @@ func settingsOf(opts Options, linkDest string) wire.Settings {
 		UpdateAll:      wire.UpdateAll,
 	}[opts.Update]
 	return wire.Settings{Update: update, Fsync: opts.Fsync, Owner: !opts.NoOwner, Deref: opts.Dereference,
-		Verify: opts.Verify, LinkDest: linkDest}
+		Verify: opts.Verify, LinkDest: linkDest, DryRun: opts.DryRun}
 }
 
 // sourceChanged is a copy that failed because its source changed, or went
@@ -149,6 +149,9 @@ func sameContent(fsys afero.Fs, a, b string, size int64, follow bool) (bool, err
 // symlink or special file left at such a name (they cannot carry the
 // mark; README says so).
 func (c *coordinator) removeStaleTemps(dir string) {
+	if c.set.DryRun {
+		return
+	}
 	names, _ := readNames(c.fs, dir)
 	for _, name := range names {
 		pid, ok := tempname.Pid(name)

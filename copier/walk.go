@@ -307,7 +307,7 @@ func readNamesFs(fsys afero.Fs, dir string) ([]string, error) {
 func (c *coordinator) startWalk() error {
 	p := c.plan
 	if !p.dir {
-		if !c.trySplit(nil, "", p.srcInfo, nil) {
+		if c.set.DryRun || !c.trySplit(nil, "", p.srcInfo, nil) {
 			c.retry = append(c.retry, c.newTask(nil, "", wire.KindFile, p.srcInfo))
 		}
 		c.walkDone = true
@@ -326,6 +326,13 @@ func (c *coordinator) startWalk() error {
 // directory that could not be: nothing else is written.
 func (c *coordinator) makeDstRoot() error {
 	p := c.plan
+	if c.set.DryRun {
+		// Nothing is made: a DST that is not there would be, empty.
+		if _, err := c.fs.Stat(p.dstRoot); p.dir && errors.Is(err, fs.ErrNotExist) {
+			c.rootCreated = true
+		}
+		return nil
+	}
 	parent := filepath.Dir(filepath.Clean(p.dstRoot))
 	err := c.fs.MkdirAll(parent, 0o777)
 	if err == nil && p.dir {
@@ -445,7 +452,7 @@ func (c *coordinator) take(e srcEntry) *task {
 				return c.linkLater(g, t)
 			}
 		}
-		if c.fullFsOf(parent) == nil && c.trySplit(parent, e.rel, e.info, g) {
+		if !c.set.DryRun && c.fullFsOf(parent) == nil && c.trySplit(parent, e.rel, e.info, g) {
 			return nil // its parts are queued
 		}
 		t := c.newTask(parent, e.rel, wire.KindFile, e.info)
@@ -577,7 +584,7 @@ func (c *coordinator) makeDir(parent *dirState, rel string) (created bool, exist
 		}
 		return false, existing, err
 	}
-	err = c.fs.Mkdir(name, privateDir)
+	err = c.mkdir(name)
 	if err == nil {
 		return true, nil, nil
 	}
@@ -586,6 +593,22 @@ func (c *coordinator) makeDir(parent *dirState, rel string) (created bool, exist
 	}
 	existing, err = c.reuseDir(rel, name, err)
 	return false, existing, err
+}
+
+// mkdir makes the directory name, private; in a dry run it makes nothing
+// and says whether it would: fs.ErrExist when something is there.
+func (c *coordinator) mkdir(name string) error {
+	if !c.set.DryRun {
+		return c.fs.Mkdir(name, privateDir)
+	}
+	_, err := lstat(c.fs, name)
+	switch {
+	case err == nil:
+		return &fs.PathError{Op: "mkdir", Path: name, Err: fs.ErrExist}
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	}
+	return err
 }
 
 // reuseDir checks that an existing DST/rel (mkdir failed with err) is a
@@ -608,7 +631,7 @@ func (c *coordinator) reuseDir(rel, name string, err error) (os.FileInfo, error)
 	}
 	// An existing directory may be read-only (copied from a read-only
 	// source before); its final mode is set again when it is finished.
-	if info.Mode().Perm()&0o700 != 0o700 {
+	if info.Mode().Perm()&0o700 != 0o700 && !c.set.DryRun {
 		if err := c.fs.Chmod(name, info.Mode().Perm()|0o700); err != nil {
 			return nil, fmt.Errorf("make directory writable: %w", unwrapPath(err))
 		}

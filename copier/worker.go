@@ -143,7 +143,10 @@ type fileCopier interface {
 	copyPart(ctx context.Context, job *wire.Job, src, dst string, progress func(int64) error) (int64, error)
 	// link gives the file already copied to target the name dst too.
 	link(ctx context.Context, job *wire.Job, target, src, dst string, progress func(int64) error) (int64, error)
-	// makeSpecial makes a FIFO, socket or device node like src at dst.
+	// linked says whether dst is already a hard link to target.
+	linked(target, dst string) bool
+	// makeSpecial makes a FIFO, socket or device node like src at dst
+	// (in a dry run, only says whether it would).
 	makeSpecial(job *wire.Job, src, dst string) error
 	takeWarn() string // what the last job could not keep, if anything
 	close()
@@ -244,10 +247,18 @@ func (w *worker) copy(ctx context.Context, job *wire.Job) (int64, error) {
 		progress := w.progressFunc(job)
 		if w.set.LinkDest != "" && w.osCopier != nil {
 			if prev, ok := reusable(w.set.LinkDest, job.Rel, job, w.set.Owner); ok {
+				if w.set.DryRun {
+					err := w.inTheWay(dst)
+					w.reused = err == nil
+					return 0, err
+				}
 				n, err := w.osCopier.link(ctx, job, prev, src, dst, progress)
 				w.reused = n == 0 // not copied instead (a link limit reached)
 				return n, err
 			}
+		}
+		if w.set.DryRun {
+			return w.wouldWrite(job, src, dst)
 		}
 		if w.osCopier != nil {
 			return w.osCopier.copyFile(ctx, job, src, dst, progress)
@@ -262,6 +273,12 @@ func (w *worker) copy(ctx context.Context, job *wire.Job) (int64, error) {
 		if err := checkRel(job.Link); err != nil {
 			return 0, err
 		}
+		if w.set.DryRun {
+			if !job.Fresh && w.osCopier != nil && w.osCopier.linked(joinRel(w.dst, job.Link), dst) {
+				return 0, errUpToDate
+			}
+			return w.wouldWrite(job, src, dst)
+		}
 		if w.osCopier == nil {
 			// No links here: the name gets a copy of its own.
 			return copyFile(ctx, w.fs, job, src, dst, w.fileOpts(), w.progressFunc(job))
@@ -271,13 +288,48 @@ func (w *worker) copy(ctx context.Context, job *wire.Job) (int64, error) {
 		if w.osCopier == nil {
 			return 0, &omittedError{fmt.Sprintf("%s (not made on this filesystem)", kindName(job))}
 		}
-		return 0, w.osCopier.makeSpecial(job, src, dst)
+		if err := w.osCopier.makeSpecial(job, src, dst); err != nil || !w.set.DryRun {
+			return 0, err
+		}
+		return w.wouldWrite(job, src, dst)
 	case wire.KindSymlink:
+		if w.set.DryRun {
+			return w.wouldWrite(job, src, dst)
+		}
 		return 0, copySymlink(w.fs, job, src, dst, w.tempPrefix, func(tmp string) {
 			w.warn = keepLinkMeta(job, src, tmp, w.set.Owner, &w.xbuf)
 		})
 	}
 	return 0, fmt.Errorf("%w: unknown job kind %d", ErrProtocol, job.Kind)
+}
+
+// wouldWrite is what a job of a dry run does instead of its first write:
+// it reads what the copy would read first, and says what the write would
+// meet at dst. A file is said copied with its listed size.
+func (w *worker) wouldWrite(job *wire.Job, src, dst string) (int64, error) {
+	if job.Kind == wire.KindFile {
+		f, err := openSource(w.fs, src, w.set.Deref)
+		if err != nil {
+			return 0, err
+		}
+		f.Close()
+	}
+	if err := w.inTheWay(dst); err != nil {
+		return 0, err
+	}
+	if job.Kind == wire.KindFile {
+		return job.Size, nil
+	}
+	return 0, nil
+}
+
+// inTheWay says why an entry could not be written at dst: a directory
+// there is never replaced.
+func (w *worker) inTheWay(dst string) error {
+	if info, err := lstat(w.fs, dst); err == nil && info.IsDir() {
+		return errors.New("destination exists and is a directory; not replaced")
+	}
+	return nil
 }
 
 func (w *worker) fileOpts() fileOpts {

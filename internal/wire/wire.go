@@ -86,6 +86,9 @@ type Settings struct {
 	// LinkDest, if set, is an earlier copy: a file it holds unchanged is
 	// hard-linked from there instead of copied (absolute, clean).
 	LinkDest string
+	// DryRun: decide what to do with each job, reading what it takes, but
+	// write nothing; the result says what the job would have done.
+	DryRun bool
 }
 
 // Update says when a file already in DST is left as it is.
@@ -117,7 +120,7 @@ type Job struct {
 	Sparse bool   // allocated less than its size when listed: copy only its data
 	Temp   string // KindPart: the temporary file's name
 	Offset int64  // KindPart: where the range starts
-	Fresh  bool   // its destination directory was made by this copy: nothing to compare with
+	Fresh  bool   // nothing in DST to compare with: its directory, or for a KindHardlink the file linked to, is new
 	Uid    uint32 // the owner and group listed
 	Gid    uint32
 	Rdev   uint64 // KindSpecial: the device number
@@ -298,6 +301,7 @@ func (c *Conn) WriteHello(h Hello) error {
 	c.enc.bool(s.Deref)
 	c.enc.bool(s.Verify)
 	c.enc.str(s.LinkDest)
+	c.enc.bool(s.DryRun)
 	return c.put()
 }
 
@@ -416,6 +420,7 @@ func decode(t msgType, payload []byte) (any, error) {
 				Deref:    d.bool("hello dereference flag"),
 				Verify:   d.bool("hello verify flag"),
 				LinkDest: d.str("hello link-dest"),
+				DryRun:   d.bool("hello dry-run flag"),
 			},
 		}
 		if h.Settings.Update > UpdateAll {

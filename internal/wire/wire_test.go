@@ -34,7 +34,7 @@ func TestProtocolRoundTrip(t *testing.T) {
 		Job{ID: 6, Kind: KindHardlink, Rel: "b\nlink", Link: "a/first\xff"})
 	msgs := []any{
 		Hello{Version: Version, Worker: 3, Pid: 4242, SrcRoot: "/src\n", DstRoot: "/d\xffst",
-			Settings: Settings{Update: UpdateChecksum, Fsync: true, Owner: true, Deref: true, Verify: true, LinkDest: "/snap\n"}},
+			Settings: Settings{Update: UpdateChecksum, Fsync: true, Owner: true, Deref: true, Verify: true, LinkDest: "/snap\n", DryRun: true}},
 		&Batch{Jobs: jobs},
 		Progress{ID: 9, Bytes: 1 << 35},
 		Result{ID: 9, Bytes: 123, Err: "open source: permission denied"},
