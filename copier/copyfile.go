@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/afero"
 
+	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/tempname"
 	"github.com/pcopy/pcopy/internal/wire"
 )
@@ -38,34 +39,6 @@ const (
 
 // modeBits are the parts of a mode that chmod sets.
 const modeBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
-
-// joinRel returns the path of rel below root. Both are clean, as the
-// plan and the walk make them and checkRel checks, so joining them is
-// concatenation: no filepath.Clean on the per-file path.
-func joinRel(root, rel string) string {
-	if rel == "" {
-		return root
-	}
-	if os.IsPathSeparator(root[len(root)-1]) { // "/" or `C:\`
-		return root + filepath.FromSlash(rel)
-	}
-	return root + string(filepath.Separator) + filepath.FromSlash(rel)
-}
-
-// splitPath splits a path made by joinRel below a root into its directory
-// and its last element, like filepath.Dir and filepath.Base without
-// cleaning what is already clean.
-func splitPath(p string) (dir, base string) {
-	i := len(p) - 1
-	for i >= 0 && !os.IsPathSeparator(p[i]) {
-		i--
-	}
-	dir, base = p[:max(i, 0)], p[i+1:]
-	if i == 0 || (i > 0 && p[i-1] == ':') { // the root's own separator: "/x", `C:\x`
-		dir = p[:i+1]
-	}
-	return dir, base
-}
 
 // checkRel refuses a job path that could reach outside the roots: absolute,
 // with "." or ".." or empty components, or with a NUL byte. The coordinator
@@ -97,7 +70,7 @@ func openSource(fsys afero.Fs, name string, follow bool) (afero.File, error) {
 	info, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("stat source: %w", unwrapPath(err))
+		return nil, fmt.Errorf("stat source: %w", fsutil.UnwrapPath(err))
 	}
 	if !info.Mode().IsRegular() {
 		f.Close()
@@ -149,7 +122,7 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *wire.Job, src, dst string
 
 	out, tmp, err := createTemp(fsys, filepath.Dir(dst), o.tempPrefix)
 	if err != nil {
-		return 0, fmt.Errorf("create in destination: %w", unwrapPath(err))
+		return 0, fmt.Errorf("create in destination: %w", fsutil.UnwrapPath(err))
 	}
 	closed, renamed := false, false
 	defer func() {
@@ -167,7 +140,7 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *wire.Job, src, dst string
 	}
 	// The listed size and times must describe the data copied.
 	if info, err := in.Stat(); err != nil {
-		return n, fmt.Errorf("stat source: %w", unwrapPath(err))
+		return n, fmt.Errorf("stat source: %w", fsutil.UnwrapPath(err))
 	} else if info.Size() != job.Size || n != job.Size || info.ModTime().UnixNano() != job.Mtime ||
 		job.Ctime != 0 && ctimeOf(info) != job.Ctime {
 		return n, changedf("changed while it was being copied (size %d, now %d); not copied", job.Size, info.Size())
@@ -175,7 +148,7 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *wire.Job, src, dst string
 	if o.set.Verify {
 		back, err := fsys.Open(tmp)
 		if err != nil {
-			return n, fmt.Errorf("verify: open copy: %w", unwrapPath(err))
+			return n, fmt.Errorf("verify: open copy: %w", fsutil.UnwrapPath(err))
 		}
 		err = verifyCopy(in, back, n)
 		back.Close()
@@ -190,19 +163,19 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *wire.Job, src, dst string
 		err = fsys.Chmod(tmp, mode)
 	}
 	if err != nil {
-		return n, fmt.Errorf("set mode: %w", unwrapPath(err))
+		return n, fmt.Errorf("set mode: %w", fsutil.UnwrapPath(err))
 	}
 	if o.set.Fsync {
 		if err := out.Sync(); err != nil {
-			return n, fmt.Errorf("write destination: fsync: %w", unwrapPath(err))
+			return n, fmt.Errorf("write destination: fsync: %w", fsutil.UnwrapPath(err))
 		}
 	}
 	closed = true
 	if err := out.Close(); err != nil {
-		return n, fmt.Errorf("write destination: %w", unwrapPath(err))
+		return n, fmt.Errorf("write destination: %w", fsutil.UnwrapPath(err))
 	}
 	if err := fsys.Chtimes(tmp, time.Unix(0, job.Atime), time.Unix(0, job.Mtime)); err != nil {
-		return n, fmt.Errorf("set times: %w", unwrapPath(err))
+		return n, fmt.Errorf("set times: %w", fsutil.UnwrapPath(err))
 	}
 	if err := fsys.Rename(tmp, dst); err != nil {
 		return n, renameError(fsys, dst, err)
@@ -243,7 +216,7 @@ func copyData(ctx context.Context, out io.Writer, in io.Reader, progress func(in
 			return total, nil
 		}
 		if err != nil {
-			return total, fmt.Errorf("copy data: %w", unwrapPath(err))
+			return total, fmt.Errorf("copy data: %w", fsutil.UnwrapPath(err))
 		}
 		if progress != nil {
 			if err := progress(total); err != nil {
@@ -266,7 +239,7 @@ func copySymlink(fsys afero.Fs, job *wire.Job, src, dst, tempPrefix string, meta
 		if errors.Is(err, syscall.EINVAL) {
 			return changedf("is no longer a symlink (changed since it was listed); not copied")
 		}
-		return fmt.Errorf("read link: %w", unwrapPath(err))
+		return fmt.Errorf("read link: %w", fsutil.UnwrapPath(err))
 	}
 	var tmp string
 	for range 100 {
@@ -277,7 +250,7 @@ func copySymlink(fsys afero.Fs, job *wire.Job, src, dst, tempPrefix string, meta
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("create link: %w", unwrapPath(err))
+		return fmt.Errorf("create link: %w", fsutil.UnwrapPath(err))
 	}
 	if isOSFs(fsys) {
 		if meta != nil {
@@ -285,7 +258,7 @@ func copySymlink(fsys afero.Fs, job *wire.Job, src, dst, tempPrefix string, meta
 		}
 		if err := lchtimes(tmp, time.Unix(0, job.Atime), time.Unix(0, job.Mtime)); err != nil {
 			fsys.Remove(tmp)
-			return fmt.Errorf("set link times: %w", unwrapPath(err))
+			return fmt.Errorf("set link times: %w", fsutil.UnwrapPath(err))
 		}
 	}
 	if err := fsys.Rename(tmp, dst); err != nil {
@@ -299,8 +272,8 @@ func copySymlink(fsys afero.Fs, job *wire.Job, src, dst, tempPrefix string, meta
 // directory where SRC has a file, which pcopy does not replace; rename(2)
 // calls that "file exists" or "is a directory", so say it plainly.
 func renameError(fsys afero.Fs, dst string, err error) error {
-	if info, lerr := lstat(fsys, dst); lerr == nil && info.IsDir() {
+	if info, lerr := fsutil.Lstat(fsys, dst); lerr == nil && info.IsDir() {
 		return errors.New("destination exists and is a directory; not replaced")
 	}
-	return fmt.Errorf("rename into place: %w", unwrapPath(err))
+	return fmt.Errorf("rename into place: %w", fsutil.UnwrapPath(err))
 }

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/internal/beneath"
+	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/tempname"
 	"github.com/pcopy/pcopy/internal/wire"
 )
@@ -89,7 +90,7 @@ func (o *osCopier) close() {
 
 // srcDirFd returns a descriptor of the directory holding src.
 func (o *osCopier) srcDirFd(src string) (int, error) {
-	if d, _ := splitPath(src); d != o.srcDir || o.srcfd < 0 {
+	if d, _ := fsutil.Split(src); d != o.srcDir || o.srcfd < 0 {
 		// Below SRC, never through a symlink (but with --dereference,
 		// where SRC is reached by path and symlinks are followed).
 		fd, err := beneath.OpenDir(d)
@@ -114,7 +115,7 @@ func (o *osCopier) srcDirFd(src string) (int, error) {
 
 // dstDirFd returns a descriptor of the directory holding dst.
 func (o *osCopier) dstDirFd(dst string) (int, error) {
-	if d, _ := splitPath(dst); d != o.dstDir || o.dstfd < 0 {
+	if d, _ := fsutil.Split(dst); d != o.dstDir || o.dstfd < 0 {
 		// A directory of DST replaced by a symlink (its own name or one
 		// above) since the coordinator created it is not written through.
 		fd, err := beneath.OpenDir(d)
@@ -171,14 +172,14 @@ func (o *osCopier) copyFile(ctx context.Context, job *wire.Job, src, dst string,
 	if err != nil {
 		return 0, err
 	}
-	_, dname := splitPath(dst)
+	_, dname := fsutil.Split(dst)
 	perm := unixPerm(fs.FileMode(job.Mode))
 
 	sdir, err := o.srcDirFd(src)
 	if err != nil {
 		return 0, err
 	}
-	_, sname := splitPath(src)
+	_, sname := fsutil.Split(src)
 	srcfd := -1
 	srcX := atXattrs(sdir, sname, o.srcFlags&unix.O_NOFOLLOW == 0)
 	if job.Size == 0 {
@@ -552,7 +553,7 @@ func (o *osCopier) copyPart(ctx context.Context, job *wire.Job, src, dst string,
 	if err != nil {
 		return 0, err
 	}
-	_, sname := splitPath(src)
+	_, sname := fsutil.Split(src)
 	srcfd, err := unix.Openat(sdir, sname, o.srcFlags, 0)
 	if err != nil {
 		return 0, fmt.Errorf("open source: %w", err)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/spf13/afero"
+
+	"github.com/pcopy/pcopy/internal/fsutil"
 )
 
 // dirState follows one directory from the moment the walk enters it until
@@ -80,7 +82,7 @@ func inheritedACLs(d *dirState) []string {
 // finishDirByPath sets d's owner, xattrs, mode and times through its path
 // (never following a symlink at it, below DST's root).
 func (c *coordinator) finishDirByPath(d *dirState) error {
-	name := joinRel(c.plan.dstRoot, d.rel)
+	name := fsutil.Join(c.plan.dstRoot, d.rel)
 	if c.set.Owner {
 		if err := c.setOwner(d, name); err != nil {
 			return err
@@ -88,7 +90,7 @@ func (c *coordinator) finishDirByPath(d *dirState) error {
 	}
 	inherited := inheritedACLs(d)
 	if !d.noXattrs || inherited != nil {
-		w, err := c.copyXattrs(joinRel(c.plan.srcRoot, d.rel), name, d.rel == "", inherited)
+		w, err := c.copyXattrs(fsutil.Join(c.plan.srcRoot, d.rel), name, d.rel == "", inherited)
 		if err != nil {
 			return err
 		}
@@ -98,17 +100,17 @@ func (c *coordinator) finishDirByPath(d *dirState) error {
 	}
 	if !d.modeSet {
 		if err := c.fs.Chmod(name, d.mode&modeBits); err != nil {
-			return fmt.Errorf("set directory mode: %w", unwrapPath(err))
+			return fmt.Errorf("set directory mode: %w", fsutil.UnwrapPath(err))
 		}
 	}
 	if err := c.fs.Chtimes(name, d.atime, d.mtime); err != nil {
-		return fmt.Errorf("set directory times: %w", unwrapPath(err))
+		return fmt.Errorf("set directory times: %w", fsutil.UnwrapPath(err))
 	}
 	if c.set.Fsync {
 		// Its entries' names, and those of its subdirectories, which
 		// were finished before it.
 		if err := syncDir(c.fs, name); err != nil {
-			return fmt.Errorf("flush directory: %w", unwrapPath(err))
+			return fmt.Errorf("flush directory: %w", fsutil.UnwrapPath(err))
 		}
 	}
 	return nil
@@ -142,7 +144,7 @@ func (c *coordinator) setOwner(d *dirState, name string) error {
 // grpid).
 func (c *coordinator) noteDstOwner(d *dirState, existing os.FileInfo) {
 	if existing == nil && (d.parent == nil || d.parent.sgid < 0 && d.parent.curGid != c.egid) {
-		existing, _ = lstat(c.fs, joinRel(c.plan.dstRoot, d.rel))
+		existing, _ = fsutil.Lstat(c.fs, fsutil.Join(c.plan.dstRoot, d.rel))
 	}
 	if existing != nil {
 		id, _, _ := fileIDOf(existing)

@@ -6,6 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/internal/beneath"
+	"github.com/pcopy/pcopy/internal/fsutil"
 )
 
 // finishDirAt sets d's owner, xattrs, mode and times through a descriptor
@@ -16,7 +17,7 @@ import (
 // A directory this process may not open for reading (it belongs to
 // another user and is not readable to us) is done by path.
 func (c *coordinator) finishDirAt(d *dirState) error {
-	name := joinRel(c.plan.dstRoot, d.rel)
+	name := fsutil.Join(c.plan.dstRoot, d.rel)
 	fd, err := beneath.OpenDir(name)
 	if err == unix.EACCES {
 		return c.finishDirByPath(d)
@@ -36,7 +37,7 @@ func (c *coordinator) finishDirAt(d *dirState) error {
 	}
 	inherited := inheritedACLs(d)
 	if !d.noXattrs || inherited != nil {
-		w, err := c.copyDirXattrs(joinRel(c.plan.srcRoot, d.rel), fdXattrs(fd), inherited)
+		w, err := c.copyDirXattrs(fsutil.Join(c.plan.srcRoot, d.rel), fdXattrs(fd), inherited)
 		if err != nil {
 			return err
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/filter"
+	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/tempname"
 	"github.com/pcopy/pcopy/internal/wire"
 )
@@ -280,7 +281,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	if err == nil && c.set.Fsync && !c.set.DryRun {
 		// DST's own name (or the single file's), in the directory holding it.
 		if serr := syncDir(fsys, filepath.Dir(p.dstRoot)); serr != nil {
-			c.fail("", fmt.Errorf("flush the directory holding the destination: %w", unwrapPath(serr)))
+			c.fail("", fmt.Errorf("flush the directory holding the destination: %w", fsutil.UnwrapPath(serr)))
 		}
 	}
 	if c.staleRemoved > 0 {
@@ -642,7 +643,7 @@ func (c *coordinator) finishTask(w *workerState, t *task, r wire.Result) {
 // once more as it is now, and relist says so. Otherwise the source is
 // counted as vanished or changed, and t is reported as the worker said.
 func (c *coordinator) relist(t *task) bool {
-	info, err := c.srcInfo(joinRel(c.plan.srcRoot, t.job.Rel))
+	info, err := c.srcInfo(fsutil.Join(c.plan.srcRoot, t.job.Rel))
 	switch {
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
 		c.sum.Vanished++
@@ -844,7 +845,7 @@ func (c *coordinator) removeTemps(w *workerState) {
 	prefix := tempname.ForWorker(w.proc.Pid(), w.id)
 	seen := map[string]bool{}
 	for _, t := range w.batches[0].tasks {
-		dir := filepath.Dir(joinRel(c.plan.dstRoot, t.job.Rel))
+		dir := filepath.Dir(fsutil.Join(c.plan.dstRoot, t.job.Rel))
 		if w.tasks[t.job.ID] != t || seen[dir] {
 			continue
 		}

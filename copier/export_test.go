@@ -75,12 +75,6 @@ func FakeWorker(version uint64) Spawner {
 	}
 }
 
-// JoinRel and SplitPath build and take apart the per-file paths.
-var (
-	JoinRel   = joinRel
-	SplitPath = splitPath
-)
-
 // SetCopyHook has workers in this process call hook with each job's path
 // before copying it. A test binary serving as a worker process installs it
 // at start, so it may also kill the worker.

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/wire"
 )
 
@@ -117,7 +118,7 @@ func (c *coordinator) mountOf(d *dirState) (mount, dir string) {
 	if d.parent == nil {
 		return mountPoint(c.plan.dstRoot), c.plan.dstRoot
 	}
-	dir = joinRel(c.plan.dstRoot, d.rel)
+	dir = fsutil.Join(c.plan.dstRoot, d.rel)
 	return dir, dir
 }
 

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/internal/beneath"
+	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/tempname"
 	"github.com/pcopy/pcopy/internal/wire"
 )
@@ -24,7 +25,7 @@ func (o *osCopier) link(ctx context.Context, job *wire.Job, target, src, dst str
 	if err != nil {
 		return 0, err
 	}
-	_, dname := splitPath(dst)
+	_, dname := fsutil.Split(dst)
 	// The file linked to is reached like any entry below DST (or the
 	// earlier copy): through its directory's descriptor, no symlink
 	// followed; linkat does not follow a symlink at its name.
@@ -82,7 +83,7 @@ func (o *osCopier) linked(target, dst string) bool {
 		return false
 	}
 	defer done()
-	_, dname := splitPath(dst)
+	_, dname := fsutil.Split(dst)
 	return sameFileAt(tdir, tname, ddir, dname)
 }
 
@@ -94,7 +95,7 @@ func (o *osCopier) linked(target, dst string) bool {
 // following any symlink below it, so that a symlink in an old snapshot
 // cannot lead the copy to link a live file outside it.
 func reusable(linkDest, rel string, job *wire.Job, owner bool) (string, bool) {
-	p := joinRel(linkDest, rel)
+	p := fsutil.Join(linkDest, rel)
 	var st unix.Stat_t
 	if beneath.Lstat(p, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG ||
 		st.Size != job.Size || st.Mtim.Nano() != job.Mtime || st.Mode&0o7777 != unixPerm(fs.FileMode(job.Mode)) ||
@@ -133,8 +134,8 @@ func (o *osCopier) makeSpecial(job *wire.Job, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	_, sname := splitPath(src)
-	_, dname := splitPath(dst)
+	_, sname := fsutil.Split(src)
+	_, dname := fsutil.Split(dst)
 	perm := unixPerm(mode)
 	var tmp string
 	for range 100 {

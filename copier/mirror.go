@@ -14,6 +14,7 @@ import (
 
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/filter"
+	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/tempname"
 )
 
@@ -26,17 +27,17 @@ import (
 // What the filters leave out of SRC is kept in DST, as are temporary
 // files (another copy's, running now). With dry, it only reports.
 func (c *coordinator) deleteExtra(ctx context.Context, rel string, dry bool) {
-	srcDir, dstDir := joinRel(c.plan.srcRoot, rel), joinRel(c.plan.dstRoot, rel)
+	srcDir, dstDir := fsutil.Join(c.plan.srcRoot, rel), fsutil.Join(c.plan.dstRoot, rel)
 	dstNames, err := readNames(c.fs, dstDir)
 	if err != nil {
 		if !(dry && errors.Is(err, fs.ErrNotExist)) { // a dry run's DST may not exist yet
-			c.fail(rel, fmt.Errorf("list destination directory for --delete: %w", unwrapPath(err)))
+			c.fail(rel, fmt.Errorf("list destination directory for --delete: %w", fsutil.UnwrapPath(err)))
 		}
 		return
 	}
 	srcNames, err := c.readSrcNames(srcDir)
 	if err != nil {
-		c.fail(rel, fmt.Errorf("list directory for --delete: %w", unwrapPath(err)))
+		c.fail(rel, fmt.Errorf("list directory for --delete: %w", fsutil.UnwrapPath(err)))
 		return
 	}
 	inSrc := make(map[string]bool, len(srcNames))
@@ -49,11 +50,11 @@ func (c *coordinator) deleteExtra(ctx context.Context, rel string, dry bool) {
 		if deleted {
 			if info, err := c.srcInfo(srcDir); err == nil {
 				if err := c.fs.Chtimes(dstDir, atimeOf(info), info.ModTime()); err != nil {
-					c.fail(rel, fmt.Errorf("set directory times: %w", unwrapPath(err)))
+					c.fail(rel, fmt.Errorf("set directory times: %w", fsutil.UnwrapPath(err)))
 				}
 				if c.set.Fsync { // the names are gone for good
 					if err := syncDir(c.fs, dstDir); err != nil {
-						c.fail(rel, fmt.Errorf("flush directory: %w", unwrapPath(err)))
+						c.fail(rel, fmt.Errorf("flush directory: %w", fsutil.UnwrapPath(err)))
 					}
 				}
 			}
@@ -67,12 +68,12 @@ func (c *coordinator) deleteExtra(ctx context.Context, rel string, dry bool) {
 		if rel != "" {
 			r = rel + "/" + name
 		}
-		dinfo, err := lstat(c.fs, joinRel(dstDir, name))
+		dinfo, err := fsutil.Lstat(c.fs, fsutil.Join(dstDir, name))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // gone meanwhile
 		}
 		if err != nil {
-			c.fail(r, fmt.Errorf("look at for --delete: %w", unwrapPath(err)))
+			c.fail(r, fmt.Errorf("look at for --delete: %w", fsutil.UnwrapPath(err)))
 			continue
 		}
 		if c.protected(dinfo) {
@@ -80,7 +81,7 @@ func (c *coordinator) deleteExtra(ctx context.Context, rel string, dry bool) {
 			continue
 		}
 		if inSrc[name] {
-			sinfo, err := c.srcInfo(joinRel(srcDir, name))
+			sinfo, err := c.srcInfo(fsutil.Join(srcDir, name))
 			if err == nil && sinfo.IsDir() && dinfo.IsDir() && !c.filter.Excluded(r, true) {
 				c.deleteExtra(ctx, r, dry)
 			}
@@ -100,8 +101,8 @@ func (c *coordinator) deleteExtra(ctx context.Context, rel string, dry bool) {
 			continue
 		}
 		if !dry {
-			if err := c.removeAll(joinRel(dstDir, name)); err != nil {
-				c.fail(r, fmt.Errorf("delete: %w", unwrapPath(err)))
+			if err := c.removeAll(fsutil.Join(dstDir, name)); err != nil {
+				c.fail(r, fmt.Errorf("delete: %w", fsutil.UnwrapPath(err)))
 				continue
 			}
 		}
@@ -141,7 +142,7 @@ func checkRelated(fsys afero.Fs, p *plan, f *filter.Filter) error {
 	}
 	var doomed []string
 	for _, n := range dstNames {
-		info, err := lstat(fsys, joinRel(p.dstRoot, n))
+		info, err := fsutil.Lstat(fsys, fsutil.Join(p.dstRoot, n))
 		if err != nil || keptByDelete(f, n, info) {
 			continue
 		}
@@ -188,10 +189,10 @@ func keptByDelete(f *filter.Filter, r string, info os.FileInfo) bool {
 
 // holdsKept says whether anything below the DST directory r is kept.
 func (c *coordinator) holdsKept(ctx context.Context, r string) bool {
-	names, _ := readNames(c.fs, joinRel(c.plan.dstRoot, r))
+	names, _ := readNames(c.fs, fsutil.Join(c.plan.dstRoot, r))
 	for _, name := range names {
 		rr := r + "/" + name
-		info, err := lstat(c.fs, joinRel(c.plan.dstRoot, rr))
+		info, err := fsutil.Lstat(c.fs, fsutil.Join(c.plan.dstRoot, rr))
 		if err != nil || ctx.Err() != nil || c.protected(info) {
 			return true // when in doubt, keep
 		}
@@ -205,9 +206,9 @@ func (c *coordinator) holdsKept(ctx context.Context, r string) bool {
 // deleteExtraBelow deletes what is below the DST directory r (which SRC
 // lacks) except what is kept, entry by entry.
 func (c *coordinator) deleteExtraBelow(ctx context.Context, r string, dry bool) {
-	names, err := readNames(c.fs, joinRel(c.plan.dstRoot, r))
+	names, err := readNames(c.fs, fsutil.Join(c.plan.dstRoot, r))
 	if err != nil {
-		c.fail(r, fmt.Errorf("list destination directory for --delete: %w", unwrapPath(err)))
+		c.fail(r, fmt.Errorf("list destination directory for --delete: %w", fsutil.UnwrapPath(err)))
 		return
 	}
 	for _, name := range names {
@@ -215,8 +216,8 @@ func (c *coordinator) deleteExtraBelow(ctx context.Context, r string, dry bool) 
 			return
 		}
 		rr := r + "/" + name
-		p := joinRel(c.plan.dstRoot, rr)
-		info, err := lstat(c.fs, p)
+		p := fsutil.Join(c.plan.dstRoot, rr)
+		info, err := fsutil.Lstat(c.fs, p)
 		if err != nil || c.kept(rr, info) {
 			continue
 		}
@@ -233,7 +234,7 @@ func (c *coordinator) deleteExtraBelow(ctx context.Context, r string, dry bool) 
 		}
 		if !dry {
 			if err := c.removeAll(p); err != nil {
-				c.fail(rr, fmt.Errorf("delete: %w", unwrapPath(err)))
+				c.fail(rr, fmt.Errorf("delete: %w", fsutil.UnwrapPath(err)))
 				continue
 			}
 		}
@@ -257,7 +258,7 @@ func (c *coordinator) srcInfo(name string) (os.FileInfo, error) {
 	if c.set.Deref {
 		return c.fs.Stat(name)
 	}
-	return lstat(c.fs, name)
+	return fsutil.Lstat(c.fs, name)
 }
 
 // checkLinkDest resolves Options.LinkDest: relative to DST, as rsync's

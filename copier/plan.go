@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/spf13/afero"
+
+	"github.com/pcopy/pcopy/internal/fsutil"
 )
 
 // plan is what a copy will do, decided and vetted before anything is written.
@@ -35,7 +37,7 @@ func makePlan(fsys afero.Fs, src, dst string) (*plan, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, refused("", "source %s does not exist", DisplayPath(src))
 		}
-		return nil, refused("", "cannot read source %s: %v", DisplayPath(src), unwrapPath(err))
+		return nil, refused("", "cannot read source %s: %v", DisplayPath(src), fsutil.UnwrapPath(err))
 	}
 	switch {
 	case srcInfo.IsDir():
@@ -54,7 +56,7 @@ func makePlan(fsys afero.Fs, src, dst string) (*plan, error) {
 func planDir(fsys afero.Fs, src, dst string, srcInfo os.FileInfo) (*plan, error) {
 	dstInfo, err := fsys.Stat(dst)
 	if err != nil {
-		if _, lerr := lstat(fsys, dst); lerr == nil {
+		if _, lerr := fsutil.Lstat(fsys, dst); lerr == nil {
 			return nil, refused("remove the link, or point it at a directory",
 				"destination %s is a symlink to nothing", DisplayPath(dst))
 		}
@@ -85,7 +87,7 @@ func planDir(fsys afero.Fs, src, dst string, srcInfo os.FileInfo) (*plan, error)
 func (p *plan) resolve(fsys afero.Fs) (*plan, error) {
 	var err error
 	if p.srcRoot, err = resolvePath(fsys, p.srcRoot); err != nil {
-		return nil, refused("", "cannot resolve source %s: %v", DisplayPath(p.srcRoot), unwrapPath(err))
+		return nil, refused("", "cannot resolve source %s: %v", DisplayPath(p.srcRoot), fsutil.UnwrapPath(err))
 	}
 	dst := p.dstRoot
 	if !p.dir {
@@ -94,7 +96,7 @@ func (p *plan) resolve(fsys afero.Fs) (*plan, error) {
 		dst = filepath.Dir(dst)
 	}
 	if dst, err = resolvePath(fsys, dst); err != nil {
-		return nil, refused("", "cannot resolve destination %s: %v", DisplayPath(p.dstRoot), unwrapPath(err))
+		return nil, refused("", "cannot resolve destination %s: %v", DisplayPath(p.dstRoot), fsutil.UnwrapPath(err))
 	}
 	if !p.dir {
 		dst = filepath.Join(dst, filepath.Base(p.dstRoot))
@@ -200,26 +202,3 @@ func typeName(m fs.FileMode) string {
 	}
 	return "special file"
 }
-
-// unwrapPath drops the path from a *fs.PathError, for messages that already
-// name the entry: "open: permission denied" rather than repeating the path.
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return &opError{pe.Op, pe.Err}
-	}
-	var le *os.LinkError
-	if errors.As(err, &le) {
-		return &opError{le.Op, le.Err}
-	}
-	return err
-}
-
-// opError is an operation and its cause, without a path.
-type opError struct {
-	op  string
-	err error
-}
-
-func (e *opError) Error() string { return e.op + ": " + e.err.Error() }
-func (e *opError) Unwrap() error { return e.err }

@@ -82,27 +82,3 @@ func TestFileReplacesSymlinkNotItsTarget(t *testing.T) {
 		t.Errorf("lnk is %v, %v; want the copied regular file", info, err)
 	}
 }
-
-// Per-file paths are joined and split without cleaning; for the clean
-// roots and relative paths pcopy makes, that must agree with filepath.
-func TestJoinAndSplitPaths(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("the cases are Unix paths")
-	}
-	for _, c := range []struct{ root, rel string }{
-		{"/", "a"}, {"/", "a/b"}, {"/src", "a"}, {"/src", "a/b/c"}, {"/src/x y", "é/new\nline"},
-		{"/src", "-dash"}, {"/a/b/c", "d"},
-	} {
-		p := copier.JoinRel(c.root, c.rel)
-		if want := filepath.Join(c.root, c.rel); p != want {
-			t.Errorf("JoinRel(%q, %q) = %q, want %q", c.root, c.rel, p, want)
-		}
-		dir, base := copier.SplitPath(p)
-		if dir != filepath.Dir(p) || base != filepath.Base(p) {
-			t.Errorf("SplitPath(%q) = %q, %q, want %q, %q", p, dir, base, filepath.Dir(p), filepath.Base(p))
-		}
-	}
-	if p := copier.JoinRel("/src", ""); p != "/src" {
-		t.Errorf(`JoinRel("/src", "") = %q`, p)
-	}
-}

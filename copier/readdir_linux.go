@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/internal/beneath"
+	"github.com/pcopy/pcopy/internal/fsutil"
 )
 
 // dirFds says whether the walk can list and stat relative to open
@@ -35,7 +36,7 @@ func readNamesOS(dir string, follow bool) ([]string, error) {
 	}
 	fd, err := beneath.OpenDir(dir)
 	if err != nil {
-		return nil, &opError{"open", err}
+		return nil, fsutil.Op("open", err)
 	}
 	defer unix.Close(fd)
 	return readDirNames(fd)
@@ -55,7 +56,7 @@ func listDirAt(dirfd int, name string, follow bool) (int, []string, error) {
 	}
 	fd, err := unix.Openat(dirfd, name, flags, 0)
 	if err != nil {
-		return -1, nil, &opError{"open", err}
+		return -1, nil, fsutil.Op("open", err)
 	}
 	names, err := readDirNames(fd)
 	if err != nil {
@@ -77,7 +78,7 @@ func readDirNames(fd int) ([]string, error) {
 		}
 		if err != nil {
 			sort.Strings(names)
-			return names, &opError{"getdents", err}
+			return names, fsutil.Op("getdents", err)
 		}
 		if n <= 0 {
 			break
@@ -93,7 +94,7 @@ func readDirNames(fd int) ([]string, error) {
 func statAt(dirfd int, name string) (os.FileInfo, error) {
 	fi := &statInfo{name: name}
 	if err := unix.Fstatat(dirfd, name, (*unix.Stat_t)(unsafe.Pointer(&fi.st)), 0); err != nil {
-		return nil, &opError{"stat", err}
+		return nil, fsutil.Op("stat", err)
 	}
 	return fi, nil
 }
@@ -141,7 +142,7 @@ func closeDirFd(fd int) { unix.Close(fd) }
 func lstatAt(dirfd int, name string) (os.FileInfo, error) {
 	fi := &statInfo{name: name}
 	if err := unix.Fstatat(dirfd, name, (*unix.Stat_t)(unsafe.Pointer(&fi.st)), unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return nil, &opError{"lstat", err}
+		return nil, fsutil.Op("lstat", err)
 	}
 	return fi, nil
 }

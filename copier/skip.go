@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/afero"
 
+	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/tempname"
 	"github.com/pcopy/pcopy/internal/wire"
 )
@@ -69,7 +70,7 @@ var errUpToDate = errors.New("up to date")
 // set-user-ID bit. A copy replaces it whole, by rename.
 func (w *worker) upToDate(job *wire.Job, src, dst string) (bool, error) {
 	fsys := w.fs
-	info, err := lstat(fsys, dst)
+	info, err := fsutil.Lstat(fsys, dst)
 	if err != nil || !info.Mode().IsRegular() || info.Size() != job.Size {
 		return false, nil // missing or different: the copy sees to it, and reports real trouble
 	}
@@ -92,7 +93,7 @@ func (w *worker) upToDate(job *wire.Job, src, dst string) (bool, error) {
 		}
 		if !sameTime {
 			if err := fsys.Chtimes(dst, time.Unix(0, job.Atime), time.Unix(0, job.Mtime)); err != nil {
-				return false, fmt.Errorf("set times: %w", unwrapPath(err))
+				return false, fmt.Errorf("set times: %w", fsutil.UnwrapPath(err))
 			}
 		}
 	default:
@@ -100,7 +101,7 @@ func (w *worker) upToDate(job *wire.Job, src, dst string) (bool, error) {
 	}
 	if want := fs.FileMode(job.Mode) & modeBits; info.Mode()&modeBits != want {
 		if err := fsys.Chmod(dst, want); err != nil {
-			return false, fmt.Errorf("set mode: %w", unwrapPath(err))
+			return false, fmt.Errorf("set mode: %w", fsutil.UnwrapPath(err))
 		}
 	}
 	return true, nil
@@ -126,7 +127,7 @@ func sameContent(fsys afero.Fs, a, b string, size int64, follow bool) (bool, err
 	for done := int64(0); done < size; {
 		n := min(int64(len(ba)), size-done)
 		if _, err := io.ReadFull(fa, ba[:n]); err != nil {
-			return false, fmt.Errorf("read source: %w", unwrapPath(err))
+			return false, fmt.Errorf("read source: %w", fsutil.UnwrapPath(err))
 		}
 		if _, err := io.ReadFull(fb, bb[:n]); err != nil {
 			return false, nil
@@ -162,7 +163,7 @@ func (c *coordinator) removeStaleTemps(dir string) {
 			continue
 		}
 		if err := c.fs.Remove(filepath.Join(dir, name)); err != nil {
-			c.warn(fmt.Sprintf("cannot remove %s, left by an interrupted copy: %v", DisplayPath(filepath.Join(dir, name)), unwrapPath(err)))
+			c.warn(fmt.Sprintf("cannot remove %s, left by an interrupted copy: %v", DisplayPath(filepath.Join(dir, name)), fsutil.UnwrapPath(err)))
 			continue
 		}
 		c.staleRemoved++

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/internal/beneath"
+	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/tempname"
 	"github.com/pcopy/pcopy/internal/wire"
 )
@@ -31,11 +32,11 @@ func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, grou
 	if !ok || st.Blocks*512 < size {
 		return false
 	}
-	dst := joinRel(c.plan.dstRoot, rel)
+	dst := fsutil.Join(c.plan.dstRoot, rel)
 	if c.set.Update != wire.UpdateAll && (dir == nil || !dir.created) {
 		// A copy DST may already have: the worker's check for a whole
 		// file decides (a re-run leaves it alone).
-		if dinfo, err := lstat(c.fs, dst); err == nil && dinfo.Mode().IsRegular() && dinfo.Size() == size {
+		if dinfo, err := fsutil.Lstat(c.fs, dst); err == nil && dinfo.Mode().IsRegular() && dinfo.Size() == size {
 			return false
 		}
 	}
@@ -64,7 +65,7 @@ func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, grou
 	tmp = filepath.Join(filepath.Dir(dst), filepath.Base(tmp))
 
 	part := max(minPart, (size/int64(2*c.workerCount)+(1<<20)-1)&^(1<<20-1))
-	s := &split{rel: rel, dir: dir, src: joinRel(c.plan.srcRoot, rel), dst: dst, tmp: tmp, size: size, dev: st.Dev, ino: st.Ino, ctime: st.Ctim.Nano(),
+	s := &split{rel: rel, dir: dir, src: fsutil.Join(c.plan.srcRoot, rel), dst: dst, tmp: tmp, size: size, dev: st.Dev, ino: st.Ino, ctime: st.Ctim.Nano(),
 		mode: uint32(info.Mode()), mtime: info.ModTime().UnixNano(), atime: atimeOf(info).UnixNano(), group: group,
 		follow: c.set.Deref}
 	s.uid, s.gid = ownerOf(info)

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/filter"
+	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/wire"
 )
 
@@ -146,7 +147,7 @@ func (l *lister) run(rootInfo os.FileInfo) {
 		if top.fd >= 0 {
 			info, err = lstatAt(top.fd, name)
 		} else {
-			info, err = lstat(l.fs, joinRel(l.root, rel))
+			info, err = fsutil.Lstat(l.fs, fsutil.Join(l.root, rel))
 		}
 		followed := false
 		if err == nil && l.deref && info.Mode()&fs.ModeSymlink != 0 {
@@ -195,9 +196,9 @@ func (l *lister) list(parent *listFrame, rel string, follow bool) (*listFrame, e
 		f.depth = parent.depth + 1
 		f.fd, f.names, err = listDirAt(parent.fd, path.Base(rel), follow)
 	case follow:
-		f.names, err = readNamesFollow(l.fs, joinRel(l.root, rel))
+		f.names, err = readNamesFollow(l.fs, fsutil.Join(l.root, rel))
 	default:
-		f.names, err = readNames(l.fs, joinRel(l.root, rel))
+		f.names, err = readNames(l.fs, fsutil.Join(l.root, rel))
 	}
 	return f, err
 }
@@ -210,7 +211,7 @@ func (l *lister) follow(top *listFrame, rel, name string) (os.FileInfo, error) {
 	if top.fd >= 0 {
 		info, err = statAt(top.fd, name)
 	} else {
-		info, err = l.fs.Stat(joinRel(l.root, rel))
+		info, err = l.fs.Stat(fsutil.Join(l.root, rel))
 	}
 	switch {
 	case err == nil:
@@ -220,7 +221,7 @@ func (l *lister) follow(top *listFrame, rel, name string) (os.FileInfo, error) {
 	case errors.Is(err, errLoop):
 		return nil, errors.New("symlink loop; not followed")
 	}
-	return nil, fmt.Errorf("follow symlink: %w", unwrapPath(err))
+	return nil, fmt.Errorf("follow symlink: %w", fsutil.UnwrapPath(err))
 }
 
 // inStack says whether the directory info is one the lister is in.
@@ -262,15 +263,6 @@ func (l *lister) send() bool {
 	case <-l.quit:
 		return false
 	}
-}
-
-// lstat is Lstat where the filesystem has it, Stat otherwise.
-func lstat(fsys afero.Fs, name string) (os.FileInfo, error) {
-	if l, ok := fsys.(afero.Lstater); ok {
-		fi, _, err := l.LstatIfPossible(name)
-		return fi, err
-	}
-	return fsys.Stat(name)
 }
 
 // readNamesFollow is readNames of a directory that may be reached through
@@ -438,7 +430,7 @@ func (c *coordinator) take(e srcEntry) *task {
 			err = errors.New("vanished before it could be copied")
 			c.sum.Vanished++
 		}
-		c.fail(e.rel, unwrapPath(err))
+		c.fail(e.rel, fsutil.UnwrapPath(err))
 		return nil
 	}
 	switch mode := e.info.Mode(); {
@@ -534,13 +526,13 @@ func (c *coordinator) enterDir(parent *dirState, e srcEntry) {
 	if parent != nil {
 		parentACL = parent.acl
 	} else {
-		parentACL = hasDefaultACL(filepath.Dir(joinRel(c.plan.dstRoot, rel)))
+		parentACL = hasDefaultACL(filepath.Dir(fsutil.Join(c.plan.dstRoot, rel)))
 	}
 	d.acl, d.created = parentACL, created
 	c.noteDstOwner(d, existing)
 	if !created {
-		d.acl = hasDefaultACL(joinRel(c.plan.dstRoot, rel))
-		c.removeStaleTemps(joinRel(c.plan.dstRoot, rel))
+		d.acl = hasDefaultACL(fsutil.Join(c.plan.dstRoot, rel))
+		c.removeStaleTemps(fsutil.Join(c.plan.dstRoot, rel))
 	}
 	// A directory made private whose mode is that already needs no chmod
 	// when finished: not where a default ACL, rather than the umask,
@@ -554,7 +546,7 @@ func (c *coordinator) enterDir(parent *dirState, e srcEntry) {
 // in; a failure to list it in SRC is reported.
 func (c *coordinator) pushDir(d *dirState, e srcEntry) {
 	if e.err != nil {
-		c.fail(e.rel, fmt.Errorf("list directory: %w", unwrapPath(e.err)))
+		c.fail(e.rel, fmt.Errorf("list directory: %w", fsutil.UnwrapPath(e.err)))
 	}
 	c.dirs = append(c.dirs, d)
 }
@@ -571,7 +563,7 @@ func (c *coordinator) makeDir(parent *dirState, rel string) (created bool, exist
 	if rel == "" && c.rootCreated {
 		return true, nil, nil // by startWalk
 	}
-	name := joinRel(c.plan.dstRoot, rel)
+	name := fsutil.Join(c.plan.dstRoot, rel)
 	if f := c.fullFsOf(parent); parent != nil && f != nil {
 		// Nothing new is made on a full filesystem, but a directory
 		// already there is used: another filesystem may be mounted on
@@ -589,7 +581,7 @@ func (c *coordinator) makeDir(parent *dirState, rel string) (created bool, exist
 		return true, nil, nil
 	}
 	if kind := fullKindOf(err); kind != notFull {
-		return false, nil, &fullError{fs: c.markFull(parent, kind), err: fmt.Errorf("create directory: %w", unwrapPath(err))}
+		return false, nil, &fullError{fs: c.markFull(parent, kind), err: fmt.Errorf("create directory: %w", fsutil.UnwrapPath(err))}
 	}
 	existing, err = c.reuseDir(rel, name, err)
 	return false, existing, err
@@ -601,7 +593,7 @@ func (c *coordinator) mkdir(name string) error {
 	if !c.set.DryRun {
 		return c.fs.Mkdir(name, privateDir)
 	}
-	_, err := lstat(c.fs, name)
+	_, err := fsutil.Lstat(c.fs, name)
 	switch {
 	case err == nil:
 		return &fs.PathError{Op: "mkdir", Path: name, Err: fs.ErrExist}
@@ -615,16 +607,16 @@ func (c *coordinator) mkdir(name string) error {
 // directory pcopy can write into.
 func (c *coordinator) reuseDir(rel, name string, err error) (os.FileInfo, error) {
 	if !errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("create directory: %w", unwrapPath(err))
+		return nil, fmt.Errorf("create directory: %w", fsutil.UnwrapPath(err))
 	}
 	var info os.FileInfo
 	if rel == "" {
 		info, err = c.fs.Stat(name) // DST itself may be a link the user chose
 	} else {
-		info, err = lstat(c.fs, name)
+		info, err = fsutil.Lstat(c.fs, name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("create directory: %w", unwrapPath(err))
+		return nil, fmt.Errorf("create directory: %w", fsutil.UnwrapPath(err))
 	}
 	if !info.IsDir() {
 		return nil, fmt.Errorf("destination exists and is a %s, not a directory; not replaced", typeName(info.Mode()))
@@ -633,7 +625,7 @@ func (c *coordinator) reuseDir(rel, name string, err error) (os.FileInfo, error)
 	// source before); its final mode is set again when it is finished.
 	if info.Mode().Perm()&0o700 != 0o700 && !c.set.DryRun {
 		if err := c.fs.Chmod(name, info.Mode().Perm()|0o700); err != nil {
-			return nil, fmt.Errorf("make directory writable: %w", unwrapPath(err))
+			return nil, fmt.Errorf("make directory writable: %w", fsutil.UnwrapPath(err))
 		}
 	}
 	return info, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/afero"
 
+	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/tempname"
 	"github.com/pcopy/pcopy/internal/wire"
 )
@@ -233,7 +234,7 @@ func (w *worker) copy(ctx context.Context, job *wire.Job) (int64, error) {
 	if testHookCopy != nil {
 		testHookCopy(job)
 	}
-	src, dst := joinRel(w.src, job.Rel), joinRel(w.dst, job.Rel)
+	src, dst := fsutil.Join(w.src, job.Rel), fsutil.Join(w.dst, job.Rel)
 	switch job.Kind {
 	case wire.KindFile:
 		if !job.Fresh && w.set.Update != wire.UpdateAll {
@@ -274,7 +275,7 @@ func (w *worker) copy(ctx context.Context, job *wire.Job) (int64, error) {
 			return 0, err
 		}
 		if w.set.DryRun {
-			if !job.Fresh && w.osCopier != nil && w.osCopier.linked(joinRel(w.dst, job.Link), dst) {
+			if !job.Fresh && w.osCopier != nil && w.osCopier.linked(fsutil.Join(w.dst, job.Link), dst) {
 				return 0, errUpToDate
 			}
 			return w.wouldWrite(job, src, dst)
@@ -283,7 +284,7 @@ func (w *worker) copy(ctx context.Context, job *wire.Job) (int64, error) {
 			// No links here: the name gets a copy of its own.
 			return copyFile(ctx, w.fs, job, src, dst, w.fileOpts(), w.progressFunc(job))
 		}
-		return w.osCopier.link(ctx, job, joinRel(w.dst, job.Link), src, dst, w.progressFunc(job))
+		return w.osCopier.link(ctx, job, fsutil.Join(w.dst, job.Link), src, dst, w.progressFunc(job))
 	case wire.KindSpecial:
 		if w.osCopier == nil {
 			return 0, &omittedError{fmt.Sprintf("%s (not made on this filesystem)", kindName(job))}
@@ -326,7 +327,7 @@ func (w *worker) wouldWrite(job *wire.Job, src, dst string) (int64, error) {
 // inTheWay says why an entry could not be written at dst: a directory
 // there is never replaced.
 func (w *worker) inTheWay(dst string) error {
-	if info, err := lstat(w.fs, dst); err == nil && info.IsDir() {
+	if info, err := fsutil.Lstat(w.fs, dst); err == nil && info.IsDir() {
 		return errors.New("destination exists and is a directory; not replaced")
 	}
 	return nil
