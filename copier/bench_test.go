@@ -97,32 +97,3 @@ func BenchmarkCopyTreeMem(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*2000), "ns/file")
 }
-
-// BenchmarkListSource walks a real tree of 5,000 files in 100 directories
-// with the lister alone (listing and an lstat per entry, relative to open
-// directories on Linux): the coordinator's share of reading the source.
-// It only reads, so it needs no TMPDIR=/dev/shm.
-func BenchmarkListSource(b *testing.B) {
-	root := b.TempDir()
-	for i := range 5000 {
-		d := filepath.Join(root, fmt.Sprintf("d%02d", i%100))
-		os.MkdirAll(d, 0o755)
-		if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%04d", i)), nil, 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
-	info, err := os.Stat(root)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	var n int
-	for range b.N {
-		quit := make(chan struct{})
-		for chunk := range startLister(osFs, listSpec{root: root, rootInfo: info, maxFds: maxDirFds}, quit) {
-			n += len(chunk)
-		}
-		close(quit)
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/entry")
-}

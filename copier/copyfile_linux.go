@@ -377,7 +377,7 @@ func checkUnchanged(srcfd int, job *wire.Job) error {
 // coordinator listed in job, whose file was size bytes long.
 func checkListed(st *unix.Stat_t, job *wire.Job, size int64) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return changedf("is now a %s (changed since it was listed); not copied", typeName(unixType(st.Mode)))
+		return changedf("is now a %s (changed since it was listed); not copied", typeName(fsutil.UnixType(st.Mode)))
 	}
 	if job.Ino != 0 && (st.Dev != job.Dev || st.Ino != job.Ino) {
 		return changedf("is another file than the one listed (replaced since); not copied")
@@ -523,22 +523,6 @@ func unixPerm(m fs.FileMode) uint32 {
 		perm |= unix.S_ISVTX
 	}
 	return perm
-}
-
-// unixMode is unixPerm the other way: the permission and special bits of
-// a Unix mode as an fs.FileMode.
-func unixMode(mode uint32) fs.FileMode {
-	m := fs.FileMode(mode & 0o777)
-	if mode&unix.S_ISUID != 0 {
-		m |= fs.ModeSetuid
-	}
-	if mode&unix.S_ISGID != 0 {
-		m |= fs.ModeSetgid
-	}
-	if mode&unix.S_ISVTX != 0 {
-		m |= fs.ModeSticky
-	}
-	return m
 }
 
 // copyPart copies the range job.Offset, job.Size of src into the existing
@@ -803,22 +787,4 @@ func (fd fdReaderAt) ReadAt(p []byte, off int64) (int, error) {
 // futimens sets the times of fd.
 func futimens(fd int, atime, mtime int64) error {
 	return rawUtimensat(fd, "", atime, mtime, 0)
-}
-
-func unixType(mode uint32) fs.FileMode {
-	switch mode & unix.S_IFMT {
-	case unix.S_IFDIR:
-		return fs.ModeDir
-	case unix.S_IFLNK:
-		return fs.ModeSymlink
-	case unix.S_IFIFO:
-		return fs.ModeNamedPipe
-	case unix.S_IFSOCK:
-		return fs.ModeSocket
-	case unix.S_IFCHR:
-		return fs.ModeDevice | fs.ModeCharDevice
-	case unix.S_IFBLK:
-		return fs.ModeDevice
-	}
-	return 0
 }

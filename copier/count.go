@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/filter"
+	"github.com/pcopy/pcopy/internal/walk"
 )
 
 // countTotals walks the source on its own, ahead of the copy, and tells rep
@@ -20,18 +21,18 @@ func countTotals(ctx context.Context, fsys afero.Fs, p *plan, deref bool, filt *
 	// The same lister as the copy's walk, running on its own, ahead.
 	var files, bytes int64
 	last := time.Now()
-	for chunk := range startLister(fsys, listSpec{root: p.srcRoot, rootInfo: p.srcInfo, deref: deref, filter: filt, maxFds: maxFds}, ctx.Done()) {
+	for chunk := range walk.Start(fsys, walk.Spec{Root: p.srcRoot, RootInfo: p.srcInfo, Deref: deref, Filter: filt, MaxFds: maxFds, OS: isOSFs(fsys)}, ctx.Done()) {
 		for _, e := range chunk {
-			if e.kind != entryOther || e.err != nil {
+			if e.Kind != walk.Other || e.Err != nil {
 				continue
 			}
 			// Every name but a directory's is one file on the bar, as
 			// the copy reports each done (a hard link's name too); only
 			// regular files have bytes to copy.
-			if mode := e.info.Mode(); !mode.IsDir() {
+			if mode := e.Info.Mode(); !mode.IsDir() {
 				files++
 				if mode.IsRegular() {
-					bytes += e.info.Size()
+					bytes += e.Info.Size()
 				}
 			}
 		}

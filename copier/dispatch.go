@@ -19,6 +19,7 @@ import (
 	"github.com/pcopy/pcopy/internal/filter"
 	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/tempname"
+	"github.com/pcopy/pcopy/internal/walk"
 	"github.com/pcopy/pcopy/internal/wire"
 )
 
@@ -130,10 +131,10 @@ type coordinator struct {
 	onAction func(a Action, rel string, err error)
 
 	// walk
-	entries  <-chan []srcEntry // from the lister
-	chunk    []srcEntry        // received, not yet taken
-	dirs     []*dirState       // directories entered and not ended, innermost last
-	skip     int               // > 0: in a directory that could not be created
+	entries  <-chan []walk.Entry // from the lister
+	chunk    []walk.Entry        // received, not yet taken
+	dirs     []*dirState         // directories entered and not ended, innermost last
+	skip     int                 // > 0: in a directory that could not be created
 	walkDone bool
 	nextID   uint64
 
@@ -151,7 +152,7 @@ type coordinator struct {
 	xbuf          xattrBuf
 	staleRemoved  int             // temporary files of earlier, killed runs removed
 	rootCreated   bool            // DST's root was made by this copy (before the walk)
-	dirFds        int             // directories each lister may keep open (see dirFdBudget)
+	dirFds        int             // directories each lister may keep open (see walk.DirFdBudget)
 	protect       map[fileID]bool // SRC's root and the directories above it: --delete never enters or removes them
 	maxDelete     int             // Options.MaxDelete
 	deleteHeld    int             // entries --delete left because of maxDelete
@@ -240,7 +241,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	if opts.CountTotals && opts.Reporter != nil {
 		listers = 2 // the counting walk runs beside the copy's
 	}
-	c.dirFds = dirFdBudget(maxDirFds, c.workerCount, listers)
+	c.dirFds = walk.DirFdBudget(walk.MaxDirFds, c.workerCount, listers)
 	if c.rep == nil {
 		c.rep = nopReporter{}
 	}
@@ -323,7 +324,7 @@ func (c *coordinator) run(ctx context.Context, workers int) error {
 		// already there, or wait for the lister too; otherwise wait for
 		// a result or a signal.
 		var wait <-chan time.Time
-		var entries <-chan []srcEntry
+		var entries <-chan []walk.Entry
 		if !c.walkDone && c.pickWorker() != nil {
 			if len(c.chunk) > 0 {
 				wait = closedTimeChan

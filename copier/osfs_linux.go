@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/internal/beneath"
+	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/longpath"
 )
 
@@ -60,16 +61,16 @@ func (osFS) Rename(oldname, newname string) error {
 }
 
 func (osFS) Stat(name string) (os.FileInfo, error) {
-	fi := &statInfo{name: name}
-	if err := beneath.Stat(name, (*unix.Stat_t)(unsafe.Pointer(&fi.st))); err != nil {
+	fi := &fsutil.StatInfo{Base: name}
+	if err := beneath.Stat(name, (*unix.Stat_t)(unsafe.Pointer(&fi.St))); err != nil {
 		return nil, pathError("stat", name, err)
 	}
 	return fi, nil
 }
 
 func (osFS) LstatIfPossible(name string) (os.FileInfo, bool, error) {
-	fi := &statInfo{name: name}
-	if err := beneath.Lstat(name, (*unix.Stat_t)(unsafe.Pointer(&fi.st))); err != nil {
+	fi := &fsutil.StatInfo{Base: name}
+	if err := beneath.Lstat(name, (*unix.Stat_t)(unsafe.Pointer(&fi.St))); err != nil {
 		return nil, true, pathError("lstat", name, err)
 	}
 	return fi, true, nil

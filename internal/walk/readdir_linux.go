@@ -1,17 +1,16 @@
-package copier
+package walk
 
 import (
-	"io/fs"
 	"os"
 	"sort"
 	"syscall"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/fsutil"
+	"github.com/pcopy/pcopy/internal/longpath"
 )
 
 // dirFds says whether the walk can list and stat relative to open
@@ -26,7 +25,7 @@ const atFdcwd = unix.AT_FDCWD
 // so.
 func readNamesOS(dir string, follow bool) ([]string, error) {
 	if follow {
-		dir, done := shortPath(dir)
+		dir, done := longpath.Short(dir)
 		defer done()
 		fd, names, err := listDirAt(atFdcwd, dir, follow)
 		if fd >= 0 {
@@ -92,8 +91,8 @@ func readDirNames(fd int) ([]string, error) {
 // statAt is stat of name relative to the directory dirfd, following a
 // symlink.
 func statAt(dirfd int, name string) (os.FileInfo, error) {
-	fi := &statInfo{name: name}
-	if err := unix.Fstatat(dirfd, name, (*unix.Stat_t)(unsafe.Pointer(&fi.st)), 0); err != nil {
+	fi := &fsutil.StatInfo{Base: name}
+	if err := unix.Fstatat(dirfd, name, (*unix.Stat_t)(unsafe.Pointer(&fi.St)), 0); err != nil {
 		return nil, fsutil.Op("stat", err)
 	}
 	return fi, nil
@@ -104,10 +103,10 @@ const errLoop = unix.ELOOP
 
 // sameFile says whether a and b describe one file.
 func sameFile(a, b os.FileInfo) bool {
-	ia, _, ok1 := fileIDOf(a)
-	ib, _, ok2 := fileIDOf(b)
+	sa, ok1 := a.Sys().(*syscall.Stat_t)
+	sb, ok2 := b.Sys().(*syscall.Stat_t)
 	if ok1 && ok2 {
-		return ia == ib
+		return sa.Dev == sb.Dev && sa.Ino == sb.Ino
 	}
 	return os.SameFile(a, b)
 }
@@ -119,13 +118,13 @@ func fdHasXattrs(fd int) bool {
 	return n > 0 || err != nil && err != unix.ENOTSUP
 }
 
-// dirFdBudget returns how many directories each of listers may keep open:
+// DirFdBudget returns how many directories each of listers may keep open:
 // at most limit, and, of what RLIMIT_NOFILE (ulimit -n) leaves beside 32
 // descriptors and 4 per worker (its two pipes, its pidfd, and one to
 // spare), half, shared among the listers; the rest is for the
 // coordinator's own calls. At least 1: deeper directories are reached from
 // SRC's root, one at a time.
-func dirFdBudget(limit, workers, listers int) int {
+func DirFdBudget(limit, workers, listers int) int {
 	var rl unix.Rlimit
 	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) != nil || rl.Cur > 1<<20 {
 		return limit
@@ -140,8 +139,8 @@ func closeDirFd(fd int) { unix.Close(fd) }
 // lstatAt is lstat of name relative to the directory dirfd: no walk of
 // the path from the root for every entry.
 func lstatAt(dirfd int, name string) (os.FileInfo, error) {
-	fi := &statInfo{name: name}
-	if err := unix.Fstatat(dirfd, name, (*unix.Stat_t)(unsafe.Pointer(&fi.st)), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	fi := &fsutil.StatInfo{Base: name}
+	if err := unix.Fstatat(dirfd, name, (*unix.Stat_t)(unsafe.Pointer(&fi.St)), unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return nil, fsutil.Op("lstat", err)
 	}
 	return fi, nil
@@ -153,19 +152,3 @@ var (
 	_ [unsafe.Sizeof(syscall.Stat_t{}) - unsafe.Sizeof(unix.Stat_t{})]struct{}
 	_ [unsafe.Sizeof(unix.Stat_t{}) - unsafe.Sizeof(syscall.Stat_t{})]struct{}
 )
-
-// statInfo is an os.FileInfo made from a stat structure, like the os
-// package's own; Sys returns the *syscall.Stat_t.
-type statInfo struct {
-	name string
-	st   syscall.Stat_t
-}
-
-func (fi *statInfo) Name() string       { return fi.name }
-func (fi *statInfo) Size() int64        { return fi.st.Size }
-func (fi *statInfo) ModTime() time.Time { return time.Unix(fi.st.Mtim.Unix()) }
-func (fi *statInfo) IsDir() bool        { return fi.st.Mode&unix.S_IFMT == unix.S_IFDIR }
-func (fi *statInfo) Sys() any           { return &fi.st }
-func (fi *statInfo) Mode() fs.FileMode {
-	return unixType(fi.st.Mode) | unixMode(fi.st.Mode)
-}

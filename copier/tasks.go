@@ -5,292 +5,27 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
-	"sort"
 
 	"github.com/spf13/afero"
 
-	"github.com/pcopy/pcopy/internal/filter"
 	"github.com/pcopy/pcopy/internal/fsutil"
+	"github.com/pcopy/pcopy/internal/walk"
 	"github.com/pcopy/pcopy/internal/wire"
-)
-
-// The walk has two halves. A lister goroutine reads the source depth first
-// (each directory's names, an lstat of each entry: reading only, no state
-// shared) and hands the entries over in order, in chunks, through a bounded
-// channel. The coordinator takes them one at a time as the dispatcher asks
-// for work, creating destination directories and making tasks. So the
-// source is read on one core while the coordinator creates directories
-// and talks to workers on another (on a tree of empty files and
-// directories, one thread doing both was what every worker waited for),
-// and memory stays flat: the lister runs at most chunksAhead chunks ahead,
-// and holds the names of the directories it is in, not of the tree.
-
-type entryKind uint8
-
-const (
-	entryOther    entryKind = iota // not a directory, or lstat failed: info or err says
-	entryDir                       // a directory begins: its entries follow, then an entryEnd
-	entryEnd                       // the innermost directory begun has no more entries
-	entryExcluded                  // left out by the filter (a directory: not entered)
-	entryRefused                   // a directory not entered, err says why (it is DST): a warning
 )
 
 // privateDir is the mode a directory pcopy makes has until it is finished.
 const privateDir = 0o700
 
-// errIsDst is why the walk does not enter a directory of SRC that is DST
-// itself, reached through a bind mount: the copy would copy itself.
-var errIsDst = errors.New("is DST itself (a bind mount?); not copied into itself")
-
-// srcEntry is one step of the walk of the source.
-type srcEntry struct {
-	kind entryKind
-	rel  string
-	info os.FileInfo // nil for entryEnd
-	err  error       // entryOther: lstat failed; entryDir: listing it failed
-	// entryDir: the lister saw that the directory has no extended
-	// attributes (false: it has some, or the lister could not tell).
-	noXattrs bool
-}
-
-const (
-	chunkEntries = 256 // entries per handover, when the lister is ahead
-	chunksAhead  = 8
-)
-
-// maxDirFds is how deep a lister keeps directories open to work relative
-// to them, at most; deeper, it reaches them from SRC's root (see package
-// beneath). Where the limit on open files (RLIMIT_NOFILE, ulimit -n) leaves
-// less room beside the workers' pipes, fewer (see dirFdBudget).
-const maxDirFds = 64
-
-// listSpec is what a lister walks and how.
-type listSpec struct {
-	root     string
-	rootInfo os.FileInfo
-	dst      os.FileInfo // DST's root, never entered (nil: none yet)
-	deref    bool        // follow symlinks (Options.Dereference)
-	filter   *filter.Filter
-	maxFds   int // directories it may keep open (0: one)
-}
-
-// lister walks the source and sends its entries to the coordinator.
-type lister struct {
-	fs     afero.Fs
-	root   string
-	useFds bool // list and lstat relative to open directories
-	deref  bool // follow symlinks (Options.Dereference)
-	filter *filter.Filter
-	dst    os.FileInfo // DST's root, never entered (nil: none yet)
-	maxFds int
-	out    chan<- []srcEntry
-	quit   <-chan struct{}
-	chunk  []srcEntry
-}
-
-// listFrame is a directory the lister is in.
-type listFrame struct {
-	rel   string
-	fd    int         // open directory, or -1: work by path
-	info  os.FileInfo // for telling a symlink loop
-	depth int
-	names []string // sorted
-	next  int
-}
-
-// startLister starts the walk that s describes; it stops early when quit
-// closes.
-func startLister(fsys afero.Fs, s listSpec, quit <-chan struct{}) <-chan []srcEntry {
-	out := make(chan []srcEntry, chunksAhead)
-	l := &lister{fs: fsys, root: s.root, useFds: dirFds && isOSFs(fsys), deref: s.deref, filter: s.filter, dst: s.dst,
-		maxFds: max(s.maxFds, 1), out: out, quit: quit}
-	go l.run(s.rootInfo)
-	return out
-}
-
-// run walks the tree, then closes out; it stops early when quit closes.
-func (l *lister) run(rootInfo os.FileInfo) {
-	defer close(l.out)
-	var stack []*listFrame
-	defer func() {
-		for _, f := range stack {
-			f.close()
-		}
-	}()
-	enter := func(parent *listFrame, rel string, info os.FileInfo, follow bool) bool {
-		f, err := l.list(parent, rel, follow)
-		f.info = info
-		stack = append(stack, f)
-		noXattrs := f.fd >= 0 && !fdHasXattrs(f.fd)
-		return l.emit(srcEntry{kind: entryDir, rel: rel, info: info, err: err, noXattrs: noXattrs})
-	}
-	if !enter(nil, "", rootInfo, false) {
-		return
-	}
-	for len(stack) > 0 {
-		top := stack[len(stack)-1]
-		if top.next == len(top.names) {
-			top.close()
-			stack = stack[:len(stack)-1]
-			if !l.emit(srcEntry{kind: entryEnd, rel: top.rel}) {
-				return
-			}
-			continue
-		}
-		name := top.names[top.next]
-		top.next++
-		rel := path.Join(top.rel, name)
-		var info os.FileInfo
-		var err error
-		if top.fd >= 0 {
-			info, err = lstatAt(top.fd, name)
-		} else {
-			info, err = fsutil.Lstat(l.fs, fsutil.Join(l.root, rel))
-		}
-		followed := false
-		if err == nil && l.deref && info.Mode()&fs.ModeSymlink != 0 {
-			info, err = l.follow(top, rel, name)
-			followed = true
-		}
-		if l.filter.Excluded(rel, err == nil && info.IsDir()) {
-			if !l.emit(srcEntry{kind: entryExcluded, rel: rel}) {
-				return
-			}
-			continue
-		}
-		if err == nil && info.IsDir() && l.dst != nil && sameFile(info, l.dst) {
-			if !l.emit(srcEntry{kind: entryRefused, rel: rel, err: errIsDst}) {
-				return
-			}
-			continue
-		}
-		if err == nil && info.IsDir() {
-			if followed && inStack(stack, info) {
-				err = errors.New("symlink to a directory that holds it (a loop); not followed")
-			} else if !enter(top, rel, info, followed) {
-				return
-			} else {
-				continue
-			}
-		}
-		if !l.emit(srcEntry{kind: entryOther, rel: rel, info: info, err: err}) {
-			return
-		}
-	}
-	if len(l.chunk) > 0 {
-		l.send()
-	}
-}
-
-// list reads the names of directory rel, below parent; follow: rel is a
-// symlink to it (--dereference).
-func (l *lister) list(parent *listFrame, rel string, follow bool) (*listFrame, error) {
-	f := &listFrame{rel: rel, fd: -1}
-	var err error
-	switch {
-	case parent == nil && l.useFds:
-		f.fd, f.names, err = listDirAt(atFdcwd, l.root, false)
-	case parent != nil && parent.fd >= 0 && parent.depth+1 < l.maxFds:
-		f.depth = parent.depth + 1
-		f.fd, f.names, err = listDirAt(parent.fd, path.Base(rel), follow)
-	case follow:
-		f.names, err = readNamesFollow(l.fs, fsutil.Join(l.root, rel))
-	default:
-		f.names, err = readNames(l.fs, fsutil.Join(l.root, rel))
-	}
-	return f, err
-}
-
-// follow returns what the symlink rel (name in directory top) points to,
-// or why it cannot be followed.
-func (l *lister) follow(top *listFrame, rel, name string) (os.FileInfo, error) {
-	var info os.FileInfo
-	var err error
-	if top.fd >= 0 {
-		info, err = statAt(top.fd, name)
-	} else {
-		info, err = l.fs.Stat(fsutil.Join(l.root, rel))
-	}
-	switch {
-	case err == nil:
-		return info, nil
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, errors.New("symlink to nothing (its target does not exist); not copied")
-	case errors.Is(err, errLoop):
-		return nil, errors.New("symlink loop; not followed")
-	}
-	return nil, fmt.Errorf("follow symlink: %w", fsutil.UnwrapPath(err))
-}
-
-// inStack says whether the directory info is one the lister is in.
-func inStack(stack []*listFrame, info os.FileInfo) bool {
-	for _, f := range stack {
-		if sameFile(f.info, info) {
-			return true
-		}
-	}
-	return false
-}
-
-func (f *listFrame) close() {
-	if f.fd >= 0 {
-		closeDirFd(f.fd)
-		f.fd = -1
-	}
-}
-
-// emit queues e for the coordinator. A chunk goes when full, or at once
-// when the coordinator has nothing else to go on with. It returns false
-// when the coordinator is gone.
-func (l *lister) emit(e srcEntry) bool {
-	if l.chunk == nil && len(l.out) > 0 {
-		l.chunk = make([]srcEntry, 0, chunkEntries) // it will fill
-	}
-	l.chunk = append(l.chunk, e)
-	if len(l.chunk) < chunkEntries && len(l.out) > 0 {
-		return true
-	}
-	return l.send()
-}
-
-func (l *lister) send() bool {
-	select {
-	case l.out <- l.chunk:
-		l.chunk = nil
-		return true
-	case <-l.quit:
-		return false
-	}
+// readNames returns the sorted entry names of dir.
+func readNames(fsys afero.Fs, dir string) ([]string, error) {
+	return walk.ReadNames(fsys, dir, isOSFs(fsys), false)
 }
 
 // readNamesFollow is readNames of a directory that may be reached through
 // a symlink.
 func readNamesFollow(fsys afero.Fs, dir string) ([]string, error) {
-	if isOSFs(fsys) {
-		return readNamesOS(dir, true)
-	}
-	return readNamesFs(fsys, dir)
-}
-
-// readNames returns the sorted entry names of dir.
-func readNames(fsys afero.Fs, dir string) ([]string, error) {
-	if isOSFs(fsys) {
-		return readNamesOS(dir, false)
-	}
-	return readNamesFs(fsys, dir)
-}
-
-func readNamesFs(fsys afero.Fs, dir string) ([]string, error) {
-	f, err := fsys.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	sort.Strings(names)
-	return names, err
+	return walk.ReadNames(fsys, dir, isOSFs(fsys), true)
 }
 
 // startWalk sets up the walk of the plan's source. For a single file it
@@ -306,8 +41,8 @@ func (c *coordinator) startWalk() error {
 		return nil
 	}
 	dstInfo, _ := c.fs.Stat(p.dstRoot)
-	c.entries = startLister(c.fs, listSpec{root: p.srcRoot, rootInfo: p.srcInfo, dst: dstInfo, deref: c.set.Deref, filter: c.filter,
-		maxFds: c.dirFds}, c.quit)
+	c.entries = walk.Start(c.fs, walk.Spec{Root: p.srcRoot, RootInfo: p.srcInfo, Dst: dstInfo, Deref: c.set.Deref, Filter: c.filter,
+		MaxFds: c.dirFds, OS: c.isOS}, c.quit)
 	return nil
 }
 
@@ -366,7 +101,7 @@ func (c *coordinator) nextTask() *task {
 			}
 		}
 		e := c.chunk[0]
-		c.chunk[0] = srcEntry{}
+		c.chunk[0] = walk.Entry{}
 		c.chunk = c.chunk[1:]
 		if t := c.take(e); t != nil {
 			if f := c.fullFsOf(t.dir); f != nil {
@@ -381,7 +116,7 @@ func (c *coordinator) nextTask() *task {
 
 // received takes a chunk from the lister, or notes that the walk is over
 // (ok false); it says whether there are entries to take.
-func (c *coordinator) received(chunk []srcEntry, ok bool) bool {
+func (c *coordinator) received(chunk []walk.Entry, ok bool) bool {
 	if !ok {
 		c.walkDone = true
 		return false
@@ -391,14 +126,14 @@ func (c *coordinator) received(chunk []srcEntry, ok bool) bool {
 }
 
 // take acts on one entry of the walk and returns the task it makes, if any.
-func (c *coordinator) take(e srcEntry) *task {
+func (c *coordinator) take(e walk.Entry) *task {
 	if c.skip > 0 {
 		// Inside a directory that could not be created: nothing in it
 		// can be copied, and its entries are not listed as failures.
-		switch e.kind {
-		case entryDir:
+		switch e.Kind {
+		case walk.Dir:
 			c.skip++
-		case entryEnd:
+		case walk.End:
 			c.skip--
 		}
 		return nil
@@ -407,55 +142,55 @@ func (c *coordinator) take(e srcEntry) *task {
 	if len(c.dirs) > 0 {
 		parent = c.dirs[len(c.dirs)-1]
 	}
-	switch e.kind {
-	case entryExcluded:
+	switch e.Kind {
+	case walk.Excluded:
 		c.sum.Excluded++
-		c.act(Excluded, e.rel, nil)
+		c.act(Excluded, e.Rel, nil)
 		return nil
-	case entryRefused:
-		c.warn(fmt.Sprintf("%s: %v", DisplayPath(e.rel), e.err))
+	case walk.Refused:
+		c.warn(fmt.Sprintf("%s: %v", DisplayPath(e.Rel), e.Err))
 		return nil
-	case entryDir:
+	case walk.Dir:
 		c.enterDir(parent, e)
 		return nil
-	case entryEnd:
+	case walk.End:
 		c.dirs = c.dirs[:len(c.dirs)-1]
 		parent.walked = true
 		c.maybeFinishDir(parent)
 		return nil
 	}
-	if e.err != nil {
-		err := e.err
+	if e.Err != nil {
+		err := e.Err
 		if errors.Is(err, fs.ErrNotExist) {
 			err = errors.New("vanished before it could be copied")
 			c.sum.Vanished++
 		}
-		c.fail(e.rel, fsutil.UnwrapPath(err))
+		c.fail(e.Rel, fsutil.UnwrapPath(err))
 		return nil
 	}
-	switch mode := e.info.Mode(); {
+	switch mode := e.Info.Mode(); {
 	case mode.IsRegular():
 		var g *linkGroup
-		if id, nlink, ok := fileIDOf(e.info); ok && c.isOS {
+		if id, nlink, ok := fileIDOf(e.Info); ok && c.isOS {
 			var first bool
-			if g, first = c.linkGroupOf(e.rel, nlink, id); g != nil && !first {
-				t := c.newTask(parent, e.rel, wire.KindFile, e.info)
+			if g, first = c.linkGroupOf(e.Rel, nlink, id); g != nil && !first {
+				t := c.newTask(parent, e.Rel, wire.KindFile, e.Info)
 				t.group = g
 				return c.linkLater(g, t)
 			}
 		}
-		if !c.set.DryRun && c.fullFsOf(parent) == nil && c.trySplit(parent, e.rel, e.info, g) {
+		if !c.set.DryRun && c.fullFsOf(parent) == nil && c.trySplit(parent, e.Rel, e.Info, g) {
 			return nil // its parts are queued
 		}
-		t := c.newTask(parent, e.rel, wire.KindFile, e.info)
+		t := c.newTask(parent, e.Rel, wire.KindFile, e.Info)
 		t.group = g
 		return t
 	case mode&fs.ModeSymlink != 0:
-		return c.newTask(parent, e.rel, wire.KindSymlink, e.info)
+		return c.newTask(parent, e.Rel, wire.KindSymlink, e.Info)
 	case c.isOS && specialFiles:
-		return c.newTask(parent, e.rel, wire.KindSpecial, e.info)
+		return c.newTask(parent, e.Rel, wire.KindSpecial, e.Info)
 	default:
-		c.warn(fmt.Sprintf("%s: skipped: %s (not copied on this platform)", DisplayPath(e.rel), typeName(mode)))
+		c.warn(fmt.Sprintf("%s: skipped: %s (not copied on this platform)", DisplayPath(e.Rel), typeName(mode)))
 	}
 	return nil
 }
@@ -496,11 +231,11 @@ func listedJob(id uint64, kind wire.Kind, rel string, info os.FileInfo, fresh bo
 // that cannot be created or listed is reported; the rest of the tree goes
 // on. One not made because its filesystem is full is entered all the
 // same, to count what it holds.
-func (c *coordinator) enterDir(parent *dirState, e srcEntry) {
-	rel, info := e.rel, e.info
+func (c *coordinator) enterDir(parent *dirState, e walk.Entry) {
+	rel, info := e.Rel, e.Info
 	d := &dirState{rel: rel, parent: parent, mode: info.Mode(), mtime: info.ModTime(), atime: atimeOf(info)}
 	d.uid, d.gid = ownerOf(info)
-	d.noXattrs = e.noXattrs
+	d.noXattrs = e.NoXattrs
 	if parent != nil {
 		parent.pending++
 	}
@@ -517,7 +252,7 @@ func (c *coordinator) enterDir(parent *dirState, e srcEntry) {
 		d.walked = true
 		c.fail(rel, err)
 		c.maybeFinishDir(d)
-		c.skip = 1 // until its entryEnd
+		c.skip = 1 // until its walk.End
 		return
 	}
 	// A directory made inside one with a default ACL inherits it; a
@@ -544,9 +279,9 @@ func (c *coordinator) enterDir(parent *dirState, e srcEntry) {
 
 // pushDir makes d, the directory of entry e, the one the next entries are
 // in; a failure to list it in SRC is reported.
-func (c *coordinator) pushDir(d *dirState, e srcEntry) {
-	if e.err != nil {
-		c.fail(e.rel, fmt.Errorf("list directory: %w", fsutil.UnwrapPath(e.err)))
+func (c *coordinator) pushDir(d *dirState, e walk.Entry) {
+	if e.Err != nil {
+		c.fail(e.Rel, fmt.Errorf("list directory: %w", fsutil.UnwrapPath(e.Err)))
 	}
 	c.dirs = append(c.dirs, d)
 }

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package copier
+package walk
 
 import (
 	"errors"
@@ -24,7 +24,7 @@ func listDirAt(dirfd int, name string, follow bool) (int, []string, error) {
 
 func closeDirFd(fd int) {}
 
-func dirFdBudget(limit, workers, listers int) int { return limit }
+func DirFdBudget(limit, workers, listers int) int { return limit }
 
 func fdHasXattrs(fd int) bool { return true }
 

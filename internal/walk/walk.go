@@ -1,0 +1,291 @@
+// Package walk lists a source tree for a copy: depth first, in name order,
+// an lstat of each entry, directories announced before their entries and
+// ended after them, handed over in chunks through a bounded channel so
+// that memory stays flat however large the tree. On Linux it works
+// relative to open directory descriptors, as many as the file limit
+// allows, and reaches deeper ones from the root through package beneath.
+package walk
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+
+	"github.com/spf13/afero"
+
+	"github.com/pcopy/pcopy/internal/filter"
+	"github.com/pcopy/pcopy/internal/fsutil"
+)
+
+// The walk has two halves. A lister goroutine (this package) reads the
+// source depth first (each directory's names, an lstat of each entry:
+// reading only, no state shared) and hands the entries over in order, in
+// chunks, through a bounded channel. The copier's coordinator takes them
+// one at a time as the dispatcher asks for work, creating destination
+// directories and making tasks. So the
+// source is read on one core while the coordinator creates directories
+// and talks to workers on another (on a tree of empty files and
+// directories, one thread doing both was what every worker waited for),
+// and memory stays flat: the lister runs at most chunksAhead chunks ahead,
+// and holds the names of the directories it is in, not of the tree.
+
+// Kind says what an Entry is.
+type Kind uint8
+
+const (
+	Other    Kind = iota // not a directory, or lstat failed: info or err says
+	Dir                  // a directory begins: its entries follow, then an entryEnd
+	End                  // the innermost directory begun has no more entries
+	Excluded             // left out by the filter (a directory: not entered)
+	Refused              // a directory not entered, err says why (it is DST): a warning
+)
+
+// ErrIsDst is why the walk does not enter a directory of SRC that is DST
+// itself, reached through a bind mount: the copy would copy itself.
+var ErrIsDst = errors.New("is DST itself (a bind mount?); not copied into itself")
+
+// Entry is one step of the walk of the source.
+type Entry struct {
+	Kind Kind
+	Rel  string
+	Info os.FileInfo // nil for End
+	Err  error       // Other: lstat failed; Dir: listing it failed
+	// Dir: the lister saw that the directory has no extended
+	// attributes (false: it has some, or the lister could not tell).
+	NoXattrs bool
+}
+
+const (
+	chunkEntries = 256 // entries per handover, when the lister is ahead
+	chunksAhead  = 8
+)
+
+// MaxDirFds is how deep a lister keeps directories open to work relative
+// to them, at most; deeper, it reaches them from SRC's root (see package
+// beneath). Where the limit on open files (RLIMIT_NOFILE, ulimit -n) leaves
+// less room beside the workers' pipes, fewer (see DirFdBudget).
+const MaxDirFds = 64
+
+// Spec is what a lister walks and how.
+type Spec struct {
+	Root     string
+	RootInfo os.FileInfo
+	Dst      os.FileInfo // DST's root, never entered (nil: none yet)
+	Deref    bool        // follow symlinks (--dereference)
+	Filter   *filter.Filter
+	MaxFds   int  // directories it may keep open (0: one)
+	OS       bool // the filesystem is the operating system's: work relative to open directories
+}
+
+// lister walks the source and sends its entries to the coordinator.
+type lister struct {
+	fs     afero.Fs
+	root   string
+	useFds bool // list and lstat relative to open directories
+	os     bool // fs is the operating system's
+	deref  bool // follow symlinks (Options.Dereference)
+	filter *filter.Filter
+	dst    os.FileInfo // DST's root, never entered (nil: none yet)
+	maxFds int
+	out    chan<- []Entry
+	quit   <-chan struct{}
+	chunk  []Entry
+}
+
+// listFrame is a directory the lister is in.
+type listFrame struct {
+	rel   string
+	fd    int         // open directory, or -1: work by path
+	info  os.FileInfo // for telling a symlink loop
+	depth int
+	names []string // sorted
+	next  int
+}
+
+// Start starts the walk that s describes; it stops early when quit
+// closes. The channel closes at the end.
+func Start(fsys afero.Fs, s Spec, quit <-chan struct{}) <-chan []Entry {
+	out := make(chan []Entry, chunksAhead)
+	l := &lister{fs: fsys, root: s.Root, useFds: dirFds && s.OS, os: s.OS, deref: s.Deref, filter: s.Filter, dst: s.Dst,
+		maxFds: max(s.MaxFds, 1), out: out, quit: quit}
+	go l.run(s.RootInfo)
+	return out
+}
+
+// run walks the tree, then closes out; it stops early when quit closes.
+func (l *lister) run(rootInfo os.FileInfo) {
+	defer close(l.out)
+	var stack []*listFrame
+	defer func() {
+		for _, f := range stack {
+			f.close()
+		}
+	}()
+	enter := func(parent *listFrame, rel string, info os.FileInfo, follow bool) bool {
+		f, err := l.list(parent, rel, follow)
+		f.info = info
+		stack = append(stack, f)
+		noXattrs := f.fd >= 0 && !fdHasXattrs(f.fd)
+		return l.emit(Entry{Kind: Dir, Rel: rel, Info: info, Err: err, NoXattrs: noXattrs})
+	}
+	if !enter(nil, "", rootInfo, false) {
+		return
+	}
+	for len(stack) > 0 {
+		top := stack[len(stack)-1]
+		if top.next == len(top.names) {
+			top.close()
+			stack = stack[:len(stack)-1]
+			if !l.emit(Entry{Kind: End, Rel: top.rel}) {
+				return
+			}
+			continue
+		}
+		name := top.names[top.next]
+		top.next++
+		rel := path.Join(top.rel, name)
+		var info os.FileInfo
+		var err error
+		if top.fd >= 0 {
+			info, err = lstatAt(top.fd, name)
+		} else {
+			info, err = fsutil.Lstat(l.fs, fsutil.Join(l.root, rel))
+		}
+		followed := false
+		if err == nil && l.deref && info.Mode()&fs.ModeSymlink != 0 {
+			info, err = l.follow(top, rel, name)
+			followed = true
+		}
+		if l.filter.Excluded(rel, err == nil && info.IsDir()) {
+			if !l.emit(Entry{Kind: Excluded, Rel: rel}) {
+				return
+			}
+			continue
+		}
+		if err == nil && info.IsDir() && l.dst != nil && sameFile(info, l.dst) {
+			if !l.emit(Entry{Kind: Refused, Rel: rel, Err: ErrIsDst}) {
+				return
+			}
+			continue
+		}
+		if err == nil && info.IsDir() {
+			if followed && inStack(stack, info) {
+				err = errors.New("symlink to a directory that holds it (a loop); not followed")
+			} else if !enter(top, rel, info, followed) {
+				return
+			} else {
+				continue
+			}
+		}
+		if !l.emit(Entry{Kind: Other, Rel: rel, Info: info, Err: err}) {
+			return
+		}
+	}
+	if len(l.chunk) > 0 {
+		l.send()
+	}
+}
+
+// list reads the names of directory rel, below parent; follow: rel is a
+// symlink to it (--dereference).
+func (l *lister) list(parent *listFrame, rel string, follow bool) (*listFrame, error) {
+	f := &listFrame{rel: rel, fd: -1}
+	var err error
+	switch {
+	case parent == nil && l.useFds:
+		f.fd, f.names, err = listDirAt(atFdcwd, l.root, false)
+	case parent != nil && parent.fd >= 0 && parent.depth+1 < l.maxFds:
+		f.depth = parent.depth + 1
+		f.fd, f.names, err = listDirAt(parent.fd, path.Base(rel), follow)
+	case follow:
+		f.names, err = ReadNames(l.fs, fsutil.Join(l.root, rel), l.os, true)
+	default:
+		f.names, err = ReadNames(l.fs, fsutil.Join(l.root, rel), l.os, false)
+	}
+	return f, err
+}
+
+// follow returns what the symlink rel (name in directory top) points to,
+// or why it cannot be followed.
+func (l *lister) follow(top *listFrame, rel, name string) (os.FileInfo, error) {
+	var info os.FileInfo
+	var err error
+	if top.fd >= 0 {
+		info, err = statAt(top.fd, name)
+	} else {
+		info, err = l.fs.Stat(fsutil.Join(l.root, rel))
+	}
+	switch {
+	case err == nil:
+		return info, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, errors.New("symlink to nothing (its target does not exist); not copied")
+	case errors.Is(err, errLoop):
+		return nil, errors.New("symlink loop; not followed")
+	}
+	return nil, fmt.Errorf("follow symlink: %w", fsutil.UnwrapPath(err))
+}
+
+// inStack says whether the directory info is one the lister is in.
+func inStack(stack []*listFrame, info os.FileInfo) bool {
+	for _, f := range stack {
+		if sameFile(f.info, info) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *listFrame) close() {
+	if f.fd >= 0 {
+		closeDirFd(f.fd)
+		f.fd = -1
+	}
+}
+
+// emit queues e for the coordinator. A chunk goes when full, or at once
+// when the coordinator has nothing else to go on with. It returns false
+// when the coordinator is gone.
+func (l *lister) emit(e Entry) bool {
+	if l.chunk == nil && len(l.out) > 0 {
+		l.chunk = make([]Entry, 0, chunkEntries) // it will fill
+	}
+	l.chunk = append(l.chunk, e)
+	if len(l.chunk) < chunkEntries && len(l.out) > 0 {
+		return true
+	}
+	return l.send()
+}
+
+func (l *lister) send() bool {
+	select {
+	case l.out <- l.chunk:
+		l.chunk = nil
+		return true
+	case <-l.quit:
+		return false
+	}
+}
+
+// ReadNames returns the sorted entry names of dir; follow: dir may be
+// reached through a symlink. os says fsys is the operating system's.
+func ReadNames(fsys afero.Fs, dir string, os, follow bool) ([]string, error) {
+	if os {
+		return readNamesOS(dir, follow)
+	}
+	return readNamesFs(fsys, dir)
+}
+
+func readNamesFs(fsys afero.Fs, dir string) ([]string, error) {
+	f, err := fsys.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	sort.Strings(names)
+	return names, err
+}
