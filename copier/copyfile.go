@@ -91,16 +91,12 @@ func bareError(err error) error {
 
 // createTemp creates a new, empty, private file in dir under a fresh
 // temporary name starting with prefix.
-func createTemp(fsys afero.Fs, dir, prefix string) (afero.File, string, error) {
-	for range 100 {
-		name := tempname.New(dir, prefix)
-		f, err := fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		return f, name, err
-	}
-	return nil, "", fmt.Errorf("create temporary file in %s: too many name collisions", dir)
+func createTemp(fsys afero.Fs, dir, prefix string) (f afero.File, name string, err error) {
+	name, err = tempname.Make(dir, prefix, func(name string) (err error) {
+		f, err = fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		return err
+	})
+	return f, name, err
 }
 
 // fileOpts are how the portable path copies a file.
@@ -241,14 +237,9 @@ func copySymlink(fsys afero.Fs, job *wire.Job, src, dst, tempPrefix string, meta
 		}
 		return fmt.Errorf("read link: %w", fsutil.UnwrapPath(err))
 	}
-	var tmp string
-	for range 100 {
-		tmp = tempname.New(filepath.Dir(dst), tempPrefix)
-		err = linker.SymlinkIfPossible(target, tmp)
-		if !errors.Is(err, fs.ErrExist) {
-			break
-		}
-	}
+	tmp, err := tempname.Make(filepath.Dir(dst), tempPrefix, func(tmp string) error {
+		return linker.SymlinkIfPossible(target, tmp)
+	})
 	if err != nil {
 		return fmt.Errorf("create link: %w", fsutil.UnwrapPath(err))
 	}

@@ -311,13 +311,9 @@ func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, sr
 			// temporary name and rename it over, so what was there stays
 			// whole until the copy is.
 			markTemp(dstfd)
-			for range 100 {
-				tmp = tempname.New("", o.tempPrefix)
-				if err = o.linkUnnamed(dstfd, ddir, tmp); err != unix.EEXIST {
-					break
-				}
-			}
-			if err != nil {
+			if tmp, err = tempname.Make("", o.tempPrefix, func(tmp string) error {
+				return o.linkUnnamed(dstfd, ddir, tmp)
+			}); err != nil {
 				tmp = ""
 			}
 		}
@@ -587,19 +583,15 @@ func (o *osCopier) copyPart(ctx context.Context, job *wire.Job, src, dst string,
 // createTempAt creates a new file under a fresh temporary name in dir,
 // relative to directory dirfd (dir "" with a directory's descriptor, or a
 // path with unix.AT_FDCWD), and returns its descriptor and name.
-func createTempAt(dirfd int, dir, prefix string, perm uint32, access int) (int, string, error) {
-	for range 100 {
-		name := tempname.New(dir, prefix)
-		fd, err := unix.Openat(dirfd, name, access|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, perm)
-		if err == unix.EEXIST {
-			continue
-		}
-		if err != nil {
-			return -1, "", fmt.Errorf("open: %w", err)
-		}
-		return fd, name, nil
+func createTempAt(dirfd int, dir, prefix string, perm uint32, access int) (fd int, name string, err error) {
+	name, err = tempname.Make(dir, prefix, func(name string) (err error) {
+		fd, err = unix.Openat(dirfd, name, access|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, perm)
+		return err
+	})
+	if err != nil {
+		return -1, "", fmt.Errorf("open: %w", err)
 	}
-	return -1, "", errors.New("too many temporary name collisions")
+	return fd, name, nil
 }
 
 // linkMode is how a worker can give an O_TMPFILE file a name, found on

@@ -40,12 +40,9 @@ func (o *osCopier) link(ctx context.Context, job *wire.Job, target, src, dst str
 			return 0, errUpToDate
 		}
 		var tmp string
-		for range 100 {
-			tmp = tempname.New("", o.tempPrefix)
-			if err = unix.Linkat(tdir, tname, ddir, tmp, 0); err != unix.EEXIST {
-				break
-			}
-		}
+		tmp, err = tempname.Make("", o.tempPrefix, func(tmp string) error {
+			return unix.Linkat(tdir, tname, ddir, tmp, 0)
+		})
 		if err == nil {
 			if err = unix.Renameat(ddir, tmp, ddir, dname); err != nil {
 				unix.Unlinkat(ddir, tmp, 0)
@@ -137,13 +134,9 @@ func (o *osCopier) makeSpecial(job *wire.Job, src, dst string) error {
 	_, sname := fsutil.Split(src)
 	_, dname := fsutil.Split(dst)
 	perm := unixPerm(mode)
-	var tmp string
-	for range 100 {
-		tmp = tempname.New("", o.tempPrefix)
-		if err = unix.Mknodat(ddir, tmp, typ|perm, int(job.Rdev)); err != unix.EEXIST {
-			break
-		}
-	}
+	tmp, err := tempname.Make("", o.tempPrefix, func(tmp string) error {
+		return unix.Mknodat(ddir, tmp, typ|perm, int(job.Rdev))
+	})
 	if err == unix.EPERM && (typ == unix.S_IFCHR || typ == unix.S_IFBLK) {
 		// Allowed, yet refused (a container's device policy): a dry run,
 		// which asks instead of trying, would have said "copied".

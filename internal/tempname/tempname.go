@@ -7,7 +7,9 @@
 package tempname
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"path/filepath"
 	"strconv"
@@ -28,6 +30,20 @@ func ForWorker(pid, worker int) string {
 // collision.
 func New(dir, prefix string) string {
 	return filepath.Join(dir, fmt.Sprintf("%s%016x.tmp", prefix, rand.Uint64()))
+}
+
+// Make makes an entry under a fresh temporary name in dir, starting with
+// prefix: make is called with each name tried, and another is tried when
+// one is taken (an error that is fs.ErrExist), so that nothing anyone made
+// is ever replaced. It returns the name made, or make's error.
+func Make(dir, prefix string, make func(name string) error) (string, error) {
+	for range 100 {
+		name := New(dir, prefix)
+		if err := make(name); !errors.Is(err, fs.ErrExist) {
+			return name, err
+		}
+	}
+	return "", errors.New("too many temporary name collisions")
 }
 
 // Is reports whether name is a plain file name pcopy could have made for

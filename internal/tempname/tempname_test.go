@@ -1,7 +1,9 @@
 package tempname
 
 import (
+	"io/fs"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -29,5 +31,27 @@ func TestIsNot(t *testing.T) {
 		if _, ok := Pid(name); ok {
 			t.Errorf("Pid(%q) found a pid", name)
 		}
+	}
+}
+
+// Make tries another name while one is taken, never replacing it, and
+// gives up after many; any other error is make's.
+func TestMake(t *testing.T) {
+	var tried []string
+	name, err := Make("/d", "p", func(name string) error {
+		tried = append(tried, name)
+		if len(tried) < 3 {
+			return &fs.PathError{Op: "open", Path: name, Err: syscall.EEXIST}
+		}
+		return nil
+	})
+	if err != nil || len(tried) != 3 || name != tried[2] || tried[0] == tried[1] {
+		t.Errorf("Make = %q, %v after trying %v", name, err, tried)
+	}
+	if _, err := Make("/d", "p", func(string) error { return syscall.EACCES }); err != syscall.EACCES {
+		t.Errorf("Make's error = %v, want make's own", err)
+	}
+	if _, err := Make("/d", "p", func(string) error { return fs.ErrExist }); err == nil {
+		t.Error("Make succeeded with every name taken")
 	}
 }
