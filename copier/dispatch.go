@@ -67,6 +67,8 @@ type split struct {
 	remaining int   // parts not yet done
 	bytes     int64 // bytes of the parts done
 	err       error // the first part's failure
+	changed   bool  // a part found that the source changed since it was listed
+	relisted  bool  // its source changed while copied before and was looked at again
 }
 
 type batchState struct {
@@ -219,6 +221,27 @@ func (c *coordinator) next() *task {
 		return t
 	}
 	return nil
+}
+
+// dropParts takes the parts of s that no worker holds out of the queues,
+// once one of its parts failed: the file is not finished from them (it
+// fails, or is queued again as it is now). A part a worker holds still
+// comes back, and counts in s.remaining until it does.
+func (c *coordinator) dropParts(s *split) {
+	drop := func(q []*task) []*task {
+		kept := q[:0]
+		for _, t := range q {
+			if t.split == s {
+				s.remaining--
+				continue
+			}
+			kept = append(kept, t)
+		}
+		clear(q[len(kept):])
+		return kept
+	}
+	c.parts = drop(c.parts)
+	c.retry = drop(c.retry)
 }
 
 func (c *coordinator) send(w *workerState, b *batchState) {

@@ -142,6 +142,12 @@ func (c *coordinator) finishTask(w *workerState, t *task, r wire.Result) {
 // once more as it is now, and relist says so. Otherwise the source is
 // counted as vanished or changed, and t is reported as the worker said.
 func (c *coordinator) relist(t *task) bool {
+	if t.split != nil {
+		// A part: the whole file is looked at again once all its parts
+		// are in (see completePart and relistSplit).
+		t.split.changed = true
+		return false
+	}
 	info, err := c.srcInfo(fsutil.Join(c.plan.srcRoot, t.job.Rel))
 	switch {
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
@@ -157,6 +163,54 @@ func (c *coordinator) relist(t *task) bool {
 	t.job = listedJob(t.job.ID, wire.KindFile, t.job.Rel, info, t.job.Fresh)
 	c.retry = append(c.retry, t)
 	return true
+}
+
+// relistSplit is relist for a file copied in parts, once all its parts
+// are in and it failed with err. If its source changed or went away
+// meanwhile (a part said so, or the source now differs from its listing,
+// which explains a failed part better than the part's error does, as for
+// a whole file), it is handled as a whole file that changed: the first
+// time, a file that is still there has its temporary file removed and its
+// bytes taken back, and is queued once more as it is now, in parts again
+// or whole, as the walk would queue it; relistSplit says so. Otherwise
+// the source is counted as vanished or changed. It returns the error to
+// report for s, if it is not queued again. One that did not fit stays
+// counted as such.
+func (c *coordinator) relistSplit(s *split, err error) (bool, error) {
+	var full *fullError
+	if errors.As(err, &full) {
+		return false, err
+	}
+	var changed *sourceChanged
+	if !errors.As(err, &changed) {
+		if now := sourceNow(s); errors.As(now, &changed) {
+			err = now // the message a whole file's copy gives
+		}
+	}
+	if changed == nil && !s.changed {
+		return false, err
+	}
+	info, serr := c.srcInfo(s.src)
+	switch {
+	case errors.Is(serr, fs.ErrNotExist) || errors.Is(serr, syscall.ENOTDIR):
+		c.sum.Vanished++
+		return false, err
+	case serr != nil || !info.Mode().IsRegular() || s.relisted:
+		c.sum.Changed++
+		return false, err
+	}
+	c.fs.Remove(s.tmp)
+	c.rep.Bytes(-s.bytes)
+	if c.fullFsOf(s.dir) == nil {
+		if again := c.splitFile(s.dir, s.rel, info, s.group); again != nil {
+			again.relisted = true
+			return true, nil
+		}
+	}
+	t := c.newTask(s.dir, s.rel, wire.KindFile, info)
+	t.group, t.relisted = s.group, true
+	c.retry = append(c.retry, t)
+	return true, nil
 }
 
 // complete records a task's end: a file or symlink copied (err nil) or
@@ -195,7 +249,9 @@ func (c *coordinator) complete(t *task, n int64, err error) {
 }
 
 // completePart records a part's end; after the last part of a file the
-// file is finished (or, if a part failed, its temporary file removed).
+// file is finished (or, if a part failed, its temporary file removed; if
+// its source changed meanwhile, it is handled as a whole file that
+// changed: see relistSplit).
 func (c *coordinator) completePart(t *task, n int64, err error) {
 	s := t.split
 	s.remaining--
@@ -203,6 +259,7 @@ func (c *coordinator) completePart(t *task, n int64, err error) {
 		c.rep.Bytes(-t.done)
 		if s.err == nil {
 			s.err = err
+			c.dropParts(s) // the file is not finished from them now
 		}
 	} else {
 		s.bytes += n
@@ -216,6 +273,15 @@ func (c *coordinator) completePart(t *task, n int64, err error) {
 		warn, err = finishSplit(s, c.set.Owner, &c.xbuf)
 		if warn != "" {
 			c.warnOnce(s.rel, warn)
+		}
+	}
+	if err != nil {
+		var again bool
+		if again, err = c.relistSplit(s, err); again {
+			if s.dir != nil {
+				s.dir.pending-- // what was queued in its place holds the directory
+			}
+			return
 		}
 	}
 	if s.group != nil {

@@ -24,20 +24,25 @@ var minPart int64 = 64 << 20
 // parts for several workers, and reports whether it did. Sparse files are not split (a part would fill the
 // holes of its range), nor is anything when there is a single worker.
 func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, group *linkGroup) bool {
+	return c.splitFile(dir, rel, info, group) != nil
+}
+
+// splitFile is trySplit; it returns the file queued in parts, or nil.
+func (c *coordinator) splitFile(dir *dirState, rel string, info os.FileInfo, group *linkGroup) *split {
 	size := info.Size()
 	if !c.isOS || c.workerCount < 2 || c.splitSize <= 0 || size < c.splitSize || c.set.Verify || c.set.LinkDest != "" {
-		return false // --verify and --link-dest handle files whole
+		return nil // --verify and --link-dest handle files whole
 	}
 	st, ok := info.Sys().(*syscall.Stat_t)
 	if !ok || st.Blocks*512 < size {
-		return false
+		return nil
 	}
 	dst := fsutil.Join(c.plan.dstRoot, rel)
 	if c.set.Update != wire.UpdateAll && (dir == nil || !dir.created) {
 		// A copy DST may already have: the worker's check for a whole
 		// file decides (a re-run leaves it alone).
 		if dinfo, err := fsutil.Lstat(c.fs, dst); err == nil && dinfo.Mode().IsRegular() && dinfo.Size() == size {
-			return false
+			return nil
 		}
 	}
 	ddir, _, done, err := beneath.Parent(dst)
@@ -60,7 +65,7 @@ func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, grou
 	if err != nil {
 		// Not split, then: a worker copies it whole, and reports it
 		// if that fails too, as for any file (hard links included).
-		return false
+		return nil
 	}
 	tmp = filepath.Join(filepath.Dir(dst), filepath.Base(tmp))
 
@@ -82,23 +87,37 @@ func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, grou
 	if dir != nil {
 		dir.pending++
 	}
-	return true
+	return s
 }
 
-// finishSplit completes a split file once all its parts are in: the source
-// must not have changed meanwhile; then mode, times, and the rename into
-// place.
-func finishSplit(s *split, owner bool, b *xattrBuf) (warn string, err error) {
+// sourceNow compares the source of s as it is now with what the walk
+// listed: nil when it is the file listed, unchanged; a *sourceChanged
+// error, with the message a whole file's copy gives, when it changed or
+// went away; otherwise why it could not be looked at.
+func sourceNow(s *split) error {
 	var st unix.Stat_t
 	stat := beneath.Lstat
 	if s.follow {
 		stat = beneath.Stat // --dereference: what the walk listed
 	}
-	if err := stat(s.src, &st); err != nil {
-		return "", fmt.Errorf("stat source: %w", err)
+	switch err := stat(s.src, &st); {
+	case err == beneath.ErrSymlink:
+		return changedf("%v", err)
+	case errors.Is(err, unix.ENOENT):
+		return changedf("vanished after it was listed; not copied")
+	case err != nil:
+		return fmt.Errorf("stat source: %w", err)
 	}
-	if st.Dev != s.dev || st.Ino != s.ino || st.Size != s.size || st.Mtim.Nano() != s.mtime || st.Ctim.Nano() != s.ctime {
-		return "", errors.New("changed while it was being copied; not copied")
+	listed := wire.Job{Dev: s.dev, Ino: s.ino, Ctime: s.ctime, Mtime: s.mtime}
+	return checkListed(&st, &listed, s.size)
+}
+
+// finishSplit completes a split file once all its parts are in: the source
+// must not have changed meanwhile (if it did, the error is a
+// *sourceChanged); then mode, times, and the rename into place.
+func finishSplit(s *split, owner bool, b *xattrBuf) (warn string, err error) {
+	if err := sourceNow(s); err != nil {
+		return "", err
 	}
 	fd, err := beneath.Open(s.tmp, unix.O_WRONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
