@@ -1,0 +1,238 @@
+//go:build !linux
+
+// Everything the copier does differently on systems other than Linux, in
+// one place: there it copies through afero and os alone, with no raw
+// system calls, directory descriptors, xattrs, ACLs, device nodes, split
+// files or temporary-file marks; each function here says what it does
+// instead. (What differs between Unix and other systems is in the
+// *_unix.go and !unix files.)
+
+package copier
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"time"
+
+	"github.com/spf13/afero"
+
+	"github.com/pcopy/pcopy/internal/beneath"
+	"github.com/pcopy/pcopy/internal/wire"
+)
+
+// --- ACLs
+
+// hasDefaultACL is not checked here; processUmask reports every bit as
+// masked, so modes are always set explicitly anyway.
+func hasDefaultACL(path string) bool { return false }
+
+// --- the per-file copy
+
+// newOSCopier returns nil here: files are copied through afero.
+func newOSCopier(tempPrefix string, set wire.Settings, namedTemps bool) fileCopier { return nil }
+
+// reusable is never asked here: there is no fast path to link with.
+func reusable(linkDest, rel string, job *wire.Job, owner bool) (string, bool) {
+	return "", false
+}
+
+// --- directories
+
+// finishDirAt is finishDirByPath here: directories are reached by path.
+func (c *coordinator) finishDirAt(d *dirState) error { return c.finishDirByPath(d) }
+
+// --- metadata
+
+// atimeOf returns fi's mtime: access times are kept on Linux only for now.
+func atimeOf(fi os.FileInfo) time.Time { return fi.ModTime() }
+
+// copyXattrs copies nothing: extended attributes are kept on Linux only.
+func (c *coordinator) copyXattrs(src, dst string, followDst bool, inherited []string) (warn string, err error) {
+	return "", nil
+}
+
+// ctimeOf is 0: change times are compared on Linux only.
+func ctimeOf(fi os.FileInfo) int64 { return 0 }
+
+// ownerOf returns noOwner: owners are kept on Linux only for now.
+func ownerOf(fi os.FileInfo) (uid, gid uint32) { return noOwner, noOwner }
+
+// sparseOf is false: holes are looked for on Linux only.
+func sparseOf(fi os.FileInfo) bool { return false }
+
+// keepLinkMeta keeps nothing: owners and extended attributes are kept on
+// Linux only.
+func keepLinkMeta(job *wire.Job, src, tmp string, owner bool, b *xattrBuf) (warn string) { return "" }
+
+// fileIDOf knows no file identities: hard links are kept on Linux only.
+func fileIDOf(fi os.FileInfo) (id fileID, nlink uint64, ok bool) { return fileID{}, 0, false }
+
+// rdevOf is 0: device nodes are made on Linux only.
+func rdevOf(fi os.FileInfo) uint64 { return 0 }
+
+// specialFiles says that FIFOs, sockets and device nodes are not made here.
+const specialFiles = false
+
+// devOf is 0: devices are not told apart here.
+func devOf(path string) uint64 { return 0 }
+
+// lchtimes is a no-op where setting a symlink's own times is not wired up.
+func lchtimes(name string, atime, mtime time.Time) error { return nil }
+
+// lchownOS changes the owner of name itself.
+func lchownOS(name string, uid, gid int) error { return osFS{}.Chown(name, uid, gid) }
+
+// mountPoint is not looked up here: a full DST is named by its root instead.
+func mountPoint(path string) string { return path }
+
+// freeSpace is not known here.
+func freeSpace(fsys afero.Fs, dir string) int64 { return -1 }
+
+// --- the operating system's filesystem
+
+// Here the operating system's filesystem is used by path, after
+// beneath.Check has found no symlink below the root in the path (not
+// atomic with the use, as on Linux: see README).
+
+func shortPath(p string) (string, func()) { return p, func() {} }
+
+func (fs osFS) Create(name string) (afero.File, error) {
+	return fs.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o666)
+}
+
+func (osFS) Mkdir(name string, perm os.FileMode) error {
+	if err := beneath.Check(beneath.OpMkdir, name); err != nil {
+		return err
+	}
+	return os.Mkdir(name, perm)
+}
+
+func (fs osFS) Open(name string) (afero.File, error) { return fs.OpenFile(name, os.O_RDONLY, 0) }
+
+func (osFS) OpenFile(name string, flag int, perm os.FileMode) (afero.File, error) {
+	if err := beneath.Check(beneath.OpOpen, name); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(name, flag, perm)
+}
+
+func (osFS) Remove(name string) error {
+	if err := beneath.Check(beneath.OpUnlink, name); err != nil {
+		return err
+	}
+	return os.Remove(name)
+}
+
+func (osFS) RemoveAll(name string) error { return beneath.RemoveAll(name, nil) }
+
+func (osFS) Rename(oldname, newname string) error {
+	if err := beneath.Check(beneath.OpRename, oldname); err != nil {
+		return err
+	}
+	if err := beneath.Check(beneath.OpRename, newname); err != nil {
+		return err
+	}
+	return os.Rename(oldname, newname)
+}
+
+func (osFS) Stat(name string) (os.FileInfo, error) {
+	if err := beneath.Check(beneath.OpStat, name); err != nil {
+		return nil, err
+	}
+	return os.Stat(name)
+}
+
+func (osFS) LstatIfPossible(name string) (os.FileInfo, bool, error) {
+	if err := beneath.Check(beneath.OpStat, name); err != nil {
+		return nil, true, err
+	}
+	fi, err := os.Lstat(name)
+	return fi, true, err
+}
+
+func (osFS) Chmod(name string, mode os.FileMode) error {
+	if err := beneath.Check(beneath.OpChmod, name); err != nil {
+		return err
+	}
+	if fi, err := os.Lstat(name); err == nil && fi.Mode()&os.ModeSymlink != 0 && beneath.Below(name) {
+		return &os.PathError{Op: "chmod", Path: name, Err: beneath.ErrSymlink}
+	}
+	return os.Chmod(name, mode)
+}
+
+func (osFS) Chown(name string, uid, gid int) error {
+	if err := beneath.Check(beneath.OpChown, name); err != nil {
+		return err
+	}
+	if beneath.Below(name) {
+		return os.Lchown(name, uid, gid)
+	}
+	return os.Chown(name, uid, gid)
+}
+
+func (osFS) Chtimes(name string, atime, mtime time.Time) error {
+	if err := beneath.Check(beneath.OpTimes, name); err != nil {
+		return err
+	}
+	if fi, err := os.Lstat(name); err == nil && fi.Mode()&os.ModeSymlink != 0 && beneath.Below(name) {
+		return &os.PathError{Op: "chtimes", Path: name, Err: beneath.ErrSymlink}
+	}
+	return os.Chtimes(name, atime, mtime)
+}
+
+func (osFS) SymlinkIfPossible(oldname, newname string) error {
+	if err := beneath.Check(beneath.OpCreate, newname); err != nil {
+		return err
+	}
+	return os.Symlink(oldname, newname)
+}
+
+func (osFS) ReadlinkIfPossible(name string) (string, error) {
+	if err := beneath.Check(beneath.OpOpen, name); err != nil {
+		return "", err
+	}
+	return os.Readlink(name)
+}
+
+// --- worker processes
+
+func setWorkerAttrs(cmd *exec.Cmd) {}
+
+func startWorker(cmd *exec.Cmd) error { return cmd.Start() }
+
+// watchParent does nothing here: a worker whose coordinator died sees its
+// stdin end, or its next result write fail.
+func watchParent(ctx context.Context, cancel context.CancelFunc) {}
+
+func setProcessName(name string) {}
+
+// --- large files
+
+// trySplit splits nothing here: files are copied whole.
+func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, group *linkGroup) bool {
+	return false
+}
+
+func (c *coordinator) splitFile(dir *dirState, rel string, info os.FileInfo, group *linkGroup) *split {
+	return nil
+}
+
+func sourceNow(s *split) error { return nil }
+
+func finishSplit(s *split, owner bool, b *xattrBuf) (string, error) {
+	return "", errors.New("split files are not supported on this platform")
+}
+
+// --- temporary files
+
+// Here files carry no mark: a name of pcopy's form whose process is gone
+// is taken for a temporary file of an interrupted copy (see README).
+func markedTemp(name string) bool { return true }
+
+// --- the umask
+
+// processUmask is unknown here: all bits count as masked, so modes are
+// always set with chmod.
+func processUmask() uint32 { return 0o777 }
