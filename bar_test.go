@@ -327,3 +327,21 @@ func (v *vterm) lines() []string {
 	}
 	return out
 }
+
+// A dry run draws no bar: its list of what it would do goes to stdout,
+// on the same terminal, and the bar's redraws would break its lines.
+func TestDryRunDrawsNoBar(t *testing.T) {
+	src := barTree(t)
+	t.Setenv(paceFilesEnv, "1") // long enough for frames to be due
+	run := startOnTerminal(t, 80, 10*time.Millisecond, "-n", src, filepath.Join(t.TempDir(), "dst"))
+	out, err := run.wait()
+	if err != nil {
+		t.Fatalf("pcopy -n: %v\n%q", err, out)
+	}
+	if redraw.MatchString(out) || strings.Contains(out, "\x1b") {
+		t.Errorf("a dry run drew on the terminal:\n%q", out)
+	}
+	if !strings.Contains(out, "would copy ") || !strings.Contains(out, "pcopy: dry run, nothing written: 90 files") {
+		t.Errorf("dry run output:\n%q", out)
+	}
+}

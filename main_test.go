@@ -42,13 +42,17 @@ func TestMain(m *testing.M) {
 // its terminal.
 const paceEnv = "PCOPY_TEST_PACE"
 
+// paceFilesEnv, set too, has them wait as long before opening each file.
+const paceFilesEnv = "PCOPY_TEST_PACE_FILES"
+
 func pace() {
 	d, err := time.ParseDuration(os.Getenv(paceEnv))
 	if err != nil {
 		return
 	}
+	files := os.Getenv(paceFilesEnv) != ""
 	beneath.TestHook = func(op beneath.Op, p string) {
-		if op == beneath.OpOpenDir {
+		if op == beneath.OpOpenDir || files && op == beneath.OpOpen {
 			time.Sleep(d)
 		}
 	}
