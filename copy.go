@@ -47,15 +47,17 @@ func runCopy(ctx context.Context, r *request, log *actionLog, stdout, stderr io.
 	if f := r.check(stderr); f != nil {
 		return r.fail(stderr, f)
 	}
-	// A dry run draws no bar: it copies nothing, and its list of what it
-	// would do goes to stdout, often the same terminal, where the bar's
-	// redraws would break its lines.
+	// A dry run draws no bar and prints no progress lines: it copies
+	// nothing, and its list of what it would do goes to stdout, often the
+	// same terminal, where the bar's redraws would break its lines.
 	tty := false
 	if f, ok := stderr.(*os.File); ok && !r.copy.DryRun {
 		tty = term.IsTerminal(int(f.Fd()))
 	}
 	rep := progress.New(stderr, tty, r.quiet)
-	rep.PrintEvery(r.interval)
+	if !r.copy.DryRun {
+		rep.PrintEvery(r.interval)
+	}
 	var deleted []string // listed at the end, as what --delete did matters
 	r.copy.OnAction = r.actions(log, &deleted, stdout)
 	r.copy.Reporter, r.copy.CountTotals = rep, rep.WantsTotals()
