@@ -169,7 +169,7 @@ func (o *osCopier) copyFile(ctx context.Context, job *wire.Job, src, dst string,
 		return 0, err
 	}
 	_, dname := fsutil.Split(dst)
-	perm := unixPerm(fs.FileMode(job.Mode))
+	perm := fsutil.UnixPerm(fs.FileMode(job.Mode))
 
 	sdir, err := o.srcDirFd(src)
 	if err != nil {
@@ -475,21 +475,6 @@ func (o *osCopier) createEmpty(srcX xattrFile, dirfd int, name string, perm uint
 		return true, fmt.Errorf("set times: utimensat: %w", err)
 	}
 	return true, nil
-}
-
-// unixPerm converts the permission and special bits of m to a Unix mode.
-func unixPerm(m fs.FileMode) uint32 {
-	perm := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		perm |= unix.S_ISUID
-	}
-	if m&fs.ModeSetgid != 0 {
-		perm |= unix.S_ISGID
-	}
-	if m&fs.ModeSticky != 0 {
-		perm |= unix.S_ISVTX
-	}
-	return perm
 }
 
 // copyPart copies the range job.Offset, job.Size of src into the existing

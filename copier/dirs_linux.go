@@ -46,7 +46,7 @@ func (c *coordinator) finishDirAt(d *dirState) error {
 		}
 	}
 	if !d.modeSet {
-		if err := unix.Fchmod(fd, unixPerm(d.mode&modeBits)); err != nil {
+		if err := unix.Fchmod(fd, fsutil.UnixPerm(d.mode&modeBits)); err != nil {
 			return fmt.Errorf("set directory mode: fchmod: %w", err)
 		}
 	}

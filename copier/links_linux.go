@@ -95,7 +95,7 @@ func reusable(linkDest, rel string, job *wire.Job, owner bool) (string, bool) {
 	p := fsutil.Join(linkDest, rel)
 	var st unix.Stat_t
 	if beneath.Lstat(p, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG ||
-		st.Size != job.Size || st.Mtim.Nano() != job.Mtime || st.Mode&0o7777 != unixPerm(fs.FileMode(job.Mode)) ||
+		st.Size != job.Size || st.Mtim.Nano() != job.Mtime || st.Mode&0o7777 != fsutil.UnixPerm(fs.FileMode(job.Mode)) ||
 		owner && job.Uid != noOwner && (st.Uid != job.Uid || st.Gid != job.Gid) {
 		return "", false
 	}
@@ -133,7 +133,7 @@ func (o *osCopier) makeSpecial(job *wire.Job, src, dst string) error {
 	}
 	_, sname := fsutil.Split(src)
 	_, dname := fsutil.Split(dst)
-	perm := unixPerm(mode)
+	perm := fsutil.UnixPerm(mode)
 	tmp, err := tempname.Make("", o.tempPrefix, func(tmp string) error {
 		return unix.Mknodat(ddir, tmp, typ|perm, int(job.Rdev))
 	})

@@ -30,7 +30,7 @@ func (fs osFS) Create(name string) (afero.File, error) {
 }
 
 func (osFS) Mkdir(name string, perm os.FileMode) error {
-	return pathError("mkdir", name, beneath.Mkdir(name, unixPerm(perm)))
+	return pathError("mkdir", name, beneath.Mkdir(name, fsutil.UnixPerm(perm)))
 }
 
 func (fs osFS) Open(name string) (afero.File, error) {
@@ -38,7 +38,7 @@ func (fs osFS) Open(name string) (afero.File, error) {
 }
 
 func (osFS) OpenFile(name string, flag int, perm os.FileMode) (afero.File, error) {
-	fd, err := beneath.Open(name, flag, unixPerm(perm))
+	fd, err := beneath.Open(name, flag, fsutil.UnixPerm(perm))
 	if err != nil {
 		return nil, pathError("open", name, err)
 	}
@@ -78,7 +78,7 @@ func (osFS) LstatIfPossible(name string) (os.FileInfo, bool, error) {
 
 // Chmod never follows a symlink at name below a root.
 func (osFS) Chmod(name string, mode os.FileMode) error {
-	return pathError("chmod", name, beneath.Chmod(name, unixPerm(mode)))
+	return pathError("chmod", name, beneath.Chmod(name, fsutil.UnixPerm(mode)))
 }
 
 // Chown follows a symlink at name only where it is a root (the user's

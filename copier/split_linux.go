@@ -146,7 +146,7 @@ func finishSplit(s *split, owner bool, b *xattrBuf) (warn string, err error) {
 	srcX := pathXattrs(s.src)
 	srcX.follow = s.follow
 	warn = firstWarn(warn, copyXattrs(srcX, fdXattrs(fd), b, inherited...))
-	perm := unixPerm(fs.FileMode(s.mode))
+	perm := fsutil.UnixPerm(fs.FileMode(s.mode))
 	unmarkTemp(fd)
 	if err := unix.Fchmod(fd, perm); err != nil {
 		return warn, fmt.Errorf("set mode: fchmod: %w", err)

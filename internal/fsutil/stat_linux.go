@@ -57,3 +57,18 @@ func UnixType(mode uint32) fs.FileMode {
 	}
 	return 0
 }
+
+// UnixPerm converts the permission and special bits of m to a Unix mode.
+func UnixPerm(m fs.FileMode) uint32 {
+	perm := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		perm |= unix.S_ISUID
+	}
+	if m&fs.ModeSetgid != 0 {
+		perm |= unix.S_ISGID
+	}
+	if m&fs.ModeSticky != 0 {
+		perm |= unix.S_ISVTX
+	}
+	return perm
+}
