@@ -99,6 +99,44 @@ func createTemp(fsys afero.Fs, dir, prefix string) (f afero.File, name string, e
 	return f, name, err
 }
 
+// aferoCopier makes entries the portable way, through afero alone: where
+// the filesystem is not the operating system's, or the platform has no
+// fast path. It makes no hard links, parts or special files.
+type aferoCopier struct {
+	fs   afero.Fs
+	opts fileOpts
+}
+
+func (a *aferoCopier) copyFile(ctx context.Context, job *wire.Job, src, dst string, progress func(int64) error) (int64, error) {
+	return copyFile(ctx, a.fs, job, src, dst, a.opts, progress)
+}
+
+func (a *aferoCopier) copyPart(ctx context.Context, job *wire.Job, src, dst string, progress func(int64) error) (int64, error) {
+	return 0, errors.New("copying a file in parts is not supported here")
+}
+
+// reusable finds nothing: there are no links to make here.
+func (a *aferoCopier) reusable(job *wire.Job) (string, bool) { return "", false }
+
+// link copies: with no links here, the name gets a copy of its own.
+func (a *aferoCopier) link(ctx context.Context, job *wire.Job, target, src, dst string, progress func(int64) error) (int64, error) {
+	return a.copyFile(ctx, job, src, dst, progress)
+}
+
+func (a *aferoCopier) linked(target, dst string) bool { return false }
+
+func (a *aferoCopier) makeSpecial(job *wire.Job, src, dst string) error {
+	return &omittedError{fmt.Sprintf("%s (not made on this filesystem)", kindName(job))}
+}
+
+// symlinkMeta keeps nothing beyond the target: afero sets no symlink's
+// owner or times.
+func (a *aferoCopier) symlinkMeta(job *wire.Job, src, tmp string) error { return nil }
+
+func (a *aferoCopier) takeWarn() string { return "" }
+
+func (a *aferoCopier) close() {}
+
 // fileOpts are how the portable path copies a file.
 type fileOpts struct {
 	tempPrefix string
@@ -222,9 +260,11 @@ func copyData(ctx context.Context, out io.Writer, in io.Reader, progress func(in
 	}
 }
 
-// copySymlink recreates the symlink src at dst with the same target and
-// times, through a temporary name and a rename like files.
-func copySymlink(fsys afero.Fs, job *wire.Job, src, dst, tempPrefix string, meta func(tmp string)) error {
+// copySymlink recreates the symlink src at dst with the same target,
+// through a temporary name and a rename like files; meta gives the
+// temporary link what it keeps beyond its target (see
+// fileCopier.symlinkMeta).
+func copySymlink(fsys afero.Fs, job *wire.Job, src, dst, tempPrefix string, meta func(tmp string) error) error {
 	reader, ok1 := fsys.(afero.LinkReader)
 	linker, ok2 := fsys.(afero.Linker)
 	if !ok1 || !ok2 {
@@ -243,14 +283,9 @@ func copySymlink(fsys afero.Fs, job *wire.Job, src, dst, tempPrefix string, meta
 	if err != nil {
 		return fmt.Errorf("create link: %w", fsutil.UnwrapPath(err))
 	}
-	if isOSFs(fsys) {
-		if meta != nil {
-			meta(tmp)
-		}
-		if err := lchtimes(tmp, time.Unix(0, job.Atime), time.Unix(0, job.Mtime)); err != nil {
-			fsys.Remove(tmp)
-			return fmt.Errorf("set link times: %w", fsutil.UnwrapPath(err))
-		}
+	if err := meta(tmp); err != nil {
+		fsys.Remove(tmp)
+		return fmt.Errorf("set link times: %w", fsutil.UnwrapPath(err))
 	}
 	if err := fsys.Rename(tmp, dst); err != nil {
 		fsys.Remove(tmp)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -84,15 +85,16 @@ func (o *osCopier) linked(target, dst string) bool {
 	return sameFileAt(tdir, tname, ddir, dname)
 }
 
-// reusable returns the path of the file rel of the earlier copy linkDest
-// (Options.LinkDest) if that file is what job describes: a regular file of
+// reusable returns the path of job's file in the earlier copy
+// Settings.LinkDest (Options.LinkDest) if that file is what job describes: a regular file of
 // the same size, modification time and permission bits and, keeping
 // owners, the same owner and group (extended attributes are not compared).
 // linkDest is a held root (see holdRoots): the file is reached without
 // following any symlink below it, so that a symlink in an old snapshot
 // cannot lead the copy to link a live file outside it.
-func reusable(linkDest, rel string, job *wire.Job, owner bool) (string, bool) {
-	p := fsutil.Join(linkDest, rel)
+func (o *osCopier) reusable(job *wire.Job) (string, bool) {
+	owner := o.set.Owner
+	p := fsutil.Join(o.set.LinkDest, job.Rel)
 	var st unix.Stat_t
 	if beneath.Lstat(p, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG ||
 		st.Size != job.Size || st.Mtim.Nano() != job.Mtime || st.Mode&0o7777 != fsutil.UnixPerm(fs.FileMode(job.Mode)) ||
@@ -193,4 +195,12 @@ func mayMakeDevices() bool {
 		return os.Geteuid() == 0
 	}
 	return data[unix.CAP_MKNOD/32].Effective&(1<<(unix.CAP_MKNOD%32)) != 0
+}
+
+// symlinkMeta gives the new symlink tmp, a copy of the symlink src, the
+// owner job lists and src's extended attributes, as far as allowed (what
+// it cannot keep is a warning), then job's times.
+func (o *osCopier) symlinkMeta(job *wire.Job, src, tmp string) error {
+	o.warn = firstWarn(o.warn, keepLinkMeta(job, src, tmp, o.set.Owner, &o.xbuf))
+	return lchtimes(tmp, time.Unix(0, job.Atime), time.Unix(0, job.Mtime))
 }

@@ -33,11 +33,6 @@ func hasDefaultACL(path string) bool { return false }
 // newOSCopier returns nil here: files are copied through afero.
 func newOSCopier(tempPrefix string, set wire.Settings, namedTemps bool) fileCopier { return nil }
 
-// reusable is never asked here: there is no fast path to link with.
-func reusable(linkDest, rel string, job *wire.Job, owner bool) (string, bool) {
-	return "", false
-}
-
 // --- directories
 
 // finishDirAt is finishDirByPath here: directories are reached by path.
@@ -62,10 +57,6 @@ func ownerOf(fi os.FileInfo) (uid, gid uint32) { return noOwner, noOwner }
 // sparseOf is false: holes are looked for on Linux only.
 func sparseOf(fi os.FileInfo) bool { return false }
 
-// keepLinkMeta keeps nothing: owners and extended attributes are kept on
-// Linux only.
-func keepLinkMeta(job *wire.Job, src, tmp string, owner bool, b *xattrBuf) (warn string) { return "" }
-
 // fileIDOf knows no file identities: hard links are kept on Linux only.
 func fileIDOf(fi os.FileInfo) (id fileID, nlink uint64, ok bool) { return fileID{}, 0, false }
 
@@ -77,9 +68,6 @@ const specialFiles = false
 
 // devOf is 0: devices are not told apart here.
 func devOf(path string) uint64 { return 0 }
-
-// lchtimes is a no-op where setting a symlink's own times is not wired up.
-func lchtimes(name string, atime, mtime time.Time) error { return nil }
 
 // lchownOS changes the owner of name itself.
 func lchownOS(name string, uid, gid int) error { return osFS{}.Chown(name, uid, gid) }

@@ -80,11 +80,8 @@ func serveWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer, n
 
 	wk := &worker{fs: fsys, conn: c, src: filepath.Clean(h.SrcRoot), dst: filepath.Clean(h.DstRoot), set: h.Settings, lastFlush: time.Now(),
 		tempPrefix: tempname.ForWorker(os.Getpid(), int(h.Worker))}
-	if isOSFs(fsys) {
-		if wk.osCopier = newOSCopier(wk.tempPrefix, h.Settings, namedTemps); wk.osCopier != nil {
-			defer wk.osCopier.close()
-		}
-	}
+	wk.files = newFileCopier(fsys, wk.tempPrefix, h.Settings, namedTemps)
+	defer wk.files.close()
 	for {
 		var msg message
 		select {
@@ -130,18 +127,20 @@ type worker struct {
 	src, dst   string
 	tempPrefix string
 	set        wire.Settings
-	reused     bool   // the job in hand was linked from set.LinkDest
-	warn       string // what the job in hand could not keep
-	xbuf       xattrBuf
+	reused     bool // the job in hand was linked from set.LinkDest
 	lastFlush  time.Time
-	osCopier   fileCopier // the platform's fast path, when fs is the OS's
+	files      fileCopier // how entries are made: chosen once, by newFileCopier
 }
 
-// fileCopier is a platform's fast way to copy a regular file on the
-// operating system's filesystem.
+// fileCopier is how a worker makes each kind of entry: the platform's fast
+// path on the operating system's filesystem (newOSCopier), or the portable
+// way through afero (aferoCopier).
 type fileCopier interface {
 	copyFile(ctx context.Context, job *wire.Job, src, dst string, progress func(int64) error) (int64, error)
 	copyPart(ctx context.Context, job *wire.Job, src, dst string, progress func(int64) error) (int64, error)
+	// reusable returns the file of Settings.LinkDest that job's file may
+	// be linked to instead of copied, if there is one.
+	reusable(job *wire.Job) (string, bool)
 	// link gives the file already copied to target the name dst too.
 	link(ctx context.Context, job *wire.Job, target, src, dst string, progress func(int64) error) (int64, error)
 	// linked says whether dst is already a hard link to target.
@@ -149,8 +148,23 @@ type fileCopier interface {
 	// makeSpecial makes a FIFO, socket or device node like src at dst
 	// (in a dry run, only says whether it would).
 	makeSpecial(job *wire.Job, src, dst string) error
+	// symlinkMeta gives the new symlink tmp, a copy of the symlink src,
+	// what it keeps beyond its target: owner, extended attributes, times.
+	symlinkMeta(job *wire.Job, src, tmp string) error
 	takeWarn() string // what the last job could not keep, if anything
 	close()
+}
+
+// newFileCopier chooses, once per worker, how its entries are made: the
+// platform's fast path where fsys is the operating system's filesystem and
+// the platform has one, the portable way otherwise.
+func newFileCopier(fsys afero.Fs, tempPrefix string, set wire.Settings, namedTemps bool) fileCopier {
+	if isOSFs(fsys) {
+		if fast := newOSCopier(tempPrefix, set, namedTemps); fast != nil {
+			return fast
+		}
+	}
+	return &aferoCopier{fs: fsys, opts: fileOpts{tempPrefix: tempPrefix, set: set}}
 }
 
 // run copies one job and writes its result. Its error is for the worker as
@@ -161,11 +175,8 @@ func (w *worker) run(ctx context.Context, job *wire.Job) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	res := wire.Result{ID: job.ID, Bytes: n, Warn: w.warn, Reused: w.reused && err == nil}
-	w.warn, w.reused = "", false
-	if w.osCopier != nil {
-		res.Warn = firstWarn(res.Warn, w.osCopier.takeWarn())
-	}
+	res := wire.Result{ID: job.ID, Bytes: n, Warn: w.files.takeWarn(), Reused: w.reused && err == nil}
+	w.reused = false
 	var omitted *omittedError
 	switch {
 	case err == errUpToDate:
@@ -246,14 +257,14 @@ func (w *worker) copy(ctx context.Context, job *wire.Job) (int64, error) {
 			}
 		}
 		progress := w.progressFunc(job)
-		if w.set.LinkDest != "" && w.osCopier != nil {
-			if prev, ok := reusable(w.set.LinkDest, job.Rel, job, w.set.Owner); ok {
+		if w.set.LinkDest != "" {
+			if prev, ok := w.files.reusable(job); ok {
 				if w.set.DryRun {
 					err := w.inTheWay(dst)
 					w.reused = err == nil
 					return 0, err
 				}
-				n, err := w.osCopier.link(ctx, job, prev, src, dst, progress)
+				n, err := w.files.link(ctx, job, prev, src, dst, progress)
 				w.reused = n == 0 // not copied instead (a link limit reached)
 				return n, err
 			}
@@ -261,35 +272,22 @@ func (w *worker) copy(ctx context.Context, job *wire.Job) (int64, error) {
 		if w.set.DryRun {
 			return w.wouldWrite(job, src, dst)
 		}
-		if w.osCopier != nil {
-			return w.osCopier.copyFile(ctx, job, src, dst, progress)
-		}
-		return copyFile(ctx, w.fs, job, src, dst, w.fileOpts(), progress)
+		return w.files.copyFile(ctx, job, src, dst, progress)
 	case wire.KindPart:
-		if w.osCopier == nil {
-			return 0, errors.New("copying a file in parts is not supported here")
-		}
-		return w.osCopier.copyPart(ctx, job, src, dst, w.progressFunc(job))
+		return w.files.copyPart(ctx, job, src, dst, w.progressFunc(job))
 	case wire.KindHardlink:
 		if err := checkRel(job.Link); err != nil {
 			return 0, err
 		}
 		if w.set.DryRun {
-			if !job.Fresh && w.osCopier != nil && w.osCopier.linked(fsutil.Join(w.dst, job.Link), dst) {
+			if !job.Fresh && w.files.linked(fsutil.Join(w.dst, job.Link), dst) {
 				return 0, errUpToDate
 			}
 			return w.wouldWrite(job, src, dst)
 		}
-		if w.osCopier == nil {
-			// No links here: the name gets a copy of its own.
-			return copyFile(ctx, w.fs, job, src, dst, w.fileOpts(), w.progressFunc(job))
-		}
-		return w.osCopier.link(ctx, job, fsutil.Join(w.dst, job.Link), src, dst, w.progressFunc(job))
+		return w.files.link(ctx, job, fsutil.Join(w.dst, job.Link), src, dst, w.progressFunc(job))
 	case wire.KindSpecial:
-		if w.osCopier == nil {
-			return 0, &omittedError{fmt.Sprintf("%s (not made on this filesystem)", kindName(job))}
-		}
-		if err := w.osCopier.makeSpecial(job, src, dst); err != nil || !w.set.DryRun {
+		if err := w.files.makeSpecial(job, src, dst); err != nil || !w.set.DryRun {
 			return 0, err
 		}
 		return w.wouldWrite(job, src, dst)
@@ -297,8 +295,8 @@ func (w *worker) copy(ctx context.Context, job *wire.Job) (int64, error) {
 		if w.set.DryRun {
 			return w.wouldWrite(job, src, dst)
 		}
-		return 0, copySymlink(w.fs, job, src, dst, w.tempPrefix, func(tmp string) {
-			w.warn = keepLinkMeta(job, src, tmp, w.set.Owner, &w.xbuf)
+		return 0, copySymlink(w.fs, job, src, dst, w.tempPrefix, func(tmp string) error {
+			return w.files.symlinkMeta(job, src, tmp)
 		})
 	}
 	return 0, fmt.Errorf("%w: unknown job kind %d", ErrProtocol, job.Kind)
@@ -331,8 +329,4 @@ func (w *worker) inTheWay(dst string) error {
 		return errors.New("destination exists and is a directory; not replaced")
 	}
 	return nil
-}
-
-func (w *worker) fileOpts() fileOpts {
-	return fileOpts{tempPrefix: w.tempPrefix, set: w.set}
 }
