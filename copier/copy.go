@@ -13,6 +13,7 @@ import (
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/filter"
 	"github.com/pcopy/pcopy/internal/fsutil"
+	"github.com/pcopy/pcopy/internal/osfs"
 	"github.com/pcopy/pcopy/internal/walk"
 	"github.com/pcopy/pcopy/internal/wire"
 )
@@ -78,7 +79,7 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	if fsys == nil {
 		fsys = afero.NewOsFs()
 	}
-	c, release, err := newCoordinator(osFsOf(fsys), opts)
+	c, release, err := newCoordinator(osfs.Of(fsys), opts)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -133,8 +134,8 @@ func newCoordinator(fsys afero.Fs, opts Options) (c *coordinator, release func()
 	if err != nil {
 		return nil, release, err
 	}
-	if isOSFs(fsys) {
-		release = holdRoots(p.srcRoot, p.dstRoot, linkDest, opts.Dereference)
+	if osfs.Is(fsys) {
+		release = beneath.HoldRoots(p.srcRoot, p.dstRoot, linkDest, opts.Dereference)
 	}
 	if opts.Delete && p.dir && !opts.DeleteUnrelated {
 		if err := checkRelated(fsys, p, filt); err != nil {
@@ -142,7 +143,7 @@ func newCoordinator(fsys afero.Fs, opts Options) (c *coordinator, release func()
 		}
 	}
 	var protect map[fileID]bool
-	if opts.Delete && p.dir && isOSFs(fsys) {
+	if opts.Delete && p.dir && osfs.Is(fsys) {
 		if protect, err = protectSrc(fsys, p, opts); err != nil {
 			return nil, release, err
 		}
@@ -159,7 +160,7 @@ func newCoordinator(fsys afero.Fs, opts Options) (c *coordinator, release func()
 		workerCount: max(opts.Workers, 1),
 		splitSize:   opts.SplitSize,
 		set:         settingsOf(opts, linkDest),
-		isOS:        isOSFs(fsys),
+		isOS:        osfs.Is(fsys),
 		filter:      filt,
 		euid:        uint32(os.Geteuid()),
 		egid:        uint32(os.Getegid()),
@@ -269,22 +270,6 @@ func (c *coordinator) removeAll(name string) error {
 func (c *coordinator) endWalk() {
 	if c.entries != nil {
 		for range c.entries {
-		}
-	}
-}
-
-// holdRoots makes SRC, DST and the --link-dest directory, if any, the roots
-// below which every path is reached without following symlinks (SRC by
-// path, following them, with --dereference), until the returned function
-// is called.
-func holdRoots(src, dst, linkDest string, deref bool) (release func()) {
-	releases := []func(){beneath.Hold(src, deref), beneath.Hold(dst, false)}
-	if linkDest != "" {
-		releases = append(releases, beneath.Hold(linkDest, false))
-	}
-	return func() {
-		for _, r := range releases {
-			r()
 		}
 	}
 }

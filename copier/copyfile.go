@@ -74,7 +74,7 @@ func openSource(fsys afero.Fs, name string, follow bool) (afero.File, error) {
 	}
 	if !info.Mode().IsRegular() {
 		f.Close()
-		return nil, changedf("is now a %s (changed since it was listed); not copied", typeName(info.Mode()))
+		return nil, changedf("is now a %s (changed since it was listed); not copied", fsutil.TypeName(info.Mode()))
 	}
 	return f, nil
 }

@@ -369,7 +369,7 @@ func checkUnchanged(srcfd int, job *wire.Job) error {
 // coordinator listed in job, whose file was size bytes long.
 func checkListed(st *unix.Stat_t, job *wire.Job, size int64) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return changedf("is now a %s (changed since it was listed); not copied", typeName(fsutil.UnixType(st.Mode)))
+		return changedf("is now a %s (changed since it was listed); not copied", fsutil.TypeName(fsutil.UnixType(st.Mode)))
 	}
 	if job.Ino != 0 && (st.Dev != job.Dev || st.Ino != job.Ino) {
 		return changedf("is another file than the one listed (replaced since); not copied")

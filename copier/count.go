@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/filter"
+	"github.com/pcopy/pcopy/internal/osfs"
 	"github.com/pcopy/pcopy/internal/walk"
 )
 
@@ -21,7 +22,7 @@ func countTotals(ctx context.Context, fsys afero.Fs, p *plan, deref bool, filt *
 	// The same lister as the copy's walk, running on its own, ahead.
 	var files, bytes int64
 	last := time.Now()
-	for chunk := range walk.Start(fsys, walk.Spec{Root: p.srcRoot, RootInfo: p.srcInfo, Deref: deref, Filter: filt, MaxFds: maxFds, OS: isOSFs(fsys)}, ctx.Done()) {
+	for chunk := range walk.Start(fsys, walk.Spec{Root: p.srcRoot, RootInfo: p.srcInfo, Deref: deref, Filter: filt, MaxFds: maxFds, OS: osfs.Is(fsys)}, ctx.Done()) {
 		for _, e := range chunk {
 			if e.Kind != walk.Other || e.Err != nil {
 				continue

@@ -124,7 +124,7 @@ func (o *osCopier) makeSpecial(job *wire.Job, src, dst string) error {
 		return fmt.Errorf("%w: not a special file: %v", ErrProtocol, mode)
 	}
 	if (typ == unix.S_IFCHR || typ == unix.S_IFBLK) && !mayMakeDevices() {
-		return &omittedError{fmt.Sprintf("%s (making device nodes needs root)", typeName(mode))}
+		return &omittedError{fmt.Sprintf("%s (making device nodes needs root)", fsutil.TypeName(mode))}
 	}
 	if o.set.DryRun {
 		return nil
@@ -142,7 +142,7 @@ func (o *osCopier) makeSpecial(job *wire.Job, src, dst string) error {
 	if err == unix.EPERM && (typ == unix.S_IFCHR || typ == unix.S_IFBLK) {
 		// Allowed, yet refused (a container's device policy): a dry run,
 		// which asks instead of trying, would have said "copied".
-		return &omittedError{fmt.Sprintf("%s (making device nodes needs root)", typeName(mode))}
+		return &omittedError{fmt.Sprintf("%s (making device nodes needs root)", fsutil.TypeName(mode))}
 	}
 	if err != nil {
 		return fmt.Errorf("create in destination: mknod: %w", err)
@@ -203,4 +203,12 @@ func mayMakeDevices() bool {
 func (o *osCopier) symlinkMeta(job *wire.Job, src, tmp string) error {
 	o.warn = firstWarn(o.warn, keepLinkMeta(job, src, tmp, o.set.Owner, &o.xbuf))
 	return lchtimes(tmp, time.Unix(0, job.Atime), time.Unix(0, job.Mtime))
+}
+
+// lchtimes sets the times of a symlink itself, not of its target.
+func lchtimes(name string, atime, mtime time.Time) error {
+	if err := beneath.Lutimes(name, atime.UnixNano(), mtime.UnixNano()); err != nil {
+		return &os.PathError{Op: "lutimes", Path: name, Err: err}
+	}
+	return nil
 }

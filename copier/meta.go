@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/afero"
 
+	"github.com/pcopy/pcopy/internal/fsutil"
+	"github.com/pcopy/pcopy/internal/osfs"
 	"github.com/pcopy/pcopy/internal/wire"
 )
 
@@ -81,7 +83,7 @@ func kindName(job *wire.Job) string {
 	case wire.KindSymlink:
 		return "symlink"
 	case wire.KindSpecial:
-		return typeName(fs.FileMode(job.Mode))
+		return fsutil.TypeName(fs.FileMode(job.Mode))
 	}
 	return "file"
 }
@@ -89,8 +91,8 @@ func kindName(job *wire.Job) string {
 // lchown changes the owner of name, never through a symlink where the
 // filesystem has them.
 func lchown(fsys afero.Fs, name string, uid, gid int) error {
-	if isOSFs(fsys) {
-		return lchownOS(name, uid, gid)
+	if osfs.Is(fsys) {
+		return osfs.Lchown(name, uid, gid)
 	}
 	return fsys.Chown(name, uid, gid)
 }

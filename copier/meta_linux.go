@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/internal/beneath"
+	"github.com/pcopy/pcopy/internal/longpath"
 	"github.com/pcopy/pcopy/internal/wire"
 )
 
@@ -122,23 +123,13 @@ const specialFiles = true
 
 // devOf returns the device of the filesystem holding path (0 if unknown).
 func devOf(path string) uint64 {
-	p, done := shortPath(path)
+	p, done := longpath.Short(path)
 	defer done()
 	var st unix.Stat_t
 	if unix.Stat(p, &st) != nil {
 		return 0
 	}
 	return st.Dev
-}
-
-// lchtimes sets the times of a symlink itself, not of its target.
-func lchtimes(name string, atime, mtime time.Time) error {
-	return pathError("lutimes", name, beneath.Lutimes(name, atime.UnixNano(), mtime.UnixNano()))
-}
-
-// lchownOS changes the owner of name itself, never through a symlink.
-func lchownOS(name string, uid, gid int) error {
-	return pathError("lchown", name, beneath.Lchown(name, uid, gid))
 }
 
 // mountPoint returns the directory where the filesystem holding path is

@@ -15,6 +15,7 @@ import (
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/filter"
 	"github.com/pcopy/pcopy/internal/fsutil"
+	"github.com/pcopy/pcopy/internal/osfs"
 	"github.com/pcopy/pcopy/internal/tempname"
 )
 
@@ -269,7 +270,7 @@ func checkLinkDest(fsys afero.Fs, p *plan, dir string) (resolved, warning string
 	if dir == "" {
 		return "", "", nil
 	}
-	if !isOSFs(fsys) || !p.dir {
+	if !osfs.Is(fsys) || !p.dir {
 		return "", "", &RefusedError{Msg: "--link-dest works for a directory SRC on the operating system's filesystem"}
 	}
 	if !filepath.IsAbs(dir) {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/beneath"
+	"github.com/pcopy/pcopy/internal/osfs"
 )
 
 // openFlags open a source without following a symlink put at its name
@@ -18,14 +19,14 @@ import (
 const openFlags = os.O_RDONLY | syscall.O_NOFOLLOW | syscall.O_NONBLOCK
 
 func openOS(fsys afero.Fs, name string, follow bool) (afero.File, error) {
-	if !isOSFs(fsys) {
+	if !osfs.Is(fsys) {
 		return fsys.Open(name)
 	}
 	flags := openFlags
 	if follow {
 		flags &^= syscall.O_NOFOLLOW // --dereference
 	}
-	f, err := osFsOf(fsys).OpenFile(name, flags, 0)
+	f, err := osfs.Of(fsys).OpenFile(name, flags, 0)
 	if errors.Is(err, syscall.ELOOP) || errors.Is(err, beneath.ErrSymlink) {
 		return nil, changedf("is now a symlink (changed since it was listed); not followed")
 	}

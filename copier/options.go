@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/spf13/afero"
 
+	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/wire"
 )
 
@@ -275,14 +274,4 @@ func refused(hint, format string, args ...any) error {
 // DisplayPath returns p as is when it prints safely on one line, and as a
 // Go-quoted string when it holds control characters (a newline in a file
 // name must not split an error message) or invalid UTF-8.
-func DisplayPath(p string) string {
-	if !utf8.ValidString(p) {
-		return strconv.Quote(p)
-	}
-	for _, r := range p {
-		if !unicode.IsPrint(r) && r != ' ' {
-			return strconv.Quote(p)
-		}
-	}
-	return p
-}
+func DisplayPath(p string) string { return fsutil.DisplayPath(p) }

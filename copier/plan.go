@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/fsutil"
+	"github.com/pcopy/pcopy/internal/osfs"
 )
 
 // plan is what a copy will do, decided and vetted before anything is written.
@@ -50,7 +51,7 @@ func makePlan(fsys afero.Fs, src, dst string) (*plan, error) {
 		return p.resolve(fsys)
 	}
 	return nil, refused("pcopy copies directories and regular files",
-		"source %s is a %s", DisplayPath(src), typeName(srcInfo.Mode()))
+		"source %s is a %s", DisplayPath(src), fsutil.TypeName(srcInfo.Mode()))
 }
 
 func planDir(fsys afero.Fs, src, dst string, srcInfo os.FileInfo) (*plan, error) {
@@ -110,7 +111,7 @@ func (p *plan) resolve(fsys afero.Fs) (*plan, error) {
 // there being no link in it to follow. Filesystems other than the
 // operating system's have no symlinks to resolve.
 func resolvePath(fsys afero.Fs, p string) (string, error) {
-	if !isOSFs(fsys) {
+	if !osfs.Is(fsys) {
 		return filepath.Abs(p)
 	}
 	if !filepath.IsAbs(p) {
@@ -181,24 +182,4 @@ func sameCleanPath(a, b string) bool {
 	x, err1 := filepath.Abs(a)
 	y, err2 := filepath.Abs(b)
 	return err1 == nil && err2 == nil && x == y
-}
-
-func typeName(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "directory"
-	case m.IsRegular():
-		return "regular file"
-	case m&fs.ModeSymlink != 0:
-		return "symlink"
-	case m&fs.ModeNamedPipe != 0:
-		return "FIFO"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeCharDevice != 0:
-		return "character device"
-	case m&fs.ModeDevice != 0:
-		return "block device"
-	}
-	return "special file"
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/fsutil"
+	"github.com/pcopy/pcopy/internal/osfs"
 	"github.com/pcopy/pcopy/internal/walk"
 	"github.com/pcopy/pcopy/internal/wire"
 )
@@ -19,13 +20,13 @@ const privateDir = 0o700
 
 // readNames returns the sorted entry names of dir.
 func readNames(fsys afero.Fs, dir string) ([]string, error) {
-	return walk.ReadNames(fsys, dir, isOSFs(fsys), false)
+	return walk.ReadNames(fsys, dir, osfs.Is(fsys), false)
 }
 
 // readNamesFollow is readNames of a directory that may be reached through
 // a symlink.
 func readNamesFollow(fsys afero.Fs, dir string) ([]string, error) {
-	return walk.ReadNames(fsys, dir, isOSFs(fsys), true)
+	return walk.ReadNames(fsys, dir, osfs.Is(fsys), true)
 }
 
 // startWalk sets up the walk of the plan's source. For a single file it
@@ -190,7 +191,7 @@ func (c *coordinator) take(e walk.Entry) *task {
 	case c.isOS && specialFiles:
 		return c.newTask(parent, e.Rel, wire.KindSpecial, e.Info)
 	default:
-		c.warn(fmt.Sprintf("%s: skipped: %s (not copied on this platform)", DisplayPath(e.Rel), typeName(mode)))
+		c.warn(fmt.Sprintf("%s: skipped: %s (not copied on this platform)", DisplayPath(e.Rel), fsutil.TypeName(mode)))
 	}
 	return nil
 }
@@ -354,7 +355,7 @@ func (c *coordinator) reuseDir(rel, name string, err error) (os.FileInfo, error)
 		return nil, fmt.Errorf("create directory: %w", fsutil.UnwrapPath(err))
 	}
 	if !info.IsDir() {
-		return nil, fmt.Errorf("destination exists and is a %s, not a directory; not replaced", typeName(info.Mode()))
+		return nil, fmt.Errorf("destination exists and is a %s, not a directory; not replaced", fsutil.TypeName(info.Mode()))
 	}
 	// An existing directory may be read-only (copied from a read-only
 	// source before); its final mode is set again when it is finished.

@@ -12,7 +12,9 @@ import (
 
 	"github.com/spf13/afero"
 
+	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/fsutil"
+	"github.com/pcopy/pcopy/internal/osfs"
 	"github.com/pcopy/pcopy/internal/tempname"
 	"github.com/pcopy/pcopy/internal/wire"
 )
@@ -38,7 +40,7 @@ func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) e
 func serveWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer, namedTemps bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the reader goroutine, whatever ends the worker
-	fsys = osFsOf(fsys)
+	fsys = osfs.Of(fsys)
 	c := wire.NewConn(r, w)
 	h, err := c.ReadHello()
 	if err != nil {
@@ -47,8 +49,8 @@ func serveWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer, n
 	if h.SrcRoot == "" || h.DstRoot == "" {
 		return sendFatal(c, fmt.Errorf("%w: hello without source or destination root", ErrProtocol))
 	}
-	if isOSFs(fsys) {
-		defer holdRoots(filepath.Clean(h.SrcRoot), filepath.Clean(h.DstRoot), h.Settings.LinkDest, h.Settings.Deref)()
+	if osfs.Is(fsys) {
+		defer beneath.HoldRoots(filepath.Clean(h.SrcRoot), filepath.Clean(h.DstRoot), h.Settings.LinkDest, h.Settings.Deref)()
 	}
 	if err := c.WriteHello(wire.Hello{Version: wire.Version, Pid: uint64(os.Getpid())}); err != nil {
 		return err
@@ -159,7 +161,7 @@ type fileCopier interface {
 // platform's fast path where fsys is the operating system's filesystem and
 // the platform has one, the portable way otherwise.
 func newFileCopier(fsys afero.Fs, tempPrefix string, set wire.Settings, namedTemps bool) fileCopier {
-	if isOSFs(fsys) {
+	if osfs.Is(fsys) {
 		if fast := newOSCopier(tempPrefix, set, namedTemps); fast != nil {
 			return fast
 		}

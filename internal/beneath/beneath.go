@@ -99,6 +99,22 @@ func Hold(path string, follow bool) (release func()) {
 	return func() { drop(r) }
 }
 
+// HoldRoots holds a copy's roots, SRC, DST and the --link-dest directory
+// if any (see Hold): below them every path is reached without following
+// symlinks (SRC by path, following them, with deref), until the returned
+// function is called.
+func HoldRoots(src, dst, linkDest string, deref bool) (release func()) {
+	releases := []func(){Hold(src, deref), Hold(dst, false)}
+	if linkDest != "" {
+		releases = append(releases, Hold(linkDest, false))
+	}
+	return func() {
+		for _, r := range releases {
+			r()
+		}
+	}
+}
+
 func drop(r *root) {
 	held.Lock()
 	defer held.Unlock()

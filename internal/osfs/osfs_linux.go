@@ -1,4 +1,4 @@
-package copier
+package osfs
 
 import (
 	"os"
@@ -12,11 +12,6 @@ import (
 	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/longpath"
 )
-
-// shortPath returns a path the kernel takes for p, however long, and a
-// function to call once it is used (see longpath.Short). Only for paths
-// outside SRC and DST: below them, package beneath is the way in.
-func shortPath(p string) (string, func()) { return longpath.Short(p) }
 
 func pathError(op, name string, err error) error {
 	if err == nil {
@@ -87,7 +82,7 @@ func (osFS) Chown(name string, uid, gid int) error {
 	if beneath.Below(name) {
 		return pathError("lchown", name, beneath.Lchown(name, uid, gid))
 	}
-	p, done := shortPath(name)
+	p, done := longpath.Short(name)
 	defer done()
 	return os.Chown(p, uid, gid)
 }
@@ -97,7 +92,7 @@ func (osFS) Chtimes(name string, atime, mtime time.Time) error {
 	if beneath.Below(name) {
 		return pathError("lutimes", name, beneath.Lutimes(name, atime.UnixNano(), mtime.UnixNano()))
 	}
-	p, done := shortPath(name)
+	p, done := longpath.Short(name)
 	defer done()
 	return os.Chtimes(p, atime, mtime)
 }
@@ -112,4 +107,9 @@ func (osFS) SymlinkIfPossible(oldname, newname string) error {
 func (osFS) ReadlinkIfPossible(name string) (string, error) {
 	s, err := beneath.Readlink(name)
 	return s, pathError("readlink", name, err)
+}
+
+// Lchown changes the owner of name itself, never through a symlink.
+func Lchown(name string, uid, gid int) error {
+	return pathError("lchown", name, beneath.Lchown(name, uid, gid))
 }
