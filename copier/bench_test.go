@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/afero"
 
+	"github.com/pcopy/pcopy/internal/meta"
 	"github.com/pcopy/pcopy/internal/wire"
 )
 
@@ -80,7 +81,7 @@ func BenchmarkCopyFile(b *testing.B) {
 // jobFor is the job the walk makes for a file: the copy checks the file
 // still has the size and mtime listed.
 func jobFor(info os.FileInfo) *wire.Job {
-	return &wire.Job{Kind: wire.KindFile, Size: info.Size(), Mode: uint32(info.Mode()), Mtime: info.ModTime().UnixNano(), Atime: atimeOf(info).UnixNano()}
+	return &wire.Job{Kind: wire.KindFile, Size: info.Size(), Mode: uint32(info.Mode()), Mtime: info.ModTime().UnixNano(), Atime: meta.AtimeOf(info).UnixNano()}
 }
 
 // in-process workers: the coordinator, protocol and dispatch, without a disk.

@@ -13,6 +13,7 @@ import (
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/filter"
 	"github.com/pcopy/pcopy/internal/fsutil"
+	"github.com/pcopy/pcopy/internal/meta"
 	"github.com/pcopy/pcopy/internal/osfs"
 	"github.com/pcopy/pcopy/internal/walk"
 	"github.com/pcopy/pcopy/internal/wire"
@@ -49,7 +50,7 @@ type coordinator struct {
 	euid, egid    uint32
 	links         map[fileID]*linkGroup
 	warned        map[string]bool // warnings workers sent that were shown
-	xbuf          xattrBuf
+	xbuf          meta.XattrBuf
 	staleRemoved  int             // temporary files of earlier, killed runs removed
 	rootCreated   bool            // DST's root was made by this copy (before the walk)
 	dirFds        int             // directories each lister may keep open (see walk.DirFdBudget)

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/fsutil"
+	"github.com/pcopy/pcopy/internal/meta"
 	"github.com/pcopy/pcopy/internal/tempname"
 	"github.com/pcopy/pcopy/internal/wire"
 )
@@ -36,9 +37,6 @@ const (
 	maxChunk    = 64 << 20
 	chunkTarget = 100 * time.Millisecond
 )
-
-// modeBits are the parts of a mode that chmod sets.
-const modeBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 
 // checkRel refuses a job path that could reach outside the roots: absolute,
 // with "." or ".." or empty components, or with a NUL byte. The coordinator
@@ -176,7 +174,7 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *wire.Job, src, dst string
 	if info, err := in.Stat(); err != nil {
 		return n, fmt.Errorf("stat source: %w", fsutil.UnwrapPath(err))
 	} else if info.Size() != job.Size || n != job.Size || info.ModTime().UnixNano() != job.Mtime ||
-		job.Ctime != 0 && ctimeOf(info) != job.Ctime {
+		job.Ctime != 0 && meta.CtimeOf(info) != job.Ctime {
 		return n, changedf("changed while it was being copied (size %d, now %d); not copied", job.Size, info.Size())
 	}
 	if o.set.Verify {
@@ -190,7 +188,7 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *wire.Job, src, dst string
 			return n, err
 		}
 	}
-	mode := fs.FileMode(job.Mode) & modeBits
+	mode := fs.FileMode(job.Mode) & meta.ModeBits
 	if f, ok := out.(interface{ Chmod(fs.FileMode) error }); ok {
 		err = f.Chmod(mode) // fchmod: no second path lookup
 	} else {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/fsutil"
+	"github.com/pcopy/pcopy/internal/meta"
 	"github.com/pcopy/pcopy/internal/tempname"
 	"github.com/pcopy/pcopy/internal/wire"
 )
@@ -50,7 +51,7 @@ type osCopier struct {
 
 	srcFlags   int    // how sources are opened: O_NOFOLLOW unless symlinks are followed
 	euid, egid uint32 // whom files this process makes belong to
-	xbuf       xattrBuf
+	xbuf       meta.XattrBuf
 	warn       string // what the last job could not keep
 }
 
@@ -126,7 +127,7 @@ func (o *osCopier) dstDirFd(dst string) (int, error) {
 		if o.dstfd >= 0 {
 			unix.Close(o.dstfd)
 		}
-		o.dstfd, o.dstDir, o.dstACL = fd, d, fdHasDefaultACL(fd)
+		o.dstfd, o.dstDir, o.dstACL = fd, d, meta.FdHasDefaultACL(fd)
 		// In a set-group-ID directory new files take its group, and on
 		// a filesystem mounted grpid (BSD groups) in every directory:
 		// the first file made where it matters tells, per filesystem.
@@ -155,7 +156,7 @@ func (o *osCopier) dirs(src, dst string) (int, int, error) {
 // destination directory may not have exactly perm: the umask or a default
 // ACL cut it, or open(2) dropped special bits.
 func (o *osCopier) needsChmod(perm uint32) bool {
-	return o.dstACL || perm&processUmask() != 0 || perm&^0o777 != 0
+	return o.dstACL || perm&meta.ProcessUmask() != 0 || perm&^0o777 != 0
 }
 
 // copyFile copies src to dst as the coordinator listed it (job). A new file
@@ -177,7 +178,7 @@ func (o *osCopier) copyFile(ctx context.Context, job *wire.Job, src, dst string,
 	}
 	_, sname := fsutil.Split(src)
 	srcfd := -1
-	srcX := atXattrs(sdir, sname, o.srcFlags&unix.O_NOFOLLOW == 0)
+	srcX := meta.AtXattrs(sdir, sname, o.srcFlags&unix.O_NOFOLLOW == 0)
 	if job.Size == 0 {
 		// Empty when listed: nothing to read and nothing that can be
 		// half-written, so it is made at its name when that is free,
@@ -212,7 +213,7 @@ func (o *osCopier) copyFile(ctx context.Context, job *wire.Job, src, dst string,
 			return 0, fmt.Errorf("open source: %w", err)
 		}
 		defer rawClose(srcfd)
-		srcX = fdXattrs(srcfd)
+		srcX = meta.FdXattrs(srcfd)
 	}
 
 	n, err := o.writeNew(ctx, ddir, dname, dst, srcfd, srcX, job, perm, progress)
@@ -237,7 +238,7 @@ var errUnnamedUnusable = errors.New("unnamed files unusable here")
 // writeNew writes a new file named dname in directory ddir (dst is its
 // path, for messages) with the data of srcfd, or none when srcfd < 0, the
 // extended attributes of srcX, and job's owner, mode and times.
-func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, srcfd int, srcX xattrFile, job *wire.Job, perm uint32, progress func(int64) error) (int64, error) {
+func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, srcfd int, srcX meta.Xattrs, job *wire.Job, perm uint32, progress func(int64) error) (int64, error) {
 	// An unnamed file (O_TMPFILE) in the destination directory gets its
 	// name only when complete, with linkat: no temporary name to insert,
 	// rename away or leave behind. Where the filesystem cannot, a named
@@ -250,7 +251,7 @@ func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, sr
 	dstfd, err := o.openUnnamed(ddir, perm, access)
 	if err != nil {
 		if dstfd, tmp, err = createTempAt(ddir, "", o.tempPrefix, perm, access); err == nil {
-			markTemp(dstfd)
+			meta.MarkTemp(dstfd)
 		}
 	}
 	if err != nil {
@@ -306,7 +307,7 @@ func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, sr
 			// Something is at the name (a re-run): give the copy a
 			// temporary name and rename it over, so what was there stays
 			// whole until the copy is.
-			markTemp(dstfd)
+			meta.MarkTemp(dstfd)
 			if tmp, err = tempname.Make("", o.tempPrefix, func(tmp string) error {
 				return o.linkUnnamed(dstfd, ddir, tmp)
 			}); err != nil {
@@ -327,7 +328,7 @@ func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, sr
 			return n, nil
 		}
 	}
-	unmarkTemp(dstfd)
+	meta.UnmarkTemp(dstfd)
 	err = rawClose(dstfd)
 	committed = true // closed; from here on only the name needs removing on failure
 	if err != nil {
@@ -389,7 +390,7 @@ func checkListed(st *unix.Stat_t, job *wire.Job, size int64) error {
 // extended attributes of srcX, as far as DST and this process allow (what
 // they do not is a warning). It comes before the mode is set: chown clears
 // set-user-ID and set-group-ID bits.
-func (o *osCopier) keepOwnerAndXattrs(dstfd int, srcX xattrFile, job *wire.Job, unnamed bool) error {
+func (o *osCopier) keepOwnerAndXattrs(dstfd int, srcX meta.Xattrs, job *wire.Job, unnamed bool) error {
 	if o.dstGidUnsure {
 		var st unix.Stat_t
 		if unix.Fstat(dstfd, &st) == nil {
@@ -397,20 +398,20 @@ func (o *osCopier) keepOwnerAndXattrs(dstfd int, srcX xattrFile, job *wire.Job, 
 		}
 	}
 	if o.set.Owner {
-		if uid, gid, ok := ownerChange(job.Uid, job.Gid, o.euid, o.dstNewGid); ok {
+		if uid, gid, ok := meta.OwnerChange(job.Uid, job.Gid, o.euid, o.dstNewGid); ok {
 			if err := unix.Fchown(dstfd, uid, gid); err != nil {
 				if unnamed && unnamedUnusable("", err, nil) != nil {
 					return errUnnamedUnusable
 				}
-				o.warn = firstWarn(o.warn, ownerWarning(err))
+				o.warn = meta.FirstWarn(o.warn, meta.OwnerWarning(err))
 			}
 		}
 	}
 	var inherited []string
 	if o.dstACL {
-		inherited = []string{accessACL}
+		inherited = []string{meta.AccessACL}
 	}
-	o.warn = firstWarn(o.warn, copyXattrs(srcX, fdXattrs(dstfd), &o.xbuf, inherited...))
+	o.warn = meta.FirstWarn(o.warn, meta.CopyXattrs(srcX, meta.FdXattrs(dstfd), &o.xbuf, inherited...))
 	return nil
 }
 
@@ -429,14 +430,14 @@ func (o *osCopier) learnGroups(gid uint32) {
 // mode perm, the extended attributes of srcX, and the owner and times of
 // job. done is false when the name is taken: the caller then replaces
 // what is there the safe way.
-func (o *osCopier) createEmpty(srcX xattrFile, dirfd int, name string, perm uint32, job *wire.Job) (done bool, err error) {
+func (o *osCopier) createEmpty(srcX meta.Xattrs, dirfd int, name string, perm uint32, job *wire.Job) (done bool, err error) {
 	plain := !o.needsChmod(perm) && !o.dstGidUnsure // with a default ACL too: the inherited ACL goes
 	if plain && o.set.Owner {
-		_, _, chown := ownerChange(job.Uid, job.Gid, o.euid, o.dstNewGid)
+		_, _, chown := meta.OwnerChange(job.Uid, job.Gid, o.euid, o.dstNewGid)
 		plain = !chown
 	}
 	if plain {
-		names, err := fill(&o.xbuf.names, srcX.list)
+		names, err := srcX.Names(&o.xbuf)
 		plain = len(names) == 0 && (err == nil || err == unix.ENOTSUP)
 	}
 	if plain {

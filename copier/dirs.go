@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/fsutil"
+	"github.com/pcopy/pcopy/internal/meta"
 )
 
 // dirState follows one directory from the moment the walk enters it until
@@ -74,7 +75,7 @@ func (c *coordinator) finishDir(d *dirState) error {
 // that was there may have ACLs of its own. Either way SRC's are what count.
 func inheritedACLs(d *dirState) []string {
 	if !d.created || d.acl {
-		return []string{accessACL, defaultACL}
+		return []string{meta.AccessACL, meta.DefaultACL}
 	}
 	return nil
 }
@@ -99,7 +100,7 @@ func (c *coordinator) finishDirByPath(d *dirState) error {
 		}
 	}
 	if !d.modeSet {
-		if err := c.fs.Chmod(name, d.mode&modeBits); err != nil {
+		if err := c.fs.Chmod(name, d.mode&meta.ModeBits); err != nil {
 			return fmt.Errorf("set directory mode: %w", fsutil.UnwrapPath(err))
 		}
 	}
@@ -119,7 +120,7 @@ func (c *coordinator) finishDirByPath(d *dirState) error {
 // setOwner gives the directory name d's owner and group, as far as this
 // process may (see ownerChange).
 func (c *coordinator) setOwner(d *dirState, name string) error {
-	uid, gid, ok := ownerChange(d.uid, d.gid, d.curUid, d.curGid)
+	uid, gid, ok := meta.OwnerChange(d.uid, d.gid, d.curUid, d.curGid)
 	if !ok {
 		return nil
 	}
@@ -128,7 +129,7 @@ func (c *coordinator) setOwner(d *dirState, name string) error {
 		chown = func() error { return c.fs.Chown(name, uid, gid) } // DST may be a link the user chose
 	}
 	if err := chown(); err != nil {
-		if w := ownerWarning(err); w != "" {
+		if w := meta.OwnerWarning(err); w != "" {
 			c.warnOnce(d.rel, w)
 		}
 	}
@@ -149,7 +150,7 @@ func (c *coordinator) noteDstOwner(d *dirState, existing os.FileInfo) {
 	if existing != nil {
 		id, _, _ := fileIDOf(existing)
 		d.dev = id.dev
-		d.curUid, d.curGid = ownerOf(existing)
+		d.curUid, d.curGid = meta.OwnerOf(existing)
 		d.sgid = -1
 		if existing.Mode()&fs.ModeSetgid != 0 {
 			d.sgid = int64(d.curGid)

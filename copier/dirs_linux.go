@@ -7,6 +7,7 @@ import (
 
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/fsutil"
+	"github.com/pcopy/pcopy/internal/meta"
 )
 
 // finishDirAt sets d's owner, xattrs, mode and times through a descriptor
@@ -27,9 +28,9 @@ func (c *coordinator) finishDirAt(d *dirState) error {
 	}
 	defer unix.Close(fd)
 	if c.set.Owner {
-		if uid, gid, ok := ownerChange(d.uid, d.gid, d.curUid, d.curGid); ok {
+		if uid, gid, ok := meta.OwnerChange(d.uid, d.gid, d.curUid, d.curGid); ok {
 			if err := unix.Fchown(fd, uid, gid); err != nil {
-				if w := ownerWarning(err); w != "" {
+				if w := meta.OwnerWarning(err); w != "" {
 					c.warnOnce(d.rel, w)
 				}
 			}
@@ -37,7 +38,7 @@ func (c *coordinator) finishDirAt(d *dirState) error {
 	}
 	inherited := inheritedACLs(d)
 	if !d.noXattrs || inherited != nil {
-		w, err := c.copyDirXattrs(fsutil.Join(c.plan.srcRoot, d.rel), fdXattrs(fd), inherited)
+		w, err := c.copyDirXattrs(fsutil.Join(c.plan.srcRoot, d.rel), meta.FdXattrs(fd), inherited)
 		if err != nil {
 			return err
 		}
@@ -46,7 +47,7 @@ func (c *coordinator) finishDirAt(d *dirState) error {
 		}
 	}
 	if !d.modeSet {
-		if err := unix.Fchmod(fd, fsutil.UnixPerm(d.mode&modeBits)); err != nil {
+		if err := unix.Fchmod(fd, fsutil.UnixPerm(d.mode&meta.ModeBits)); err != nil {
 			return fmt.Errorf("set directory mode: fchmod: %w", err)
 		}
 	}

@@ -1,6 +1,11 @@
 package copier
 
-import "github.com/pcopy/pcopy/internal/wire"
+import (
+	"os"
+
+	"github.com/pcopy/pcopy/internal/meta"
+	"github.com/pcopy/pcopy/internal/wire"
+)
 
 // Hard links. Files that share an inode in SRC share one in DST: the
 // first name the walk meets is copied, and each later name, once that copy
@@ -11,6 +16,12 @@ import "github.com/pcopy/pcopy/internal/wire"
 
 // fileID identifies a file in SRC.
 type fileID struct{ dev, ino uint64 }
+
+// fileIDOf returns the identity and link count of the file fi describes.
+func fileIDOf(fi os.FileInfo) (id fileID, nlink uint64, ok bool) {
+	dev, ino, nlink, ok := meta.Identity(fi)
+	return fileID{dev: dev, ino: ino}, nlink, ok
+}
 
 // linkGroup follows the names of one multiply linked source file.
 type linkGroup struct {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/fsutil"
+	"github.com/pcopy/pcopy/internal/meta"
 	"github.com/pcopy/pcopy/internal/tempname"
 	"github.com/pcopy/pcopy/internal/wire"
 )
@@ -98,7 +99,7 @@ func (o *osCopier) reusable(job *wire.Job) (string, bool) {
 	var st unix.Stat_t
 	if beneath.Lstat(p, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG ||
 		st.Size != job.Size || st.Mtim.Nano() != job.Mtime || st.Mode&0o7777 != fsutil.UnixPerm(fs.FileMode(job.Mode)) ||
-		owner && job.Uid != noOwner && (st.Uid != job.Uid || st.Gid != job.Gid) {
+		owner && job.Uid != meta.NoOwner && (st.Uid != job.Uid || st.Gid != job.Gid) {
 		return "", false
 	}
 	return p, true
@@ -160,17 +161,17 @@ func (o *osCopier) makeSpecial(job *wire.Job, src, dst string) error {
 		}
 	}
 	if o.set.Owner {
-		if uid, gid, ok := ownerChange(job.Uid, job.Gid, o.euid, o.dstNewGid); ok {
+		if uid, gid, ok := meta.OwnerChange(job.Uid, job.Gid, o.euid, o.dstNewGid); ok {
 			if err := unix.Fchownat(ddir, tmp, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-				o.warn = firstWarn(o.warn, ownerWarning(err))
+				o.warn = meta.FirstWarn(o.warn, meta.OwnerWarning(err))
 			}
 		}
 	}
 	var inherited []string
 	if o.dstACL {
-		inherited = []string{accessACL}
+		inherited = []string{meta.AccessACL}
 	}
-	o.warn = firstWarn(o.warn, copyXattrs(atXattrs(sdir, sname, o.srcFlags&unix.O_NOFOLLOW == 0), atXattrs(ddir, tmp, false), &o.xbuf, inherited...))
+	o.warn = meta.FirstWarn(o.warn, meta.CopyXattrs(meta.AtXattrs(sdir, sname, o.srcFlags&unix.O_NOFOLLOW == 0), meta.AtXattrs(ddir, tmp, false), &o.xbuf, inherited...))
 	// mknod applies the umask; chmod, which does not open the node.
 	if err := unix.Fchmodat(ddir, tmp, perm, 0); err != nil {
 		return fmt.Errorf("set mode: chmod: %w", err)
@@ -201,7 +202,7 @@ func mayMakeDevices() bool {
 // owner job lists and src's extended attributes, as far as allowed (what
 // it cannot keep is a warning), then job's times.
 func (o *osCopier) symlinkMeta(job *wire.Job, src, tmp string) error {
-	o.warn = firstWarn(o.warn, keepLinkMeta(job, src, tmp, o.set.Owner, &o.xbuf))
+	o.warn = meta.FirstWarn(o.warn, keepLinkMeta(job, src, tmp, o.set.Owner, &o.xbuf))
 	return lchtimes(tmp, time.Unix(0, job.Atime), time.Unix(0, job.Mtime))
 }
 

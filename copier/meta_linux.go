@@ -2,47 +2,19 @@ package copier
 
 import (
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
-	"strconv"
-	"syscall"
-	"time"
 
 	"github.com/spf13/afero"
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/longpath"
+	"github.com/pcopy/pcopy/internal/meta"
 	"github.com/pcopy/pcopy/internal/wire"
 )
 
-// atimeOf returns the access time recorded in fi, or its mtime when the
-// platform's stat does not carry one.
-func atimeOf(fi os.FileInfo) time.Time {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return time.Unix(st.Atim.Sec, st.Atim.Nsec)
-	}
-	return fi.ModTime()
-}
-
-// ctimeOf returns fi's change time in ns (0 where unknown).
-func ctimeOf(fi os.FileInfo) int64 {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return st.Ctim.Nano()
-	}
-	return 0
-}
-
-// sparseOf says whether fi's file has less storage allocated than its
-// size: it may have holes, which the copy keeps.
-func sparseOf(fi os.FileInfo) bool {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	return ok && st.Blocks*512 < fi.Size()
-}
-
 // copyXattrs gives the directory dst the extended attributes and ACLs of
-// src, on the operating system's filesystem; see copyXattrs.
+// src, on the operating system's filesystem; see meta.CopyXattrs.
 // The source directory is read through a descriptor opened without
 // following a symlink (one swapped in for it since the walk is an error,
 // not a way to another directory's attributes); with --dereference it is
@@ -52,15 +24,13 @@ func (c *coordinator) copyXattrs(src, dst string, followDst bool, inherited []st
 		return "", nil
 	}
 	// DST's root may be a symlink the user chose.
-	dstX := pathXattrs(dst)
-	dstX.follow = followDst
-	return c.copyDirXattrs(src, dstX, inherited)
+	return c.copyDirXattrs(src, meta.PathXattrs(dst, followDst), inherited)
 }
 
 // copyDirXattrs gives dstX the extended attributes and ACLs of the SRC
 // directory src.
-func (c *coordinator) copyDirXattrs(src string, dstX xattrFile, inherited []string) (warn string, err error) {
-	srcX := xattrFile{fd: -1, dirfd: -1, path: src, follow: true}
+func (c *coordinator) copyDirXattrs(src string, dstX meta.Xattrs, inherited []string) (warn string, err error) {
+	srcX := meta.PathXattrs(src, true)
 	if !c.set.Deref {
 		// O_PATH: a directory's attributes can be read without the
 		// permission to list it, as by path.
@@ -69,53 +39,27 @@ func (c *coordinator) copyDirXattrs(src string, dstX xattrFile, inherited []stri
 			return "", fmt.Errorf("read extended attributes: %w", err)
 		}
 		defer unix.Close(fd)
-		srcX.path, srcX.viaFd = "/proc/self/fd/"+strconv.Itoa(fd), true
+		srcX = meta.ProcFdXattrs(fd)
 	}
-	return copyXattrs(srcX, dstX, &c.xbuf, inherited...), nil
-}
-
-// ownerOf returns the owner and group fi records, or noOwner where fi
-// comes from a filesystem that records none.
-func ownerOf(fi os.FileInfo) (uid, gid uint32) {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return st.Uid, st.Gid
-	}
-	return noOwner, noOwner
+	return meta.CopyXattrs(srcX, dstX, &c.xbuf, inherited...), nil
 }
 
 // keepLinkMeta gives the new symlink tmp, a copy of the symlink src, the
 // owner job lists (with owner) and src's extended attributes, as far as
 // allowed; what it cannot keep is returned as a warning.
-func keepLinkMeta(job *wire.Job, src, tmp string, owner bool, b *xattrBuf) (warn string) {
+func keepLinkMeta(job *wire.Job, src, tmp string, owner bool, b *meta.XattrBuf) (warn string) {
 	if owner {
 		var st unix.Stat_t
 		if err := beneath.Lstat(tmp, &st); err != nil {
 			return fmt.Sprintf("symlink owner not kept (lstat: %v)", err)
 		}
-		if uid, gid, ok := ownerChange(job.Uid, job.Gid, st.Uid, st.Gid); ok {
+		if uid, gid, ok := meta.OwnerChange(job.Uid, job.Gid, st.Uid, st.Gid); ok {
 			if err := beneath.Lchown(tmp, uid, gid); err != nil {
-				warn = ownerWarning(err)
+				warn = meta.OwnerWarning(err)
 			}
 		}
 	}
-	return firstWarn(warn, copyXattrs(pathXattrs(src), pathXattrs(tmp), b))
-}
-
-// fileIDOf returns the identity and link count of the file fi describes.
-func fileIDOf(fi os.FileInfo) (id fileID, nlink uint64, ok bool) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return fileID{}, 0, false
-	}
-	return fileID{dev: st.Dev, ino: st.Ino}, st.Nlink, true
-}
-
-// rdevOf returns the device number of a device node (0 otherwise).
-func rdevOf(fi os.FileInfo) uint64 {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && fi.Mode()&fs.ModeDevice != 0 {
-		return st.Rdev
-	}
-	return 0
+	return meta.FirstWarn(warn, meta.CopyXattrs(meta.PathXattrs(src, false), meta.PathXattrs(tmp, false), b))
 }
 
 // specialFiles says that FIFOs, sockets and device nodes can be made.

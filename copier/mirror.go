@@ -15,6 +15,7 @@ import (
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/filter"
 	"github.com/pcopy/pcopy/internal/fsutil"
+	"github.com/pcopy/pcopy/internal/meta"
 	"github.com/pcopy/pcopy/internal/osfs"
 	"github.com/pcopy/pcopy/internal/tempname"
 )
@@ -50,7 +51,7 @@ func (c *coordinator) deleteExtra(ctx context.Context, rel string, dry bool) {
 		// Deleting changed the directory's times: they are SRC's again.
 		if deleted {
 			if info, err := c.srcInfo(srcDir); err == nil {
-				if err := c.fs.Chtimes(dstDir, atimeOf(info), info.ModTime()); err != nil {
+				if err := c.fs.Chtimes(dstDir, meta.AtimeOf(info), info.ModTime()); err != nil {
 					c.fail(rel, fmt.Errorf("set directory times: %w", fsutil.UnwrapPath(err)))
 				}
 				if c.set.Fsync { // the names are gone for good

@@ -14,18 +14,12 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"time"
 
 	"github.com/spf13/afero"
 
+	"github.com/pcopy/pcopy/internal/meta"
 	"github.com/pcopy/pcopy/internal/wire"
 )
-
-// --- ACLs
-
-// hasDefaultACL is not checked here; processUmask reports every bit as
-// masked, so modes are always set explicitly anyway.
-func hasDefaultACL(path string) bool { return false }
 
 // --- the per-file copy
 
@@ -39,28 +33,10 @@ func (c *coordinator) finishDirAt(d *dirState) error { return c.finishDirByPath(
 
 // --- metadata
 
-// atimeOf returns fi's mtime: access times are kept on Linux only for now.
-func atimeOf(fi os.FileInfo) time.Time { return fi.ModTime() }
-
 // copyXattrs copies nothing: extended attributes are kept on Linux only.
 func (c *coordinator) copyXattrs(src, dst string, followDst bool, inherited []string) (warn string, err error) {
 	return "", nil
 }
-
-// ctimeOf is 0: change times are compared on Linux only.
-func ctimeOf(fi os.FileInfo) int64 { return 0 }
-
-// ownerOf returns noOwner: owners are kept on Linux only for now.
-func ownerOf(fi os.FileInfo) (uid, gid uint32) { return noOwner, noOwner }
-
-// sparseOf is false: holes are looked for on Linux only.
-func sparseOf(fi os.FileInfo) bool { return false }
-
-// fileIDOf knows no file identities: hard links are kept on Linux only.
-func fileIDOf(fi os.FileInfo) (id fileID, nlink uint64, ok bool) { return fileID{}, 0, false }
-
-// rdevOf is 0: device nodes are made on Linux only.
-func rdevOf(fi os.FileInfo) uint64 { return 0 }
 
 // specialFiles says that FIFOs, sockets and device nodes are not made here.
 const specialFiles = false
@@ -99,18 +75,10 @@ func (c *coordinator) splitFile(dir *dirState, rel string, info os.FileInfo, gro
 
 func sourceNow(s *split) error { return nil }
 
-func finishSplit(s *split, owner bool, b *xattrBuf) (string, error) {
+func finishSplit(s *split, owner bool, b *meta.XattrBuf) (string, error) {
 	return "", errors.New("split files are not supported on this platform")
 }
 
 // --- temporary files
 
-// Here files carry no mark: a name of pcopy's form whose process is gone
-// is taken for a temporary file of an interrupted copy (see README).
-func markedTemp(name string) bool { return true }
-
 // --- the umask
-
-// processUmask is unknown here: all bits count as masked, so modes are
-// always set with chmod.
-func processUmask() uint32 { return 0o777 }

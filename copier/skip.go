@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/fsutil"
+	"github.com/pcopy/pcopy/internal/meta"
 	"github.com/pcopy/pcopy/internal/tempname"
 	"github.com/pcopy/pcopy/internal/wire"
 )
@@ -75,8 +76,8 @@ func (w *worker) upToDate(job *wire.Job, src, dst string) (bool, error) {
 		return false, nil // missing or different: the copy sees to it, and reports real trouble
 	}
 	if w.set.Owner {
-		curUid, curGid := ownerOf(info)
-		if _, _, change := ownerChange(job.Uid, job.Gid, curUid, curGid); change {
+		curUid, curGid := meta.OwnerOf(info)
+		if _, _, change := meta.OwnerChange(job.Uid, job.Gid, curUid, curGid); change {
 			return false, nil
 		}
 	}
@@ -99,7 +100,7 @@ func (w *worker) upToDate(job *wire.Job, src, dst string) (bool, error) {
 	default:
 		return false, nil
 	}
-	if want := fs.FileMode(job.Mode) & modeBits; info.Mode()&modeBits != want {
+	if want := fs.FileMode(job.Mode) & meta.ModeBits; info.Mode()&meta.ModeBits != want {
 		if err := fsys.Chmod(dst, want); err != nil {
 			return false, fmt.Errorf("set mode: %w", fsutil.UnwrapPath(err))
 		}
@@ -159,7 +160,7 @@ func (c *coordinator) removeStaleTemps(dir string) {
 		if !ok || processAlive(pid) {
 			continue
 		}
-		if c.isOS && !markedTemp(filepath.Join(dir, name)) {
+		if c.isOS && !meta.MarkedTemp(filepath.Join(dir, name)) {
 			continue
 		}
 		if err := c.fs.Remove(filepath.Join(dir, name)); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/fsutil"
+	"github.com/pcopy/pcopy/internal/meta"
 	"github.com/pcopy/pcopy/internal/tempname"
 	"github.com/pcopy/pcopy/internal/wire"
 )
@@ -51,7 +52,7 @@ func (c *coordinator) splitFile(dir *dirState, rel string, info os.FileInfo, gro
 		var fd int
 		fd, tmp, err = createTempAt(ddir, "", tempname.ForWorker(os.Getpid(), 0), 0o600, unix.O_WRONLY)
 		if err == nil {
-			markTemp(fd)
+			meta.MarkTemp(fd)
 			err = unix.Ftruncate(fd, size)
 			if cerr := unix.Close(fd); err == nil {
 				err = cerr
@@ -71,9 +72,9 @@ func (c *coordinator) splitFile(dir *dirState, rel string, info os.FileInfo, gro
 
 	part := max(minPart, (size/int64(2*c.workerCount)+(1<<20)-1)&^(1<<20-1))
 	s := &split{rel: rel, dir: dir, src: fsutil.Join(c.plan.srcRoot, rel), dst: dst, tmp: tmp, size: size, dev: st.Dev, ino: st.Ino, ctime: st.Ctim.Nano(),
-		mode: uint32(info.Mode()), mtime: info.ModTime().UnixNano(), atime: atimeOf(info).UnixNano(), group: group,
+		mode: uint32(info.Mode()), mtime: info.ModTime().UnixNano(), atime: meta.AtimeOf(info).UnixNano(), group: group,
 		follow: c.set.Deref}
-	s.uid, s.gid = ownerOf(info)
+	s.uid, s.gid = meta.OwnerOf(info)
 	for off := int64(0); off < size; off += part {
 		c.nextID++
 		s.remaining++
@@ -115,7 +116,7 @@ func sourceNow(s *split) error {
 // finishSplit completes a split file once all its parts are in: the source
 // must not have changed meanwhile (if it did, the error is a
 // *sourceChanged); then mode, times, and the rename into place.
-func finishSplit(s *split, owner bool, b *xattrBuf) (warn string, err error) {
+func finishSplit(s *split, owner bool, b *meta.XattrBuf) (warn string, err error) {
 	if err := sourceNow(s); err != nil {
 		return "", err
 	}
@@ -133,21 +134,19 @@ func finishSplit(s *split, owner bool, b *xattrBuf) (warn string, err error) {
 		if err := unix.Fstat(fd, &cur); err != nil {
 			return "", fmt.Errorf("stat temporary file: %w", err)
 		}
-		if uid, gid, ok := ownerChange(s.uid, s.gid, cur.Uid, cur.Gid); ok {
+		if uid, gid, ok := meta.OwnerChange(s.uid, s.gid, cur.Uid, cur.Gid); ok {
 			if err := unix.Fchown(fd, uid, gid); err != nil {
-				warn = ownerWarning(err)
+				warn = meta.OwnerWarning(err)
 			}
 		}
 	}
 	var inherited []string
-	if hasDefaultACL(filepath.Dir(s.dst)) {
-		inherited = []string{accessACL}
+	if meta.HasDefaultACL(filepath.Dir(s.dst)) {
+		inherited = []string{meta.AccessACL}
 	}
-	srcX := pathXattrs(s.src)
-	srcX.follow = s.follow
-	warn = firstWarn(warn, copyXattrs(srcX, fdXattrs(fd), b, inherited...))
+	warn = meta.FirstWarn(warn, meta.CopyXattrs(meta.PathXattrs(s.src, s.follow), meta.FdXattrs(fd), b, inherited...))
 	perm := fsutil.UnixPerm(fs.FileMode(s.mode))
-	unmarkTemp(fd)
+	meta.UnmarkTemp(fd)
 	if err := unix.Fchmod(fd, perm); err != nil {
 		return warn, fmt.Errorf("set mode: fchmod: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/fsutil"
+	"github.com/pcopy/pcopy/internal/meta"
 	"github.com/pcopy/pcopy/internal/osfs"
 	"github.com/pcopy/pcopy/internal/walk"
 	"github.com/pcopy/pcopy/internal/wire"
@@ -206,12 +207,12 @@ func (c *coordinator) newTask(dir *dirState, rel string, kind wire.Kind, info os
 
 // listedJob is the job for rel as info describes it.
 func listedJob(id uint64, kind wire.Kind, rel string, info os.FileInfo, fresh bool) wire.Job {
-	uid, gid := ownerOf(info)
+	uid, gid := meta.OwnerOf(info)
 	fid, _, _ := fileIDOf(info)
 	return wire.Job{
 		Dev:    fid.dev,
 		Ino:    fid.ino,
-		Ctime:  ctimeOf(info),
+		Ctime:  meta.CtimeOf(info),
 		Uid:    uid,
 		Gid:    gid,
 		ID:     id,
@@ -220,9 +221,9 @@ func listedJob(id uint64, kind wire.Kind, rel string, info os.FileInfo, fresh bo
 		Size:   info.Size(),
 		Mode:   uint32(info.Mode()),
 		Mtime:  info.ModTime().UnixNano(),
-		Atime:  atimeOf(info).UnixNano(),
-		Sparse: kind == wire.KindFile && sparseOf(info),
-		Rdev:   rdevOf(info),
+		Atime:  meta.AtimeOf(info).UnixNano(),
+		Sparse: kind == wire.KindFile && meta.SparseOf(info),
+		Rdev:   meta.RdevOf(info),
 		Fresh:  fresh,
 	}
 }
@@ -234,8 +235,8 @@ func listedJob(id uint64, kind wire.Kind, rel string, info os.FileInfo, fresh bo
 // same, to count what it holds.
 func (c *coordinator) enterDir(parent *dirState, e walk.Entry) {
 	rel, info := e.Rel, e.Info
-	d := &dirState{rel: rel, parent: parent, mode: info.Mode(), mtime: info.ModTime(), atime: atimeOf(info)}
-	d.uid, d.gid = ownerOf(info)
+	d := &dirState{rel: rel, parent: parent, mode: info.Mode(), mtime: info.ModTime(), atime: meta.AtimeOf(info)}
+	d.uid, d.gid = meta.OwnerOf(info)
 	d.noXattrs = e.NoXattrs
 	if parent != nil {
 		parent.pending++
@@ -262,19 +263,19 @@ func (c *coordinator) enterDir(parent *dirState, e walk.Entry) {
 	if parent != nil {
 		parentACL = parent.acl
 	} else {
-		parentACL = hasDefaultACL(filepath.Dir(fsutil.Join(c.plan.dstRoot, rel)))
+		parentACL = meta.HasDefaultACL(filepath.Dir(fsutil.Join(c.plan.dstRoot, rel)))
 	}
 	d.acl, d.created = parentACL, created
 	c.noteDstOwner(d, existing)
 	if !created {
-		d.acl = hasDefaultACL(fsutil.Join(c.plan.dstRoot, rel))
+		d.acl = meta.HasDefaultACL(fsutil.Join(c.plan.dstRoot, rel))
 		c.removeStaleTemps(fsutil.Join(c.plan.dstRoot, rel))
 	}
 	// A directory made private whose mode is that already needs no chmod
 	// when finished: not where a default ACL, rather than the umask,
 	// shaped it, nor where it inherited set-group-ID from its parent.
 	d.modeSet = created && !parentACL && d.sgid < 0 && info.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) == 0 &&
-		info.Mode().Perm() == privateDir && privateDir&processUmask() == 0
+		info.Mode().Perm() == privateDir && privateDir&meta.ProcessUmask() == 0
 	c.pushDir(d, e)
 }
 

@@ -1,4 +1,4 @@
-package copier
+package meta
 
 import (
 	"bytes"
@@ -17,32 +17,44 @@ import (
 // Extended attributes are copied name by name, ACLs with them: a POSIX ACL
 // is the system.posix_acl_access (or _default, on a directory) attribute.
 
-// xattrFile is a file whose extended attributes are read or written: an
+// Xattrs is a file whose extended attributes are read or written: an
 // open one (fd >= 0), or one named by path, which is not followed (a
 // symlink's own attributes).
-type xattrFile struct {
+type Xattrs struct {
 	fd     int
-	dirfd  int // with name: the entry name of this directory (atXattrs)
+	dirfd  int // with name: the entry name of this directory (AtXattrs)
 	name   string
 	path   string
 	follow bool // a symlink at path is followed
 	viaFd  bool // path is /proc/self/fd/N: it reaches the file through a descriptor
 }
 
-func fdXattrs(fd int) xattrFile        { return xattrFile{fd: fd, dirfd: -1} }
-func pathXattrs(path string) xattrFile { return xattrFile{fd: -1, dirfd: -1, path: path} }
+// FdXattrs is the open file fd.
+func FdXattrs(fd int) Xattrs { return Xattrs{fd: fd, dirfd: -1} }
 
-// atXattrs is name in the directory dirfd, followed if it is a symlink
+// PathXattrs is the file at path, followed if it is a symlink and follow
+// says so.
+func PathXattrs(path string, follow bool) Xattrs {
+	return Xattrs{fd: -1, dirfd: -1, path: path, follow: follow}
+}
+
+// ProcFdXattrs is the file open as fd, reached through /proc/self/fd: for
+// a descriptor opened with O_PATH, which the f*xattr calls do not take.
+func ProcFdXattrs(fd int) Xattrs {
+	return Xattrs{fd: -1, dirfd: -1, path: "/proc/self/fd/" + strconv.Itoa(fd), follow: true, viaFd: true}
+}
+
+// AtXattrs is name in the directory dirfd, followed if it is a symlink
 // and follow says so.
-func atXattrs(dirfd int, name string, follow bool) xattrFile {
+func AtXattrs(dirfd int, name string, follow bool) Xattrs {
 	// The directory's descriptor stands for its path, however long.
-	return xattrFile{fd: -1, dirfd: dirfd, name: name, path: "/proc/self/fd/" + strconv.Itoa(dirfd) + "/" + name, follow: follow}
+	return Xattrs{fd: -1, dirfd: dirfd, name: name, path: "/proc/self/fd/" + strconv.Itoa(dirfd) + "/" + name, follow: follow}
 }
 
 // pathFor returns the path through which f's attributes are reached by
 // the path calls: below SRC and DST, its directory's descriptor in /proc
 // (see beneath.XattrPath), so no symlink in the way is followed.
-func (f xattrFile) pathFor() (string, func(), error) {
+func (f Xattrs) pathFor() (string, func(), error) {
 	if f.dirfd >= 0 || f.viaFd {
 		return f.path, func() {}, nil // already through a descriptor
 	}
@@ -76,7 +88,7 @@ func listxattrat(dirfd int, name string, follow bool, buf []byte) (int, error) {
 	return int(n), nil
 }
 
-func (f xattrFile) list(buf []byte) (int, error) {
+func (f Xattrs) list(buf []byte) (int, error) {
 	switch {
 	case f.fd >= 0:
 		return unix.Flistxattr(f.fd, buf)
@@ -98,7 +110,7 @@ func (f xattrFile) list(buf []byte) (int, error) {
 	return unix.Llistxattr(p, buf)
 }
 
-func (f xattrFile) get(name string, buf []byte) (int, error) {
+func (f Xattrs) get(name string, buf []byte) (int, error) {
 	switch {
 	case f.fd >= 0:
 		return unix.Fgetxattr(f.fd, name, buf)
@@ -114,7 +126,7 @@ func (f xattrFile) get(name string, buf []byte) (int, error) {
 	return unix.Lgetxattr(p, name, buf)
 }
 
-func (f xattrFile) set(name string, value []byte) error {
+func (f Xattrs) set(name string, value []byte) error {
 	if f.fd >= 0 {
 		return unix.Fsetxattr(f.fd, name, value, 0)
 	}
@@ -129,7 +141,7 @@ func (f xattrFile) set(name string, value []byte) error {
 	return unix.Lsetxattr(p, name, value, 0)
 }
 
-func (f xattrFile) remove(name string) error {
+func (f Xattrs) remove(name string) error {
 	if f.fd >= 0 {
 		return unix.Fremovexattr(f.fd, name)
 	}
@@ -143,6 +155,10 @@ func (f xattrFile) remove(name string) error {
 	}
 	return unix.Lremovexattr(p, name)
 }
+
+// Names returns the names of f's extended attributes, NUL-terminated, in
+// b's buffer.
+func (f Xattrs) Names(b *XattrBuf) ([]byte, error) { return fill(&b.names, f.list) }
 
 // fill calls read with b's buffer, growing it while read says it is too
 // small (ERANGE); it returns the bytes read.
@@ -167,12 +183,12 @@ func fill(buf *[]byte, read func([]byte) (int, error)) ([]byte, error) {
 	}
 }
 
-// copyXattrs gives dst the extended attributes of src. With inherited
+// CopyXattrs gives dst the extended attributes of src. With inherited
 // ACL names, the ACLs dst may have got from its directory's default ACL
 // that src lacks are removed, so the copy's permissions are exactly the
 // source's. What cannot be kept is returned as a warning, not an error: the
 // data and the rest of the metadata are copied all the same.
-func copyXattrs(src, dst xattrFile, b *xattrBuf, inherited ...string) (warn string) {
+func CopyXattrs(src, dst Xattrs, b *XattrBuf, inherited ...string) (warn string) {
 	names, err := fill(&b.names, src.list)
 	if err != nil {
 		if err == unix.ENOTSUP {
@@ -202,7 +218,7 @@ func copyXattrs(src, dst xattrFile, b *xattrBuf, inherited ...string) (warn stri
 			continue // removed since it was listed
 		}
 		if err != nil {
-			warn = firstWarn(warn, fmt.Sprintf("extended attribute %s not read (getxattr: %v); not kept", name, err))
+			warn = FirstWarn(warn, fmt.Sprintf("extended attribute %s not read (getxattr: %v); not kept", name, err))
 			continue
 		}
 		if err := dst.set(name, value); err != nil {
@@ -210,18 +226,18 @@ func copyXattrs(src, dst xattrFile, b *xattrBuf, inherited ...string) (warn stri
 			case err == unix.ENOTSUP:
 				// Maybe this namespace only (system.nfs4_acl to ext4):
 				// the others are still tried.
-				warn = firstWarn(warn, fmt.Sprintf("DST does not store extended attributes (setxattr %s: %v); copies are made without them", name, err))
+				warn = FirstWarn(warn, fmt.Sprintf("DST does not store extended attributes (setxattr %s: %v); copies are made without them", name, err))
 			case err == unix.EPERM && os.Geteuid() != 0 && !strings.HasPrefix(name, "user."):
 				// security.* and trusted.* need privileges an
 				// unprivileged copy does not have; cp -a is silent too.
 			default:
-				warn = firstWarn(warn, fmt.Sprintf("extended attribute %s not kept (setxattr: %v)", name, err))
+				warn = FirstWarn(warn, fmt.Sprintf("extended attribute %s not kept (setxattr: %v)", name, err))
 			}
 		}
 	}
 	for _, name := range inherited {
 		if err := dst.remove(name); err != nil && err != unix.ENODATA && err != unix.ENOTSUP {
-			warn = firstWarn(warn, fmt.Sprintf("inherited ACL not removed (removexattr %s: %v)", name, err))
+			warn = FirstWarn(warn, fmt.Sprintf("inherited ACL not removed (removexattr %s: %v)", name, err))
 		}
 	}
 	return warn

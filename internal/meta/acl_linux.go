@@ -1,4 +1,4 @@
-package copier
+package meta
 
 import (
 	"golang.org/x/sys/unix"
@@ -6,8 +6,8 @@ import (
 	"github.com/pcopy/pcopy/internal/beneath"
 )
 
-// hasDefaultACL reports whether the directory at path has a default ACL.
-func hasDefaultACL(path string) bool { return hasXattr(path, defaultACL) }
+// HasDefaultACL reports whether the directory at path has a default ACL.
+func HasDefaultACL(path string) bool { return hasXattr(path, DefaultACL) }
 
 // hasXattr says whether the entry at path (not followed, if a symlink)
 // has the extended attribute name.
@@ -21,8 +21,8 @@ func hasXattr(path, name string) bool {
 	return err == nil
 }
 
-// fdHasDefaultACL reports whether the directory open as fd has one.
-func fdHasDefaultACL(fd int) bool {
-	_, err := unix.Fgetxattr(fd, defaultACL, nil)
+// FdHasDefaultACL reports whether the directory open as fd has one.
+func FdHasDefaultACL(fd int) bool {
+	_, err := unix.Fgetxattr(fd, DefaultACL, nil)
 	return err == nil
 }

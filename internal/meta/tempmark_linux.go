@@ -1,4 +1,4 @@
-package copier
+package meta
 
 import "golang.org/x/sys/unix"
 
@@ -8,13 +8,13 @@ import "golang.org/x/sys/unix"
 // before the file gets its final name, and never copied from SRC.
 const tempXattr = "user.pcopy-temp"
 
-// markTemp marks the file fd as pcopy's temporary file. A filesystem
+// MarkTemp marks the file fd as pcopy's temporary file. A filesystem
 // without user extended attributes cannot hold the mark: such a file, if
 // a kill leaves it, is left for the user (and said so).
-func markTemp(fd int) { unix.Fsetxattr(fd, tempXattr, []byte{'1'}, 0) }
+func MarkTemp(fd int) { unix.Fsetxattr(fd, tempXattr, []byte{'1'}, 0) }
 
-// unmarkTemp takes the mark off before the file gets its final name.
-func unmarkTemp(fd int) { unix.Fremovexattr(fd, tempXattr) }
+// UnmarkTemp takes the mark off before the file gets its final name.
+func UnmarkTemp(fd int) { unix.Fremovexattr(fd, tempXattr) }
 
-// markedTemp says whether the file at name carries the mark.
-func markedTemp(name string) bool { return hasXattr(name, tempXattr) }
+// MarkedTemp says whether the file at name carries the mark.
+func MarkedTemp(name string) bool { return hasXattr(name, tempXattr) }

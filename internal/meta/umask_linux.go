@@ -1,4 +1,4 @@
-package copier
+package meta
 
 import (
 	"bufio"
@@ -13,11 +13,11 @@ var (
 	umask     uint32
 )
 
-// processUmask reads the umask from /proc/self/status. Calling umask(2)
+// ProcessUmask reads the umask from /proc/self/status. Calling umask(2)
 // to read it would change it for a moment, under every other goroutine of
 // a program that uses this package as a library. When it cannot be read,
 // all bits count as masked, so modes are always set with chmod.
-func processUmask() uint32 {
+func ProcessUmask() uint32 {
 	umaskOnce.Do(func() {
 		umask = 0o777
 		b, err := os.ReadFile("/proc/self/status")
