@@ -9,11 +9,14 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/spf13/afero"
+
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/meta"
 	"github.com/pcopy/pcopy/internal/tempname"
 	"github.com/pcopy/pcopy/internal/wire"
+	"github.com/pcopy/pcopy/internal/worker"
 )
 
 // The Linux fast path copies one file with raw system calls on file
@@ -55,7 +58,7 @@ type osCopier struct {
 	warn       string // what the last job could not keep
 }
 
-func newOSCopier(tempPrefix string, set wire.Settings, namedTemps bool) fileCopier {
+func newOSCopier(tempPrefix string, set wire.Settings, namedTemps bool) worker.FileCopier {
 	// O_NONBLOCK: a FIFO put where the walk saw a file is not waited on.
 	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
 	if set.Deref {
@@ -69,13 +72,13 @@ func newOSCopier(tempPrefix string, set wire.Settings, namedTemps bool) fileCopi
 	return o
 }
 
-func (o *osCopier) takeWarn() string {
+func (o *osCopier) TakeWarn() string {
 	w := o.warn
 	o.warn = ""
 	return w
 }
 
-func (o *osCopier) close() {
+func (o *osCopier) Close() {
 	if o.srcfd >= 0 {
 		unix.Close(o.srcfd)
 	}
@@ -92,7 +95,7 @@ func (o *osCopier) srcDirFd(src string) (int, error) {
 		// where SRC is reached by path and symlinks are followed).
 		fd, err := beneath.OpenDir(d)
 		if err == beneath.ErrSymlink {
-			return -1, changedf("%v", err)
+			return -1, worker.Changedf("%v", err)
 		}
 		if err != nil {
 			return -1, fmt.Errorf("open source directory: %w", err)
@@ -164,7 +167,7 @@ func (o *osCopier) needsChmod(perm uint32) bool {
 // for job.Size bytes), fstat (has the source changed since it was listed?),
 // flistxattr, futimens, linkat, close, close: 9 calls, where cp -a makes
 // 17. An empty file costs fstatat, listxattrat, mknodat and utimensat.
-func (o *osCopier) copyFile(ctx context.Context, job *wire.Job, src, dst string, progress func(int64) error) (int64, error) {
+func (o *osCopier) CopyFile(ctx context.Context, job *wire.Job, src, dst string, progress func(int64) error) (int64, error) {
 	ddir, err := o.dstDirFd(dst)
 	if err != nil {
 		return 0, err
@@ -191,7 +194,7 @@ func (o *osCopier) copyFile(ctx context.Context, job *wire.Job, src, dst string,
 		}
 		if err := unix.Fstatat(sdir, sname, &st, flags); err != nil {
 			if err == unix.ENOENT {
-				return 0, changedf("vanished after it was listed; not copied")
+				return 0, worker.Changedf("vanished after it was listed; not copied")
 			}
 			return 0, fmt.Errorf("stat source: %w", err)
 		}
@@ -206,9 +209,9 @@ func (o *osCopier) copyFile(ctx context.Context, job *wire.Job, src, dst string,
 		if err != nil {
 			switch err {
 			case unix.ELOOP:
-				return 0, changedf("is now a symlink (changed since it was listed); not followed")
+				return 0, worker.Changedf("is now a symlink (changed since it was listed); not followed")
 			case unix.ENOENT:
-				return 0, changedf("vanished after it was listed; not copied")
+				return 0, worker.Changedf("vanished after it was listed; not copied")
 			}
 			return 0, fmt.Errorf("open source: %w", err)
 		}
@@ -280,7 +283,7 @@ func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, sr
 			return n, err
 		}
 		if o.set.Verify {
-			if err := verifyCopy(fdReaderAt(srcfd), fdReaderAt(dstfd), job.Size); err != nil {
+			if err := worker.VerifyCopy(fdReaderAt(srcfd), fdReaderAt(dstfd), job.Size); err != nil {
 				return n, err
 			}
 		}
@@ -337,7 +340,7 @@ func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, sr
 	}
 	if err := unix.Renameat(ddir, tmp, ddir, dname); err != nil {
 		unix.Unlinkat(ddir, tmp, 0)
-		return n, renameError(osFs, dst, &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err})
+		return n, worker.RenameError(osFs, dst, &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err})
 	}
 	return n, nil
 }
@@ -370,18 +373,18 @@ func checkUnchanged(srcfd int, job *wire.Job) error {
 // coordinator listed in job, whose file was size bytes long.
 func checkListed(st *unix.Stat_t, job *wire.Job, size int64) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return changedf("is now a %s (changed since it was listed); not copied", fsutil.TypeName(fsutil.UnixType(st.Mode)))
+		return worker.Changedf("is now a %s (changed since it was listed); not copied", fsutil.TypeName(fsutil.UnixType(st.Mode)))
 	}
 	if job.Ino != 0 && (st.Dev != job.Dev || st.Ino != job.Ino) {
-		return changedf("is another file than the one listed (replaced since); not copied")
+		return worker.Changedf("is another file than the one listed (replaced since); not copied")
 	}
 	switch {
 	case st.Size != size:
-		return changedf("changed while it was being copied (size %d, now %d); not copied", size, st.Size)
+		return worker.Changedf("changed while it was being copied (size %d, now %d); not copied", size, st.Size)
 	case st.Mtim.Nano() != job.Mtime:
-		return changedf("changed while it was being copied (its mtime moved); not copied")
+		return worker.Changedf("changed while it was being copied (its mtime moved); not copied")
 	case job.Ctime != 0 && st.Ctim.Nano() != job.Ctime:
-		return changedf("changed while it was being copied (its ctime moved, though size and mtime did not); not copied")
+		return worker.Changedf("changed while it was being copied (its ctime moved, though size and mtime did not); not copied")
 	}
 	return nil
 }
@@ -482,7 +485,7 @@ func (o *osCopier) createEmpty(srcX meta.Xattrs, dirfd int, name string, perm ui
 // temporary file job.Temp next to dst, which the coordinator created: by
 // cloning the range where the filesystem shares extents, else with
 // copy_file_range.
-func (o *osCopier) copyPart(ctx context.Context, job *wire.Job, src, dst string, progress func(int64) error) (int64, error) {
+func (o *osCopier) CopyPart(ctx context.Context, job *wire.Job, src, dst string, progress func(int64) error) (int64, error) {
 	if !tempname.Is(job.Temp) {
 		return 0, fmt.Errorf("%w: bad temporary name %q", ErrProtocol, job.Temp)
 	}
@@ -541,3 +544,6 @@ func (o *osCopier) copyPart(ctx context.Context, job *wire.Job, src, dst string,
 func futimens(fd int, atime, mtime int64) error {
 	return rawUtimensat(fd, "", atime, mtime, 0)
 }
+
+// osFs is the operating system's filesystem, for helpers that take one.
+var osFs afero.Fs = afero.NewOsFs()

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/internal/wire"
+	"github.com/pcopy/pcopy/internal/worker"
 )
 
 // The Linux fast path copies one file with raw system calls on file
@@ -89,7 +90,7 @@ func copySparse(ctx context.Context, dstfd, srcfd int, size int64, progress func
 // adapt as in copyData. base is added to the progress reports.
 func copyRange(ctx context.Context, dstfd, srcfd int, off, length int64, progress func(int64) error, base int64) (int64, error) {
 	var done int64
-	chunk := int64(firstChunk)
+	chunk := int64(worker.FirstChunk)
 	useRead := false
 	for length < 0 || done < length {
 		if err := ctx.Err(); err != nil {
@@ -136,7 +137,7 @@ func copyRange(ctx context.Context, dstfd, srcfd int, off, length int64, progres
 			break
 		}
 		if !last {
-			chunk = adaptChunk(chunk, time.Since(start))
+			chunk = worker.AdaptChunk(chunk, time.Since(start))
 		}
 		if progress != nil {
 			if err := progress(base + done); err != nil {

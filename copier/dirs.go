@@ -10,6 +10,7 @@ import (
 
 	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/meta"
+	"github.com/pcopy/pcopy/internal/osfs"
 )
 
 // dirState follows one directory from the moment the walk enters it until
@@ -187,4 +188,13 @@ func syncDir(fsys afero.Fs, name string) error {
 		err = cerr
 	}
 	return err
+}
+
+// lchown changes the owner of name, never through a symlink where the
+// filesystem has them.
+func lchown(fsys afero.Fs, name string, uid, gid int) error {
+	if osfs.Is(fsys) {
+		return osfs.Lchown(name, uid, gid)
+	}
+	return fsys.Chown(name, uid, gid)
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/pcopy/pcopy/internal/wire"
+	"github.com/pcopy/pcopy/internal/worker"
 )
 
 // MaxOut is the most jobs the coordinator lets out at once.
@@ -79,5 +80,5 @@ func FakeWorker(version uint64) Spawner {
 // before copying it. A test binary serving as a worker process installs it
 // at start, so it may also kill the worker.
 func SetCopyHook(hook func(rel string)) {
-	testHookCopy = func(j *wire.Job) { hook(j.Rel) }
+	worker.TestHook = func(j *wire.Job) { hook(j.Rel) }
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/pcopy/pcopy/internal/meta"
 	"github.com/pcopy/pcopy/internal/tempname"
 	"github.com/pcopy/pcopy/internal/wire"
+	"github.com/pcopy/pcopy/internal/worker"
 )
 
 // link gives the file already copied to target (a path in DST) the name
@@ -22,7 +23,7 @@ import (
 // it is replaced only once the link is made under a temporary name. Where
 // DST cannot link (another filesystem below DST, the file's link limit,
 // a filesystem without hard links), src is copied instead.
-func (o *osCopier) link(ctx context.Context, job *wire.Job, target, src, dst string, progress func(int64) error) (int64, error) {
+func (o *osCopier) Link(ctx context.Context, job *wire.Job, target, src, dst string, progress func(int64) error) (int64, error) {
 	ddir, err := o.dstDirFd(dst)
 	if err != nil {
 		return 0, err
@@ -39,7 +40,7 @@ func (o *osCopier) link(ctx context.Context, job *wire.Job, target, src, dst str
 	err = unix.Linkat(tdir, tname, ddir, dname, 0)
 	if err == unix.EEXIST {
 		if sameFileAt(tdir, tname, ddir, dname) {
-			return 0, errUpToDate
+			return 0, worker.ErrUpToDate
 		}
 		var tmp string
 		tmp, err = tempname.Make("", o.tempPrefix, func(tmp string) error {
@@ -48,7 +49,7 @@ func (o *osCopier) link(ctx context.Context, job *wire.Job, target, src, dst str
 		if err == nil {
 			if err = unix.Renameat(ddir, tmp, ddir, dname); err != nil {
 				unix.Unlinkat(ddir, tmp, 0)
-				return 0, renameError(osFs, dst, &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err})
+				return 0, worker.RenameError(osFs, dst, &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err})
 			}
 			return 0, nil
 		}
@@ -57,7 +58,7 @@ func (o *osCopier) link(ctx context.Context, job *wire.Job, target, src, dst str
 	case nil:
 		return 0, nil
 	case unix.EXDEV, unix.EMLINK, unix.EPERM, unix.ENOTSUP:
-		return o.copyFile(ctx, job, src, dst, progress)
+		return o.CopyFile(ctx, job, src, dst, progress)
 	}
 	return 0, fmt.Errorf("link to %s: %w", DisplayPath(job.Link), err)
 }
@@ -72,7 +73,7 @@ func sameFileAt(tdir int, tname string, ddir int, dname string) bool {
 
 // linked says whether dst is already a link to target, as link would find
 // when its linkat met a name there (a dry run asks instead).
-func (o *osCopier) linked(target, dst string) bool {
+func (o *osCopier) Linked(target, dst string) bool {
 	ddir, err := o.dstDirFd(dst)
 	if err != nil {
 		return false
@@ -93,7 +94,7 @@ func (o *osCopier) linked(target, dst string) bool {
 // linkDest is a held root (see holdRoots): the file is reached without
 // following any symlink below it, so that a symlink in an old snapshot
 // cannot lead the copy to link a live file outside it.
-func (o *osCopier) reusable(job *wire.Job) (string, bool) {
+func (o *osCopier) Reusable(job *wire.Job) (string, bool) {
 	owner := o.set.Owner
 	p := fsutil.Join(o.set.LinkDest, job.Rel)
 	var st unix.Stat_t
@@ -109,7 +110,7 @@ func (o *osCopier) reusable(job *wire.Job) (string, bool) {
 // its owner, extended attributes, mode and times, under a temporary name
 // first. A device node needs privileges (CAP_MKNOD): without them it is
 // omitted with a warning, as cp -a and rsync -a do as a user.
-func (o *osCopier) makeSpecial(job *wire.Job, src, dst string) error {
+func (o *osCopier) MakeSpecial(job *wire.Job, src, dst string) error {
 	mode := fs.FileMode(job.Mode)
 	var typ uint32
 	switch {
@@ -125,7 +126,7 @@ func (o *osCopier) makeSpecial(job *wire.Job, src, dst string) error {
 		return fmt.Errorf("%w: not a special file: %v", ErrProtocol, mode)
 	}
 	if (typ == unix.S_IFCHR || typ == unix.S_IFBLK) && !mayMakeDevices() {
-		return &omittedError{fmt.Sprintf("%s (making device nodes needs root)", fsutil.TypeName(mode))}
+		return worker.Omittedf("%s (making device nodes needs root)", fsutil.TypeName(mode))
 	}
 	if o.set.DryRun {
 		return nil
@@ -143,7 +144,7 @@ func (o *osCopier) makeSpecial(job *wire.Job, src, dst string) error {
 	if err == unix.EPERM && (typ == unix.S_IFCHR || typ == unix.S_IFBLK) {
 		// Allowed, yet refused (a container's device policy): a dry run,
 		// which asks instead of trying, would have said "copied".
-		return &omittedError{fmt.Sprintf("%s (making device nodes needs root)", fsutil.TypeName(mode))}
+		return worker.Omittedf("%s (making device nodes needs root)", fsutil.TypeName(mode))
 	}
 	if err != nil {
 		return fmt.Errorf("create in destination: mknod: %w", err)
@@ -180,7 +181,7 @@ func (o *osCopier) makeSpecial(job *wire.Job, src, dst string) error {
 		return fmt.Errorf("set times: utimensat: %w", err)
 	}
 	if err := unix.Renameat(ddir, tmp, ddir, dname); err != nil {
-		return renameError(osFs, dst, &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err})
+		return worker.RenameError(osFs, dst, &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err})
 	}
 	done = true
 	return nil
@@ -201,7 +202,7 @@ func mayMakeDevices() bool {
 // symlinkMeta gives the new symlink tmp, a copy of the symlink src, the
 // owner job lists and src's extended attributes, as far as allowed (what
 // it cannot keep is a warning), then job's times.
-func (o *osCopier) symlinkMeta(job *wire.Job, src, tmp string) error {
+func (o *osCopier) SymlinkMeta(job *wire.Job, src, tmp string) error {
 	o.warn = meta.FirstWarn(o.warn, keepLinkMeta(job, src, tmp, o.set.Owner, &o.xbuf))
 	return lchtimes(tmp, time.Unix(0, job.Atime), time.Unix(0, job.Mtime))
 }

@@ -10,10 +10,10 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/spf13/afero"
-
 	"github.com/pcopy/pcopy/internal/wire"
 )
+
+// The fast path's side of worker's tests of the same names.
 
 // A source the walk saw as a regular file may have been replaced by the
 // time a worker opens it. A FIFO must not hang the worker (opening one
@@ -28,16 +28,11 @@ func TestSourceReplacedAfterWalk(t *testing.T) {
 	if err := os.Symlink("/etc/passwd", link); err != nil {
 		t.Fatal(err)
 	}
-	copiers := map[string]func(job *wire.Job, src, dst string) error{
-		"afero": func(job *wire.Job, src, dst string) error {
-			_, err := copyFile(context.Background(), afero.NewOsFs(), job, src, dst, fileOpts{tempPrefix: TempPrefix}, nil)
-			return err
-		},
-	}
+	copiers := map[string]func(job *wire.Job, src, dst string) error{}
 	if fast := newOSCopier(TempPrefix, wire.Settings{Owner: true}, false); fast != nil {
-		defer fast.close()
+		defer fast.Close()
 		copiers["fast path"] = func(job *wire.Job, src, dst string) error {
-			_, err := fast.copyFile(context.Background(), job, src, dst, nil)
+			_, err := fast.CopyFile(context.Background(), job, src, dst, nil)
 			return err
 		}
 	}
@@ -74,16 +69,11 @@ func TestSourceChangedSinceListing(t *testing.T) {
 		t.Fatal(err)
 	}
 	mtime := fi.ModTime().UnixNano()
-	copiers := map[string]func(job *wire.Job, dst string) error{
-		"afero": func(job *wire.Job, dst string) error {
-			_, err := copyFile(context.Background(), afero.NewOsFs(), job, src, dst, fileOpts{tempPrefix: TempPrefix}, nil)
-			return err
-		},
-	}
+	copiers := map[string]func(job *wire.Job, dst string) error{}
 	if fast := newOSCopier(TempPrefix, wire.Settings{Owner: true}, false); fast != nil {
-		defer fast.close()
+		defer fast.Close()
 		copiers["fast path"] = func(job *wire.Job, dst string) error {
-			_, err := fast.copyFile(context.Background(), job, src, dst, nil)
+			_, err := fast.CopyFile(context.Background(), job, src, dst, nil)
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/fsutil"
+	"github.com/pcopy/pcopy/internal/tempname"
 	"github.com/pcopy/pcopy/internal/wire"
 )
 
@@ -275,3 +276,9 @@ func refused(hint, format string, args ...any) error {
 // Go-quoted string when it holds control characters (a newline in a file
 // name must not split an error message) or invalid UTF-8.
 func DisplayPath(p string) string { return fsutil.DisplayPath(p) }
+
+// TempPrefix starts the name of every temporary file pcopy creates. A copy
+// is written under such a name in its destination directory and renamed to
+// its final name only when complete, so a final name never holds a partial
+// file.
+const TempPrefix = tempname.Prefix

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/wire"
+	"github.com/pcopy/pcopy/internal/worker"
 )
 
 // What the coordinator does with what workers send: each job's end,
@@ -181,7 +182,7 @@ func (c *coordinator) relistSplit(s *split, err error) (bool, error) {
 	if errors.As(err, &full) {
 		return false, err
 	}
-	var changed *sourceChanged
+	var changed *worker.ChangedError
 	if !errors.As(err, &changed) {
 		if now := sourceNow(s); errors.As(now, &changed) {
 			err = now // the message a whole file's copy gives
@@ -350,4 +351,25 @@ func (c *coordinator) warnOnce(rel, msg string) {
 func (c *coordinator) warn(msg string) {
 	c.sum.Warnings = append(c.sum.Warnings, msg)
 	c.rep.Warn(msg)
+}
+
+// workerError is the error a worker reported in r, with the system error
+// under it, if any, so that errors.Is(err, fs.ErrPermission) or
+// errors.Is(err, syscall.ENOSPC) hold of it as of the worker's own.
+func workerError(r wire.Result) error {
+	return &remoteError{msg: r.Err, errno: syscall.Errno(r.Errno)}
+}
+
+type remoteError struct {
+	msg   string
+	errno syscall.Errno
+}
+
+func (e *remoteError) Error() string { return e.msg }
+
+func (e *remoteError) Unwrap() error {
+	if e.errno == 0 {
+		return nil
+	}
+	return e.errno
 }

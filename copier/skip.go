@@ -1,16 +1,8 @@
 package copier
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"path/filepath"
-	"sync"
-	"time"
-
-	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/meta"
@@ -46,99 +38,6 @@ func settingsOf(opts Options, linkDest string) wire.Settings {
 	}[opts.Update]
 	return wire.Settings{Update: update, Fsync: opts.Fsync, Owner: !opts.NoOwner, Deref: opts.Dereference,
 		Verify: opts.Verify, LinkDest: linkDest, DryRun: opts.DryRun}
-}
-
-// sourceChanged is a copy that failed because its source changed, or went
-// away, after the walk listed it. The coordinator looks at the source
-// again and retries it once; a file that changes again is reported.
-type sourceChanged struct{ msg string }
-
-func (e *sourceChanged) Error() string { return e.msg }
-
-func changedf(format string, a ...any) error { return &sourceChanged{fmt.Sprintf(format, a...)} }
-
-// errUpToDate ends a job whose destination already holds the file.
-var errUpToDate = errors.New("up to date")
-
-// upToDate says whether dst already holds what job would copy there, under
-// policy. A file found up to date gets the source's mode (and, when its
-// content decided, its times) if it has others, so that the destination
-// ends up as a copy would have left it. A file of another owner than its
-// source's (when owners are kept) is not up to date: it is copied anew,
-// never chowned in place. The file at the name may be anyone's: another
-// user can put one of the right size and mtime in a directory of DST they
-// can write, and a chown then chmod by root would hand it SRC's owner and
-// set-user-ID bit. A copy replaces it whole, by rename.
-func (w *worker) upToDate(job *wire.Job, src, dst string) (bool, error) {
-	fsys := w.fs
-	info, err := fsutil.Lstat(fsys, dst)
-	if err != nil || !info.Mode().IsRegular() || info.Size() != job.Size {
-		return false, nil // missing or different: the copy sees to it, and reports real trouble
-	}
-	if w.set.Owner {
-		curUid, curGid := meta.OwnerOf(info)
-		if _, _, change := meta.OwnerChange(job.Uid, job.Gid, curUid, curGid); change {
-			return false, nil
-		}
-	}
-	sameTime := info.ModTime().UnixNano() == job.Mtime
-	switch w.set.Update {
-	case wire.UpdateChanged:
-		if !sameTime {
-			return false, nil
-		}
-	case wire.UpdateChecksum:
-		same, err := sameContent(fsys, src, dst, job.Size, w.set.Deref)
-		if err != nil || !same {
-			return false, err
-		}
-		if !sameTime {
-			if err := fsys.Chtimes(dst, time.Unix(0, job.Atime), time.Unix(0, job.Mtime)); err != nil {
-				return false, fmt.Errorf("set times: %w", fsutil.UnwrapPath(err))
-			}
-		}
-	default:
-		return false, nil
-	}
-	if want := fs.FileMode(job.Mode) & meta.ModeBits; info.Mode()&meta.ModeBits != want {
-		if err := fsys.Chmod(dst, want); err != nil {
-			return false, fmt.Errorf("set mode: %w", fsutil.UnwrapPath(err))
-		}
-	}
-	return true, nil
-}
-
-var comparePool = sync.Pool{New: func() any { return &[2][]byte{make([]byte, 256<<10), make([]byte, 256<<10)} }}
-
-// sameContent compares the first size bytes of two files.
-func sameContent(fsys afero.Fs, a, b string, size int64, follow bool) (bool, error) {
-	fa, err := openSource(fsys, a, follow)
-	if err != nil {
-		return false, err
-	}
-	defer fa.Close()
-	fb, err := openOS(fsys, b, false)
-	if err != nil {
-		return false, nil // unreadable: copy over it
-	}
-	defer fb.Close()
-	bufs := comparePool.Get().(*[2][]byte)
-	defer comparePool.Put(bufs)
-	ba, bb := bufs[0], bufs[1]
-	for done := int64(0); done < size; {
-		n := min(int64(len(ba)), size-done)
-		if _, err := io.ReadFull(fa, ba[:n]); err != nil {
-			return false, fmt.Errorf("read source: %w", fsutil.UnwrapPath(err))
-		}
-		if _, err := io.ReadFull(fb, bb[:n]); err != nil {
-			return false, nil
-		}
-		if !bytes.Equal(ba[:n], bb[:n]) {
-			return false, nil
-		}
-		done += n
-	}
-	return true, nil
 }
 
 // removeStaleTemps removes from dir, a destination directory that existed

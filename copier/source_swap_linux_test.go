@@ -13,6 +13,7 @@ import (
 
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/wire"
+	"github.com/pcopy/pcopy/internal/worker"
 )
 
 // exchange swaps two entries atomically, as an attacker's renameat2 does.
@@ -46,7 +47,7 @@ func TestSplitPartsReadOnlyTheFileListed(t *testing.T) {
 	var once, back sync.Once
 	var mu sync.Mutex
 	swapped := false
-	testHookCopy = func(j *wire.Job) {
+	worker.TestHook = func(j *wire.Job) {
 		if j.Kind == wire.KindPart {
 			once.Do(func() {
 				exchange(t, filepath.Join(src, "d"), filepath.Join(other, "d"))
@@ -56,7 +57,7 @@ func TestSplitPartsReadOnlyTheFileListed(t *testing.T) {
 			})
 		}
 	}
-	t.Cleanup(func() { testHookCopy = nil })
+	t.Cleanup(func() { worker.TestHook = nil })
 	big := filepath.Join(src, "d", "big")
 	beneath.TestHook = func(op beneath.Op, p string) {
 		mu.Lock()
@@ -97,12 +98,12 @@ func TestEmptyFileIsTheFileListed(t *testing.T) {
 		t.Skip("no user extended attributes here:", err)
 	}
 	var once sync.Once
-	testHookCopy = func(j *wire.Job) {
+	worker.TestHook = func(j *wire.Job) {
 		if j.Rel == "d/e" {
 			once.Do(func() { exchange(t, filepath.Join(src, "d", "e"), filepath.Join(other, "d", "e")) })
 		}
 	}
-	t.Cleanup(func() { testHookCopy = nil })
+	t.Cleanup(func() { worker.TestHook = nil })
 	sum, err := Copy(context.Background(), Options{Src: src, Dst: dst, Workers: 1})
 	if err != nil || sum.Changed != 0 {
 		// Seen to have changed, it is looked at again and copied as it

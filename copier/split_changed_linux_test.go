@@ -14,6 +14,7 @@ import (
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/tempname"
 	"github.com/pcopy/pcopy/internal/wire"
+	"github.com/pcopy/pcopy/internal/worker"
 )
 
 // splitBytes is a Reporter that keeps the sum of the bytes reported, so
@@ -178,7 +179,7 @@ func TestSplitSourceChangingWhileCopied(t *testing.T) {
 				}
 				return g
 			}
-			testHookCopy = func(j *wire.Job) {
+			worker.TestHook = func(j *wire.Job) {
 				if j.Rel != "big" {
 					return
 				}
@@ -209,7 +210,7 @@ func TestSplitSourceChangingWhileCopied(t *testing.T) {
 					change()
 				}
 			}
-			t.Cleanup(func() { testHookCopy = nil })
+			t.Cleanup(func() { worker.TestHook = nil })
 			if c.when == "finish" {
 				// The coordinator stats the source once all parts are in,
 				// before it finishes the file.
@@ -222,7 +223,7 @@ func TestSplitSourceChangingWhileCopied(t *testing.T) {
 			}
 
 			sum, err := Copy(context.Background(), Options{Src: src, Dst: dst, Workers: 2, SplitSize: splitSize, Reporter: rep})
-			testHookCopy, beneath.TestHook = nil, nil
+			worker.TestHook, beneath.TestHook = nil, nil
 
 			mu.Lock()
 			defer mu.Unlock()

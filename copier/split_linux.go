@@ -15,6 +15,7 @@ import (
 	"github.com/pcopy/pcopy/internal/meta"
 	"github.com/pcopy/pcopy/internal/tempname"
 	"github.com/pcopy/pcopy/internal/wire"
+	"github.com/pcopy/pcopy/internal/worker"
 )
 
 // Parts of a split file are at least minPart bytes, a multiple of 1 MiB
@@ -92,7 +93,7 @@ func (c *coordinator) splitFile(dir *dirState, rel string, info os.FileInfo, gro
 }
 
 // sourceNow compares the source of s as it is now with what the walk
-// listed: nil when it is the file listed, unchanged; a *sourceChanged
+// listed: nil when it is the file listed, unchanged; a *worker.ChangedError
 // error, with the message a whole file's copy gives, when it changed or
 // went away; otherwise why it could not be looked at.
 func sourceNow(s *split) error {
@@ -103,9 +104,9 @@ func sourceNow(s *split) error {
 	}
 	switch err := stat(s.src, &st); {
 	case err == beneath.ErrSymlink:
-		return changedf("%v", err)
+		return worker.Changedf("%v", err)
 	case errors.Is(err, unix.ENOENT):
-		return changedf("vanished after it was listed; not copied")
+		return worker.Changedf("vanished after it was listed; not copied")
 	case err != nil:
 		return fmt.Errorf("stat source: %w", err)
 	}
@@ -115,7 +116,7 @@ func sourceNow(s *split) error {
 
 // finishSplit completes a split file once all its parts are in: the source
 // must not have changed meanwhile (if it did, the error is a
-// *sourceChanged); then mode, times, and the rename into place.
+// *worker.ChangedError); then mode, times, and the rename into place.
 func finishSplit(s *split, owner bool, b *meta.XattrBuf) (warn string, err error) {
 	if err := sourceNow(s); err != nil {
 		return "", err
@@ -159,7 +160,7 @@ func finishSplit(s *split, owner bool, b *meta.XattrBuf) (warn string, err error
 		return warn, fmt.Errorf("write destination: close: %w", err)
 	}
 	if err := beneath.Rename(s.tmp, s.dst); err != nil {
-		return warn, renameError(osFs, s.dst, &os.LinkError{Op: "rename", Old: s.tmp, New: s.dst, Err: err})
+		return warn, worker.RenameError(osFs, s.dst, &os.LinkError{Op: "rename", Old: s.tmp, New: s.dst, Err: err})
 	}
 	return warn, nil
 }

@@ -1,4 +1,4 @@
-package copier
+package worker
 
 import (
 	"errors"
@@ -39,8 +39,8 @@ func hashReaderAt(r io.ReaderAt, size int64) (xxh3.Uint128, error) {
 	return h.Sum128(), nil
 }
 
-// verifyCopy compares the first size bytes of src and dst by hash.
-func verifyCopy(src, dst io.ReaderAt, size int64) error {
+// VerifyCopy compares the first size bytes of src and dst by hash.
+func VerifyCopy(src, dst io.ReaderAt, size int64) error {
 	hs, err := hashReaderAt(src, size)
 	if err != nil {
 		return fmt.Errorf("verify: read source: %w", err)

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package copier
+package worker
 
 import "github.com/spf13/afero"
 

@@ -1,4 +1,4 @@
-package copier
+package worker
 
 import (
 	"context"
@@ -20,20 +20,15 @@ import (
 	"github.com/pcopy/pcopy/internal/wire"
 )
 
-// TempPrefix starts the name of every temporary file pcopy creates. A copy
-// is written under such a name in its destination directory and renamed to
-// its final name only when complete, so a final name never holds a partial
-// file.
-const TempPrefix = tempname.Prefix
-
-// A file is copied in chunks, with a progress report and a cancellation
+// A file is copied in chunks (FirstChunk bytes first, then as AdaptChunk
+// says), with a progress report and a cancellation
 // check between them. The kernel moves each chunk in one copy_file_range
 // when both ends are plain files. Chunks grow while they are quick and
 // shrink when slow, so reports come a few times a second on a fast SSD and
 // on a slow USB stick alike.
 const (
 	minChunk    = 256 << 10
-	firstChunk  = 4 << 20
+	FirstChunk  = 4 << 20
 	maxChunk    = 64 << 20
 	chunkTarget = 100 * time.Millisecond
 )
@@ -46,11 +41,11 @@ func checkRel(rel string) error {
 		return nil
 	}
 	if strings.HasPrefix(rel, "/") || strings.IndexByte(rel, 0) >= 0 || filepath.IsAbs(rel) {
-		return fmt.Errorf("%w: unsafe job path %q", ErrProtocol, rel)
+		return fmt.Errorf("%w: unsafe job path %q", wire.ErrProtocol, rel)
 	}
 	for _, part := range strings.Split(rel, "/") {
 		if part == "" || part == "." || part == ".." || strings.ContainsRune(part, filepath.Separator) {
-			return fmt.Errorf("%w: unsafe job path %q", ErrProtocol, rel)
+			return fmt.Errorf("%w: unsafe job path %q", wire.ErrProtocol, rel)
 		}
 	}
 	return nil
@@ -60,7 +55,7 @@ func checkRel(rel string) error {
 func openSource(fsys afero.Fs, name string, follow bool) (afero.File, error) {
 	f, err := openOS(fsys, name, follow)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, changedf("vanished after it was listed; not copied")
+		return nil, Changedf("vanished after it was listed; not copied")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open source: %w", bareError(err))
@@ -72,7 +67,7 @@ func openSource(fsys afero.Fs, name string, follow bool) (afero.File, error) {
 	}
 	if !info.Mode().IsRegular() {
 		f.Close()
-		return nil, changedf("is now a %s (changed since it was listed); not copied", fsutil.TypeName(info.Mode()))
+		return nil, Changedf("is now a %s (changed since it was listed); not copied", fsutil.TypeName(info.Mode()))
 	}
 	return f, nil
 }
@@ -105,35 +100,35 @@ type aferoCopier struct {
 	opts fileOpts
 }
 
-func (a *aferoCopier) copyFile(ctx context.Context, job *wire.Job, src, dst string, progress func(int64) error) (int64, error) {
+func (a *aferoCopier) CopyFile(ctx context.Context, job *wire.Job, src, dst string, progress func(int64) error) (int64, error) {
 	return copyFile(ctx, a.fs, job, src, dst, a.opts, progress)
 }
 
-func (a *aferoCopier) copyPart(ctx context.Context, job *wire.Job, src, dst string, progress func(int64) error) (int64, error) {
+func (a *aferoCopier) CopyPart(ctx context.Context, job *wire.Job, src, dst string, progress func(int64) error) (int64, error) {
 	return 0, errors.New("copying a file in parts is not supported here")
 }
 
 // reusable finds nothing: there are no links to make here.
-func (a *aferoCopier) reusable(job *wire.Job) (string, bool) { return "", false }
+func (a *aferoCopier) Reusable(job *wire.Job) (string, bool) { return "", false }
 
 // link copies: with no links here, the name gets a copy of its own.
-func (a *aferoCopier) link(ctx context.Context, job *wire.Job, target, src, dst string, progress func(int64) error) (int64, error) {
-	return a.copyFile(ctx, job, src, dst, progress)
+func (a *aferoCopier) Link(ctx context.Context, job *wire.Job, target, src, dst string, progress func(int64) error) (int64, error) {
+	return a.CopyFile(ctx, job, src, dst, progress)
 }
 
-func (a *aferoCopier) linked(target, dst string) bool { return false }
+func (a *aferoCopier) Linked(target, dst string) bool { return false }
 
-func (a *aferoCopier) makeSpecial(job *wire.Job, src, dst string) error {
+func (a *aferoCopier) MakeSpecial(job *wire.Job, src, dst string) error {
 	return &omittedError{fmt.Sprintf("%s (not made on this filesystem)", kindName(job))}
 }
 
 // symlinkMeta keeps nothing beyond the target: afero sets no symlink's
 // owner or times.
-func (a *aferoCopier) symlinkMeta(job *wire.Job, src, tmp string) error { return nil }
+func (a *aferoCopier) SymlinkMeta(job *wire.Job, src, tmp string) error { return nil }
 
-func (a *aferoCopier) takeWarn() string { return "" }
+func (a *aferoCopier) TakeWarn() string { return "" }
 
-func (a *aferoCopier) close() {}
+func (a *aferoCopier) Close() {}
 
 // fileOpts are how the portable path copies a file.
 type fileOpts struct {
@@ -175,14 +170,14 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *wire.Job, src, dst string
 		return n, fmt.Errorf("stat source: %w", fsutil.UnwrapPath(err))
 	} else if info.Size() != job.Size || n != job.Size || info.ModTime().UnixNano() != job.Mtime ||
 		job.Ctime != 0 && meta.CtimeOf(info) != job.Ctime {
-		return n, changedf("changed while it was being copied (size %d, now %d); not copied", job.Size, info.Size())
+		return n, Changedf("changed while it was being copied (size %d, now %d); not copied", job.Size, info.Size())
 	}
 	if o.set.Verify {
 		back, err := fsys.Open(tmp)
 		if err != nil {
 			return n, fmt.Errorf("verify: open copy: %w", fsutil.UnwrapPath(err))
 		}
-		err = verifyCopy(in, back, n)
+		err = VerifyCopy(in, back, n)
 		back.Close()
 		if err != nil {
 			return n, err
@@ -210,15 +205,15 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *wire.Job, src, dst string
 		return n, fmt.Errorf("set times: %w", fsutil.UnwrapPath(err))
 	}
 	if err := fsys.Rename(tmp, dst); err != nil {
-		return n, renameError(fsys, dst, err)
+		return n, RenameError(fsys, dst, err)
 	}
 	renamed = true
 	return n, nil
 }
 
-// adaptChunk returns the size of the next chunk, given that the last one
+// AdaptChunk returns the size of the next chunk, given that the last one
 // of size chunk took took.
-func adaptChunk(chunk int64, took time.Duration) int64 {
+func AdaptChunk(chunk int64, took time.Duration) int64 {
 	switch {
 	case took < chunkTarget/4 && chunk < maxChunk:
 		return chunk * 2
@@ -228,14 +223,11 @@ func adaptChunk(chunk int64, took time.Duration) int64 {
 	return chunk
 }
 
-// osFs is the operating system's filesystem, for helpers that take one.
-var osFs afero.Fs = afero.NewOsFs()
-
 // copyData copies in to out in chunks. io.CopyN keeps the kernel fast
 // path: *os.File.ReadFrom sees through the io.LimitedReader it wraps in.
 func copyData(ctx context.Context, out io.Writer, in io.Reader, progress func(int64) error) (int64, error) {
 	var total int64
-	chunk := int64(firstChunk)
+	chunk := int64(FirstChunk)
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, err
@@ -243,7 +235,7 @@ func copyData(ctx context.Context, out io.Writer, in io.Reader, progress func(in
 		start := time.Now()
 		n, err := io.CopyN(out, in, chunk)
 		total += n
-		chunk = adaptChunk(chunk, time.Since(start))
+		chunk = AdaptChunk(chunk, time.Since(start))
 		if err == io.EOF {
 			return total, nil
 		}
@@ -271,7 +263,7 @@ func copySymlink(fsys afero.Fs, job *wire.Job, src, dst, tempPrefix string, meta
 	target, err := reader.ReadlinkIfPossible(src)
 	if err != nil {
 		if errors.Is(err, syscall.EINVAL) {
-			return changedf("is no longer a symlink (changed since it was listed); not copied")
+			return Changedf("is no longer a symlink (changed since it was listed); not copied")
 		}
 		return fmt.Errorf("read link: %w", fsutil.UnwrapPath(err))
 	}
@@ -287,17 +279,40 @@ func copySymlink(fsys afero.Fs, job *wire.Job, src, dst, tempPrefix string, meta
 	}
 	if err := fsys.Rename(tmp, dst); err != nil {
 		fsys.Remove(tmp)
-		return renameError(fsys, dst, err)
+		return RenameError(fsys, dst, err)
 	}
 	return nil
 }
 
-// renameError explains a failed rename into place. The usual cause is a
+// RenameError explains a failed rename into place. The usual cause is a
 // directory where SRC has a file, which pcopy does not replace; rename(2)
 // calls that "file exists" or "is a directory", so say it plainly.
-func renameError(fsys afero.Fs, dst string, err error) error {
+func RenameError(fsys afero.Fs, dst string, err error) error {
 	if info, lerr := fsutil.Lstat(fsys, dst); lerr == nil && info.IsDir() {
 		return errors.New("destination exists and is a directory; not replaced")
 	}
 	return fmt.Errorf("rename into place: %w", fsutil.UnwrapPath(err))
+}
+
+// omittedError is an entry not made, by design rather than by failure (a
+// device node without the privilege to make one): a warning, not an error.
+type omittedError struct{ why string }
+
+func (e *omittedError) Error() string { return e.why }
+
+// Omittedf returns the error for an entry not made by design, a warning
+// with the message format makes.
+func Omittedf(format string, a ...any) error { return &omittedError{fmt.Sprintf(format, a...)} }
+
+// kindName names what a job makes, for messages.
+func kindName(job *wire.Job) string {
+	switch job.Kind {
+	case wire.KindHardlink:
+		return "hard link"
+	case wire.KindSymlink:
+		return "symlink"
+	case wire.KindSpecial:
+		return fsutil.TypeName(fs.FileMode(job.Mode))
+	}
+	return "file"
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package copier
+package worker
 
 import (
 	"errors"
@@ -28,7 +28,7 @@ func openOS(fsys afero.Fs, name string, follow bool) (afero.File, error) {
 	}
 	f, err := osfs.Of(fsys).OpenFile(name, flags, 0)
 	if errors.Is(err, syscall.ELOOP) || errors.Is(err, beneath.ErrSymlink) {
-		return nil, changedf("is now a symlink (changed since it was listed); not followed")
+		return nil, Changedf("is now a symlink (changed since it was listed); not followed")
 	}
 	return f, err
 }
