@@ -83,7 +83,10 @@ func TestBarFitsTheTerminal(t *testing.T) {
 // frame stays on the screen (a terminal rewraps the line when it narrows).
 func TestBarFollowsResize(t *testing.T) {
 	src := barTree(t)
-	run := startOnTerminal(t, 120, 25*time.Millisecond, src, filepath.Join(t.TempDir(), "dst"))
+	// Paced to last some seconds: two resizes, each awaited, must land
+	// while it copies.
+	t.Setenv(paceFilesEnv, "1")
+	run := startOnTerminal(t, 120, 40*time.Millisecond, src, filepath.Join(t.TempDir(), "dst"))
 	vt := newVTerm(120)
 	fed := 0
 	feed := func() {
