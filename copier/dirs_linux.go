@@ -6,6 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/internal/beneath"
+	"github.com/pcopy/pcopy/internal/fastcopy"
 	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/meta"
 )
@@ -51,7 +52,7 @@ func (c *coordinator) finishDirAt(d *dirState) error {
 			return fmt.Errorf("set directory mode: fchmod: %w", err)
 		}
 	}
-	if err := futimens(fd, d.atime.UnixNano(), d.mtime.UnixNano()); err != nil {
+	if err := fastcopy.Futimens(fd, d.atime.UnixNano(), d.mtime.UnixNano()); err != nil {
 		return fmt.Errorf("set directory times: futimens: %w", err)
 	}
 	if c.set.Fsync {

@@ -10,7 +10,6 @@ import (
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/longpath"
 	"github.com/pcopy/pcopy/internal/meta"
-	"github.com/pcopy/pcopy/internal/wire"
 )
 
 // copyXattrs gives the directory dst the extended attributes and ACLs of
@@ -42,24 +41,6 @@ func (c *coordinator) copyDirXattrs(src string, dstX meta.Xattrs, inherited []st
 		srcX = meta.ProcFdXattrs(fd)
 	}
 	return meta.CopyXattrs(srcX, dstX, &c.xbuf, inherited...), nil
-}
-
-// keepLinkMeta gives the new symlink tmp, a copy of the symlink src, the
-// owner job lists (with owner) and src's extended attributes, as far as
-// allowed; what it cannot keep is returned as a warning.
-func keepLinkMeta(job *wire.Job, src, tmp string, owner bool, b *meta.XattrBuf) (warn string) {
-	if owner {
-		var st unix.Stat_t
-		if err := beneath.Lstat(tmp, &st); err != nil {
-			return fmt.Sprintf("symlink owner not kept (lstat: %v)", err)
-		}
-		if uid, gid, ok := meta.OwnerChange(job.Uid, job.Gid, st.Uid, st.Gid); ok {
-			if err := beneath.Lchown(tmp, uid, gid); err != nil {
-				warn = meta.OwnerWarning(err)
-			}
-		}
-	}
-	return meta.FirstWarn(warn, meta.CopyXattrs(meta.PathXattrs(src, false), meta.PathXattrs(tmp, false), b))
 }
 
 // specialFiles says that FIFOs, sockets and device nodes can be made.

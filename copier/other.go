@@ -18,14 +18,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/meta"
-	"github.com/pcopy/pcopy/internal/wire"
-	"github.com/pcopy/pcopy/internal/worker"
 )
-
-// --- the per-file copy
-
-// newOSCopier returns nil here: files are copied through afero.
-func newOSCopier(tempPrefix string, set wire.Settings, namedTemps bool) worker.FileCopier { return nil }
 
 // --- directories
 

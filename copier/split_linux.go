@@ -10,7 +10,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/spf13/afero"
+
 	"github.com/pcopy/pcopy/internal/beneath"
+	"github.com/pcopy/pcopy/internal/fastcopy"
 	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/meta"
 	"github.com/pcopy/pcopy/internal/tempname"
@@ -51,7 +54,7 @@ func (c *coordinator) splitFile(dir *dirState, rel string, info os.FileInfo, gro
 	var tmp string
 	if err == nil {
 		var fd int
-		fd, tmp, err = createTempAt(ddir, "", tempname.ForWorker(os.Getpid(), 0), 0o600, unix.O_WRONLY)
+		fd, tmp, err = fastcopy.CreateTempAt(ddir, "", tempname.ForWorker(os.Getpid(), 0), 0o600, unix.O_WRONLY)
 		if err == nil {
 			meta.MarkTemp(fd)
 			err = unix.Ftruncate(fd, size)
@@ -111,7 +114,7 @@ func sourceNow(s *split) error {
 		return fmt.Errorf("stat source: %w", err)
 	}
 	listed := wire.Job{Dev: s.dev, Ino: s.ino, Ctime: s.ctime, Mtime: s.mtime}
-	return checkListed(&st, &listed, s.size)
+	return fastcopy.CheckListed(&st, &listed, s.size)
 }
 
 // finishSplit completes a split file once all its parts are in: the source
@@ -151,7 +154,7 @@ func finishSplit(s *split, owner bool, b *meta.XattrBuf) (warn string, err error
 	if err := unix.Fchmod(fd, perm); err != nil {
 		return warn, fmt.Errorf("set mode: fchmod: %w", err)
 	}
-	if err := futimens(fd, s.atime, s.mtime); err != nil {
+	if err := fastcopy.Futimens(fd, s.atime, s.mtime); err != nil {
 		return warn, fmt.Errorf("set times: futimens: %w", err)
 	}
 	err = unix.Close(fd)
@@ -160,7 +163,7 @@ func finishSplit(s *split, owner bool, b *meta.XattrBuf) (warn string, err error
 		return warn, fmt.Errorf("write destination: close: %w", err)
 	}
 	if err := beneath.Rename(s.tmp, s.dst); err != nil {
-		return warn, worker.RenameError(osFs, s.dst, &os.LinkError{Op: "rename", Old: s.tmp, New: s.dst, Err: err})
+		return warn, worker.RenameError(afero.NewOsFs(), s.dst, &os.LinkError{Op: "rename", Old: s.tmp, New: s.dst, Err: err})
 	}
 	return warn, nil
 }

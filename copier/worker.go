@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/afero"
 
+	"github.com/pcopy/pcopy/internal/fastcopy"
 	"github.com/pcopy/pcopy/internal/wire"
 	"github.com/pcopy/pcopy/internal/worker"
 )
@@ -25,6 +26,6 @@ func ServeWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer) e
 // name, as where O_TMPFILE cannot be used.
 func serveWorker(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer, namedTemps bool) error {
 	return worker.Serve(ctx, fsys, r, w, func(tempPrefix string, set wire.Settings) worker.FileCopier {
-		return newOSCopier(tempPrefix, set, namedTemps)
+		return fastcopy.New(tempPrefix, set, namedTemps)
 	})
 }

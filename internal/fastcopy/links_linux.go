@@ -1,4 +1,4 @@
-package copier
+package fastcopy
 
 import (
 	"context"
@@ -34,7 +34,7 @@ func (o *osCopier) Link(ctx context.Context, job *wire.Job, target, src, dst str
 	// followed; linkat does not follow a symlink at its name.
 	tdir, tname, done, err := beneath.Dir(target)
 	if err != nil {
-		return 0, fmt.Errorf("link to %s: %w", DisplayPath(job.Link), err)
+		return 0, fmt.Errorf("link to %s: %w", fsutil.DisplayPath(job.Link), err)
 	}
 	defer done()
 	err = unix.Linkat(tdir, tname, ddir, dname, 0)
@@ -60,7 +60,7 @@ func (o *osCopier) Link(ctx context.Context, job *wire.Job, target, src, dst str
 	case unix.EXDEV, unix.EMLINK, unix.EPERM, unix.ENOTSUP:
 		return o.CopyFile(ctx, job, src, dst, progress)
 	}
-	return 0, fmt.Errorf("link to %s: %w", DisplayPath(job.Link), err)
+	return 0, fmt.Errorf("link to %s: %w", fsutil.DisplayPath(job.Link), err)
 }
 
 // sameFileAt says whether tname in tdir and dname in ddir are one file:
@@ -123,7 +123,7 @@ func (o *osCopier) MakeSpecial(job *wire.Job, src, dst string) error {
 	case mode&fs.ModeDevice != 0:
 		typ = unix.S_IFBLK
 	default:
-		return fmt.Errorf("%w: not a special file: %v", ErrProtocol, mode)
+		return fmt.Errorf("%w: not a special file: %v", wire.ErrProtocol, mode)
 	}
 	if (typ == unix.S_IFCHR || typ == unix.S_IFBLK) && !mayMakeDevices() {
 		return worker.Omittedf("%s (making device nodes needs root)", fsutil.TypeName(mode))
@@ -213,4 +213,22 @@ func lchtimes(name string, atime, mtime time.Time) error {
 		return &os.PathError{Op: "lutimes", Path: name, Err: err}
 	}
 	return nil
+}
+
+// keepLinkMeta gives the new symlink tmp, a copy of the symlink src, the
+// owner job lists (with owner) and src's extended attributes, as far as
+// allowed; what it cannot keep is returned as a warning.
+func keepLinkMeta(job *wire.Job, src, tmp string, owner bool, b *meta.XattrBuf) (warn string) {
+	if owner {
+		var st unix.Stat_t
+		if err := beneath.Lstat(tmp, &st); err != nil {
+			return fmt.Sprintf("symlink owner not kept (lstat: %v)", err)
+		}
+		if uid, gid, ok := meta.OwnerChange(job.Uid, job.Gid, st.Uid, st.Gid); ok {
+			if err := beneath.Lchown(tmp, uid, gid); err != nil {
+				warn = meta.OwnerWarning(err)
+			}
+		}
+	}
+	return meta.FirstWarn(warn, meta.CopyXattrs(meta.PathXattrs(src, false), meta.PathXattrs(tmp, false), b))
 }

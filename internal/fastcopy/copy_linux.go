@@ -1,4 +1,8 @@
-package copier
+// Package fastcopy is the Linux fast path: a worker's per-file copy with
+// raw system calls on descriptors, relative to open directories, on the
+// operating system's filesystem. New returns it as a worker.FileCopier;
+// on other systems (other.go) there is none.
+package fastcopy
 
 import (
 	"context"
@@ -58,7 +62,11 @@ type osCopier struct {
 	warn       string // what the last job could not keep
 }
 
-func newOSCopier(tempPrefix string, set wire.Settings, namedTemps bool) worker.FileCopier {
+// New returns the Linux fast path for a worker on the operating system's
+// filesystem whose temporary files start with tempPrefix, copying as set
+// says; with namedTemps every file gets a temporary name, as where
+// O_TMPFILE cannot be used.
+func New(tempPrefix string, set wire.Settings, namedTemps bool) worker.FileCopier {
 	// O_NONBLOCK: a FIFO put where the walk saw a file is not waited on.
 	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
 	if set.Deref {
@@ -198,7 +206,7 @@ func (o *osCopier) CopyFile(ctx context.Context, job *wire.Job, src, dst string,
 			}
 			return 0, fmt.Errorf("stat source: %w", err)
 		}
-		if err := checkListed(&st, job, 0); err != nil {
+		if err := CheckListed(&st, job, 0); err != nil {
 			return 0, err
 		}
 		if done, err := o.createEmpty(srcX, ddir, dname, perm, job); done {
@@ -253,7 +261,7 @@ func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, sr
 	}
 	dstfd, err := o.openUnnamed(ddir, perm, access)
 	if err != nil {
-		if dstfd, tmp, err = createTempAt(ddir, "", o.tempPrefix, perm, access); err == nil {
+		if dstfd, tmp, err = CreateTempAt(ddir, "", o.tempPrefix, perm, access); err == nil {
 			meta.MarkTemp(dstfd)
 		}
 	}
@@ -296,11 +304,11 @@ func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, sr
 			return n, unnamedUnusable(tmp, err, fmt.Errorf("set mode: fchmod: %w", err))
 		}
 	}
-	if err := futimens(dstfd, job.Atime, job.Mtime); err != nil {
+	if err := Futimens(dstfd, job.Atime, job.Mtime); err != nil {
 		return n, unnamedUnusable(tmp, err, fmt.Errorf("set times: futimens: %w", err))
 	}
 	if o.set.Fsync {
-		if err := fsyncFd(dstfd); err != nil {
+		if err := FsyncFd(dstfd); err != nil {
 			return n, fmt.Errorf("write destination: fsync: %w", err)
 		}
 	}
@@ -366,12 +374,12 @@ func checkUnchanged(srcfd int, job *wire.Job) error {
 	if err := rawFstat(srcfd, &st); err != nil {
 		return fmt.Errorf("stat source: %w", err)
 	}
-	return checkListed(&st, job, job.Size)
+	return CheckListed(&st, job, job.Size)
 }
 
-// checkListed compares st, the source as it is now, with what the
+// CheckListed compares st, the source as it is now, with what the
 // coordinator listed in job, whose file was size bytes long.
-func checkListed(st *unix.Stat_t, job *wire.Job, size int64) error {
+func CheckListed(st *unix.Stat_t, job *wire.Job, size int64) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return worker.Changedf("is now a %s (changed since it was listed); not copied", fsutil.TypeName(fsutil.UnixType(st.Mode)))
 	}
@@ -487,7 +495,7 @@ func (o *osCopier) createEmpty(srcX meta.Xattrs, dirfd int, name string, perm ui
 // copy_file_range.
 func (o *osCopier) CopyPart(ctx context.Context, job *wire.Job, src, dst string, progress func(int64) error) (int64, error) {
 	if !tempname.Is(job.Temp) {
-		return 0, fmt.Errorf("%w: bad temporary name %q", ErrProtocol, job.Temp)
+		return 0, fmt.Errorf("%w: bad temporary name %q", wire.ErrProtocol, job.Temp)
 	}
 	sdir, ddir, err := o.dirs(src, dst)
 	if err != nil {
@@ -527,7 +535,7 @@ func (o *osCopier) CopyPart(ctx context.Context, job *wire.Job, src, dst string,
 		// however the whole file looks when it is finished.
 		var st unix.Stat_t
 		if err = rawFstat(srcfd, &st); err == nil {
-			err = checkListed(&st, job, st.Size)
+			err = CheckListed(&st, job, st.Size)
 		}
 	}
 	if err == nil {
@@ -540,8 +548,8 @@ func (o *osCopier) CopyPart(ctx context.Context, job *wire.Job, src, dst string,
 	return n, nil
 }
 
-// futimens sets the times of fd.
-func futimens(fd int, atime, mtime int64) error {
+// Futimens sets the times of fd (in ns), raw (see rawsys_linux.go).
+func Futimens(fd int, atime, mtime int64) error {
 	return rawUtimensat(fd, "", atime, mtime, 0)
 }
 

@@ -1,6 +1,4 @@
-//go:build unix
-
-package copier
+package fastcopy
 
 import (
 	"context"
@@ -10,10 +8,12 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pcopy/pcopy/internal/tempname"
 	"github.com/pcopy/pcopy/internal/wire"
 )
 
-// The fast path's side of worker's tests of the same names.
+// The fast path's side of worker's tests of the same names (see
+// worker/open_unix_test.go).
 
 // A source the walk saw as a regular file may have been replaced by the
 // time a worker opens it. A FIFO must not hang the worker (opening one
@@ -29,7 +29,7 @@ func TestSourceReplacedAfterWalk(t *testing.T) {
 		t.Fatal(err)
 	}
 	copiers := map[string]func(job *wire.Job, src, dst string) error{}
-	if fast := newOSCopier(TempPrefix, wire.Settings{Owner: true}, false); fast != nil {
+	if fast := New(tempname.Prefix, wire.Settings{Owner: true}, false); fast != nil {
 		defer fast.Close()
 		copiers["fast path"] = func(job *wire.Job, src, dst string) error {
 			_, err := fast.CopyFile(context.Background(), job, src, dst, nil)
@@ -70,7 +70,7 @@ func TestSourceChangedSinceListing(t *testing.T) {
 	}
 	mtime := fi.ModTime().UnixNano()
 	copiers := map[string]func(job *wire.Job, dst string) error{}
-	if fast := newOSCopier(TempPrefix, wire.Settings{Owner: true}, false); fast != nil {
+	if fast := New(tempname.Prefix, wire.Settings{Owner: true}, false); fast != nil {
 		defer fast.Close()
 		copiers["fast path"] = func(job *wire.Job, dst string) error {
 			_, err := fast.CopyFile(context.Background(), job, src, dst, nil)

@@ -1,4 +1,4 @@
-package copier
+package fastcopy
 
 import (
 	"context"
@@ -50,8 +50,8 @@ func (o *osCopier) copyData(ctx context.Context, dstfd, srcfd int, job *wire.Job
 	return copyRange(ctx, dstfd, srcfd, 0, job.Size, progress, 0)
 }
 
-// fsyncFd flushes a file to disk (a variable: tests count the calls).
-var fsyncFd = unix.Fsync
+// FsyncFd flushes a file to disk (a variable: tests count the calls).
+var FsyncFd = unix.Fsync
 
 // copySparse copies only the data regions of srcfd, found with SEEK_DATA
 // and SEEK_HOLE, and sets the size, so holes stay holes.

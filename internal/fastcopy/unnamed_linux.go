@@ -1,4 +1,4 @@
-package copier
+package fastcopy
 
 import (
 	"fmt"
@@ -21,10 +21,10 @@ import (
 // Files made without a name (O_TMPFILE) and given one when complete, or
 // made under a temporary name where that cannot be.
 
-// createTempAt creates a new file under a fresh temporary name in dir,
+// CreateTempAt creates a new file under a fresh temporary name in dir,
 // relative to directory dirfd (dir "" with a directory's descriptor, or a
 // path with unix.AT_FDCWD), and returns its descriptor and name.
-func createTempAt(dirfd int, dir, prefix string, perm uint32, access int) (fd int, name string, err error) {
+func CreateTempAt(dirfd int, dir, prefix string, perm uint32, access int) (fd int, name string, err error) {
 	name, err = tempname.Make(dir, prefix, func(name string) (err error) {
 		fd, err = unix.Openat(dirfd, name, access|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, perm)
 		return err
