@@ -12,12 +12,14 @@
 // metadata is set by the coordinator once every entry in the directory is
 // done, so directory modification times survive the copy.
 //
-// The pipeline, in file order: plan.go resolves and vets SRC and DST;
-// walk.go enumerates the tree depth first with memory bounded by its depth
-// and turns entries into tasks; dirs.go tracks when a directory is
-// complete; dispatch.go runs the coordinator loop; spawn.go starts workers;
-// worker.go is the worker side, copyfile.go its portable per-file copy and
-// copyfile_linux.go the Linux one; meta_*.go hold the platform specific
-// metadata calls; mirror.go is --delete. Every path below SRC and DST is
-// reached through internal/beneath.
+// The coordinator, by file: copy.go vets the request and runs it; plan.go
+// resolves SRC and DST; tasks.go turns the walk's entries (internal/walk)
+// into tasks and DST directories; dirs.go finishes a directory once its
+// entries are done; links.go keeps hard-link groups; dispatch.go is the
+// loop and batching, workers.go the workers' life cycle, results.go what
+// their results do; mirror.go is --delete, full.go a DST that fills up,
+// split_linux.go large files in parts. The worker side is internal/worker
+// (its loop, and the portable copy through afero) and internal/fastcopy
+// (Linux's per-file path). Every path below SRC and DST is reached
+// through internal/beneath.
 package copier
