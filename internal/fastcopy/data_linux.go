@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -152,13 +151,11 @@ func copyRange(ctx context.Context, dstfd, srcfd int, off, length int64, progres
 // one would hold up the worker's garbage collector.
 const rawCopyMax = 1 << 20
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
-
 // copyByHand copies up to want bytes at off with pread and pwrite through a
 // pooled buffer.
 func copyByHand(dstfd, srcfd int, off, want int64) (int, error) {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
+	bp := worker.GetBuf()
+	defer worker.PutBuf(bp)
 	buf := (*bp)[:min(int64(len(*bp)), want)]
 	n, err := unix.Pread(srcfd, buf, off)
 	if err != nil {

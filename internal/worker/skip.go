@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"sync"
 	"time"
 
 	"github.com/spf13/afero"
@@ -77,8 +76,6 @@ func (w *worker) upToDate(job *wire.Job, src, dst string) (bool, error) {
 	return true, nil
 }
 
-var comparePool = sync.Pool{New: func() any { return &[2][]byte{make([]byte, 256<<10), make([]byte, 256<<10)} }}
-
 // sameContent compares the first size bytes of two files.
 func sameContent(fsys afero.Fs, a, b string, size int64, follow bool) (bool, error) {
 	fa, err := openSource(fsys, a, follow)
@@ -91,9 +88,10 @@ func sameContent(fsys afero.Fs, a, b string, size int64, follow bool) (bool, err
 		return false, nil // unreadable: copy over it
 	}
 	defer fb.Close()
-	bufs := comparePool.Get().(*[2][]byte)
-	defer comparePool.Put(bufs)
-	ba, bb := bufs[0], bufs[1]
+	pa, pb := GetBuf(), GetBuf()
+	defer PutBuf(pa)
+	defer PutBuf(pb)
+	ba, bb := *pa, *pb
 	for done := int64(0); done < size; {
 		n := min(int64(len(ba)), size-done)
 		if _, err := io.ReadFull(fa, ba[:n]); err != nil {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/zeebo/xxh3"
 )
@@ -14,15 +13,13 @@ import (
 // made for telling data apart, not for security); a copy whose hash
 // differs is an error, and it never gets its name.
 
-var verifyPool = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
-
 // errMismatch is a copy whose content is not its source's.
 var errMismatch = errors.New("verify: the copy's content differs from the source's; not kept")
 
 // hashReaderAt hashes the first size bytes of r.
 func hashReaderAt(r io.ReaderAt, size int64) (xxh3.Uint128, error) {
-	bp := verifyPool.Get().(*[]byte)
-	defer verifyPool.Put(bp)
+	bp := GetBuf()
+	defer PutBuf(bp)
 	buf := *bp
 	h := xxh3.New()
 	for off := int64(0); off < size; {
