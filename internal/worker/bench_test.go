@@ -1,57 +1,28 @@
+//go:build unix
+
 package worker
 
 import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/spf13/afero"
 
-	"github.com/pcopy/pcopy/internal/meta"
 	"github.com/pcopy/pcopy/internal/tempname"
-	"github.com/pcopy/pcopy/internal/wire"
+	"github.com/pcopy/pcopy/internal/worker/copytest"
 )
 
 // BenchmarkCopyFile copies one file per iteration, each to a new name,
 // the portable way: on the real filesystem (as where there is no fast
-// path; copier's BenchmarkCopyFile is the fast path's) and on MemMapFs.
-// Each calibration round deletes its files, so on ext4 without a journal
-// (this project's machines) the next round pays the allocator's penalty
-// for recently freed inodes, ~1 ms per file: run it with TMPDIR=/dev/shm
-// there.
+// path; fastcopy's BenchmarkCopyFile is the fast path's) and on MemMapFs.
 func BenchmarkCopyFile(b *testing.B) {
+	copytest.BenchCopyFile(b, portableCopy)
 	for _, size := range []int{0, 4 << 10, 1 << 20} {
-		data := bytes.Repeat([]byte{'x'}, size)
-		b.Run(fmt.Sprintf("os/%d", size), func(b *testing.B) {
-			dir := b.TempDir()
-			src := filepath.Join(dir, "src")
-			if err := os.WriteFile(src, data, 0o644); err != nil {
-				b.Fatal(err)
-			}
-			must := func(err error) {
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			must(os.Mkdir(filepath.Join(dir, "dst"), 0o755))
-			info, err := os.Stat(src)
-			must(err)
-			job := jobFor(info)
-			b.SetBytes(int64(size))
-			b.ResetTimer()
-			for i := range b.N {
-				dst := filepath.Join(dir, "dst", fmt.Sprint(i))
-				_, err := copyFile(context.Background(), afero.NewOsFs(), job, src, dst, fileOpts{tempPrefix: tempname.Prefix}, nil)
-				must(err)
-			}
-			b.StopTimer()
-		})
 		b.Run(fmt.Sprintf("memfs/%d", size), func(b *testing.B) {
 			fsys := afero.NewMemMapFs()
-			if err := afero.WriteFile(fsys, "/src", data, 0o644); err != nil {
+			if err := afero.WriteFile(fsys, "/src", bytes.Repeat([]byte{'x'}, size), 0o644); err != nil {
 				b.Fatal(err)
 			}
 			fsys.Mkdir("/dst", 0o755)
@@ -59,7 +30,7 @@ func BenchmarkCopyFile(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			job := jobFor(info)
+			job := copytest.JobFor(info)
 			b.SetBytes(int64(size))
 			b.ResetTimer()
 			for i := range b.N {
@@ -69,10 +40,4 @@ func BenchmarkCopyFile(b *testing.B) {
 			}
 		})
 	}
-}
-
-// jobFor is the job the walk makes for a file: the copy checks the file
-// still has the size and mtime listed.
-func jobFor(info os.FileInfo) *wire.Job {
-	return &wire.Job{Kind: wire.KindFile, Size: info.Size(), Mode: uint32(info.Mode()), Mtime: info.ModTime().UnixNano(), Atime: meta.AtimeOf(info).UnixNano()}
 }
