@@ -465,7 +465,7 @@ func removeAllAt(dirfd int, name, p string, protect func(dev, ino uint64) bool) 
 		unix.Close(fd)
 		return ErrProtected
 	}
-	names, err := readNames(fd)
+	names, err := ReadNames(fd)
 	var first error
 	if err != nil {
 		first = err
@@ -488,10 +488,12 @@ func removeAllAt(dirfd int, name, p string, protect func(dev, ino uint64) bool) 
 	return err
 }
 
-// readNames reads the names in the open directory fd, but "." and "..".
-func readNames(fd int) ([]string, error) {
+// ReadNames reads the names in the open directory fd, but "." and "..",
+// in the order the filesystem gives them; when reading fails part way,
+// the names read so far come with the error.
+func ReadNames(fd int) ([]string, error) {
 	var names []string
-	buf := make([]byte, 16<<10)
+	buf := make([]byte, 32<<10)
 	for {
 		n, err := unix.ReadDirent(fd, buf)
 		if err == unix.EINTR {

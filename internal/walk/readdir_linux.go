@@ -68,23 +68,11 @@ func listDirAt(dirfd int, name string, follow bool) (int, []string, error) {
 // readDirNames reads the sorted entry names of the open directory fd;
 // when reading fails part way, the names read so far come with the error.
 func readDirNames(fd int) ([]string, error) {
-	var names []string
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := unix.ReadDirent(fd, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			sort.Strings(names)
-			return names, fsutil.Op("getdents", err)
-		}
-		if n <= 0 {
-			break
-		}
-		_, _, names = unix.ParseDirent(buf[:n], -1, names) // skips . and ..
-	}
+	names, err := beneath.ReadNames(fd)
 	sort.Strings(names)
+	if err != nil {
+		return names, fsutil.Op("getdents", err)
+	}
 	return names, nil
 }
 
