@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pcopy/pcopy/internal/fastcopy"
 	"github.com/pcopy/pcopy/internal/walk"
 	"github.com/pcopy/pcopy/internal/wire"
 )
@@ -51,24 +52,15 @@ func (t *task) alone() bool { return t.isolate || t.split != nil }
 // split is a large file copied in parts by several workers into one
 // temporary file, which the coordinator finishes once all parts are in.
 type split struct {
+	*fastcopy.Parts
 	rel       string
 	dir       *dirState
-	src, dst  string // full paths
-	tmp       string // full path of the temporary file
-	dev, ino  uint64 // the source's identity when it was listed
-	ctime     int64  // and its change time
-	size      int64
-	mode      uint32 // os.FileMode bits
-	uid, gid  uint32
 	group     *linkGroup // its hard links, if it has some
-	follow    bool       // src is reached through a symlink (--dereference)
-	mtime     int64
-	atime     int64
-	remaining int   // parts not yet done
-	bytes     int64 // bytes of the parts done
-	err       error // the first part's failure
-	changed   bool  // a part found that the source changed since it was listed
-	relisted  bool  // its source changed while copied before and was looked at again
+	remaining int        // parts not yet done
+	bytes     int64      // bytes of the parts done
+	err       error      // the first part's failure
+	changed   bool       // a part found that the source changed since it was listed
+	relisted  bool       // its source changed while copied before and was looked at again
 }
 
 type batchState struct {

@@ -11,13 +11,9 @@ package copier
 
 import (
 	"context"
-	"errors"
-	"os"
 	"os/exec"
 
 	"github.com/spf13/afero"
-
-	"github.com/pcopy/pcopy/internal/meta"
 )
 
 // --- directories
@@ -55,23 +51,6 @@ func startWorker(cmd *exec.Cmd) error { return cmd.Start() }
 func watchParent(ctx context.Context, cancel context.CancelFunc) {}
 
 func setProcessName(name string) {}
-
-// --- large files
-
-// trySplit splits nothing here: files are copied whole.
-func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, group *linkGroup) bool {
-	return false
-}
-
-func (c *coordinator) splitFile(dir *dirState, rel string, info os.FileInfo, group *linkGroup) *split {
-	return nil
-}
-
-func sourceNow(s *split) error { return nil }
-
-func finishSplit(s *split, owner bool, b *meta.XattrBuf) (string, error) {
-	return "", errors.New("split files are not supported on this platform")
-}
 
 // --- temporary files
 

@@ -184,14 +184,14 @@ func (c *coordinator) relistSplit(s *split, err error) (bool, error) {
 	}
 	var changed *worker.ChangedError
 	if !errors.As(err, &changed) {
-		if now := sourceNow(s); errors.As(now, &changed) {
+		if now := s.SourceNow(); errors.As(now, &changed) {
 			err = now // the message a whole file's copy gives
 		}
 	}
 	if changed == nil && !s.changed {
 		return false, err
 	}
-	info, serr := c.srcInfo(s.src)
+	info, serr := c.srcInfo(s.Src)
 	switch {
 	case errors.Is(serr, fs.ErrNotExist) || errors.Is(serr, syscall.ENOTDIR):
 		c.sum.Vanished++
@@ -200,7 +200,7 @@ func (c *coordinator) relistSplit(s *split, err error) (bool, error) {
 		c.sum.Changed++
 		return false, err
 	}
-	c.fs.Remove(s.tmp)
+	s.Remove()
 	c.rep.Bytes(-s.bytes)
 	if c.fullFsOf(s.dir) == nil {
 		if again := c.splitFile(s.dir, s.rel, info, s.group); again != nil {
@@ -271,7 +271,7 @@ func (c *coordinator) completePart(t *task, n int64, err error) {
 	delete(c.splits, s)
 	if err = s.err; err == nil {
 		var warn string
-		warn, err = finishSplit(s, c.set.Owner, &c.xbuf)
+		warn, err = s.Finish(c.set.Owner, &c.xbuf)
 		if warn != "" {
 			c.warnOnce(s.rel, warn)
 		}
@@ -291,18 +291,18 @@ func (c *coordinator) completePart(t *task, n int64, err error) {
 	var full *fullError
 	switch {
 	case errors.As(err, &full):
-		c.fs.Remove(s.tmp)
+		s.Remove()
 		c.rep.Bytes(-s.bytes)
-		c.tally(full, s.rel, s.size, s.group) // neither settled nor done: see notCopied
+		c.tally(full, s.rel, s.Listed.Size, s.group) // neither settled nor done: see notCopied
 	case err != nil:
-		c.fs.Remove(s.tmp)
+		s.Remove()
 		c.rep.Bytes(-s.bytes)
-		c.rep.Settled(s.size)
+		c.rep.Settled(s.Listed.Size)
 		c.fail(s.rel, err)
 		c.rep.FileDone(s.rel, err)
 	default:
 		c.sum.Files++
-		c.sum.Bytes += s.size
+		c.sum.Bytes += s.Listed.Size
 		c.act(Copied, s.rel, nil)
 		c.rep.FileDone(s.rel, nil)
 	}

@@ -275,6 +275,6 @@ func (c *coordinator) abort() {
 		}
 	}
 	for s := range c.splits {
-		c.fs.Remove(s.tmp) // the coordinator's own temporary files
+		s.Remove() // the coordinator's own temporary files
 	}
 }

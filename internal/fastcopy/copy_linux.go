@@ -206,7 +206,7 @@ func (o *osCopier) CopyFile(ctx context.Context, job *wire.Job, src, dst string,
 			}
 			return 0, fmt.Errorf("stat source: %w", err)
 		}
-		if err := CheckListed(&st, job, 0); err != nil {
+		if err := checkListed(&st, job, 0); err != nil {
 			return 0, err
 		}
 		if done, err := o.createEmpty(srcX, ddir, dname, perm, job); done {
@@ -374,12 +374,12 @@ func checkUnchanged(srcfd int, job *wire.Job) error {
 	if err := rawFstat(srcfd, &st); err != nil {
 		return fmt.Errorf("stat source: %w", err)
 	}
-	return CheckListed(&st, job, job.Size)
+	return checkListed(&st, job, job.Size)
 }
 
-// CheckListed compares st, the source as it is now, with what the
+// checkListed compares st, the source as it is now, with what the
 // coordinator listed in job, whose file was size bytes long.
-func CheckListed(st *unix.Stat_t, job *wire.Job, size int64) error {
+func checkListed(st *unix.Stat_t, job *wire.Job, size int64) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return worker.Changedf("is now a %s (changed since it was listed); not copied", fsutil.TypeName(fsutil.UnixType(st.Mode)))
 	}
@@ -487,65 +487,6 @@ func (o *osCopier) createEmpty(srcX meta.Xattrs, dirfd int, name string, perm ui
 		return true, fmt.Errorf("set times: utimensat: %w", err)
 	}
 	return true, nil
-}
-
-// copyPart copies the range job.Offset, job.Size of src into the existing
-// temporary file job.Temp next to dst, which the coordinator created: by
-// cloning the range where the filesystem shares extents, else with
-// copy_file_range.
-func (o *osCopier) CopyPart(ctx context.Context, job *wire.Job, src, dst string, progress func(int64) error) (int64, error) {
-	if !tempname.Is(job.Temp) {
-		return 0, fmt.Errorf("%w: bad temporary name %q", wire.ErrProtocol, job.Temp)
-	}
-	sdir, ddir, err := o.dirs(src, dst)
-	if err != nil {
-		return 0, err
-	}
-	_, sname := fsutil.Split(src)
-	srcfd, err := unix.Openat(sdir, sname, o.srcFlags, 0)
-	if err != nil {
-		return 0, fmt.Errorf("open source: %w", err)
-	}
-	defer unix.Close(srcfd)
-	dstfd, err := unix.Openat(ddir, job.Temp, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, fmt.Errorf("open temporary file: %w", err)
-	}
-	defer func() {
-		if dstfd >= 0 {
-			unix.Close(dstfd)
-		}
-	}()
-	r := unix.FileCloneRange{Src_fd: int64(srcfd), Src_offset: uint64(job.Offset), Src_length: uint64(job.Size), Dest_offset: uint64(job.Offset)}
-	if err := unix.IoctlFileCloneRange(dstfd, &r); err == nil {
-		if progress != nil {
-			if err := progress(job.Size); err != nil {
-				return job.Size, err
-			}
-		}
-		return job.Size, nil
-	}
-	n, err := copyRange(ctx, dstfd, srcfd, job.Offset, job.Size, progress, 0)
-	if err == nil && n != job.Size {
-		err = errors.New("shorter than when it was listed (changed while it was being copied)")
-	}
-	if err == nil {
-		// The part was read from the file listed, unchanged: another
-		// file at its name, or a write to it, would mix into the copy
-		// however the whole file looks when it is finished.
-		var st unix.Stat_t
-		if err = rawFstat(srcfd, &st); err == nil {
-			err = CheckListed(&st, job, st.Size)
-		}
-	}
-	if err == nil {
-		err = unix.Close(dstfd) // a write error may show only now
-		dstfd = -1
-	}
-	if err != nil {
-		return n, fmt.Errorf("copy part: %w", err)
-	}
-	return n, nil
 }
 
 // Futimens sets the times of fd (in ns), raw (see rawsys_linux.go).

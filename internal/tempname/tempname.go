@@ -46,6 +46,53 @@ func Make(dir, prefix string, make func(name string) error) (string, error) {
 	return "", errors.New("too many temporary name collisions")
 }
 
+// Dir is the directory an entry is pending in, as far as Pending needs
+// it: an afero.Fs is one (its names are paths), a directory held open as a
+// descriptor another (names relative to it).
+type Dir interface {
+	Rename(oldname, newname string) error
+	Remove(name string) error
+}
+
+// Pending is an entry made under a temporary name and not yet at its
+// final name: renameio's PendingFile, for an entry of any kind (a file
+// being written, a symlink, a hard link, a device node). Commit renames
+// it into place; Cleanup, deferred as soon as it is made, removes it
+// unless Commit did. The zero Pending is none: its Cleanup does nothing.
+type Pending struct {
+	Name string // its temporary name, "" once it has its final name
+	dir  Dir
+}
+
+// MakePending is Make (in dir, whose path is path, "" for names relative
+// to it), returning what it made as a Pending.
+func MakePending(dir Dir, path, prefix string, make func(name string) error) (Pending, error) {
+	name, err := Make(path, prefix, make)
+	if err != nil {
+		return Pending{}, err
+	}
+	return Pending{Name: name, dir: dir}, nil
+}
+
+// Commit gives the entry the name final, replacing what is there. After a
+// failure the entry is still pending (Cleanup removes it), and the
+// error is the rename's.
+func (p *Pending) Commit(final string) error {
+	if err := p.dir.Rename(p.Name, final); err != nil {
+		return err
+	}
+	p.Name = ""
+	return nil
+}
+
+// Cleanup removes the entry unless it was committed (or there is none).
+func (p *Pending) Cleanup() {
+	if p.Name != "" {
+		p.dir.Remove(p.Name)
+		p.Name = ""
+	}
+}
+
 // Is reports whether name is a plain file name pcopy could have made for
 // a temporary file (a worker checks before writing to one).
 func Is(name string) bool {

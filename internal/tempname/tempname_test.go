@@ -1,6 +1,7 @@
 package tempname
 
 import (
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"syscall"
@@ -53,5 +54,56 @@ func TestMake(t *testing.T) {
 	}
 	if _, err := Make("/d", "p", func(string) error { return fs.ErrExist }); err == nil {
 		t.Error("Make succeeded with every name taken")
+	}
+}
+
+// dirLog is a Dir that records what is done to it.
+type dirLog []string
+
+func (d *dirLog) Rename(o, n string) error {
+	*d = append(*d, "rename "+filepath.Base(o)[:7]+" "+n)
+	if n == "busy" {
+		return syscall.EISDIR
+	}
+	return nil
+}
+
+func (d *dirLog) Remove(name string) error {
+	*d = append(*d, "remove "+filepath.Base(name)[:7])
+	return nil
+}
+
+// A pending entry is removed by Cleanup unless Commit gave it its name,
+// including after a Commit that failed; the zero Pending removes nothing.
+func TestPending(t *testing.T) {
+	for _, tc := range []struct {
+		final string
+		want  []string
+	}{
+		{"", []string{"remove .pcopy-"}},
+		{"a", []string{"rename .pcopy- a"}},
+		{"busy", []string{"rename .pcopy- busy", "remove .pcopy-"}},
+	} {
+		var d dirLog
+		p, err := MakePending(&d, "", Prefix, func(string) error { return nil })
+		if err != nil || p.Name == "" {
+			t.Fatalf("MakePending = %+v, %v", p, err)
+		}
+		if tc.final != "" {
+			if err := p.Commit(tc.final); (err != nil) != (tc.final == "busy") {
+				t.Errorf("Commit(%q) = %v", tc.final, err)
+			}
+		}
+		p.Cleanup()
+		p.Cleanup()
+		if fmt.Sprint(d) != fmt.Sprint(tc.want) {
+			t.Errorf("final %q: did %q, want %q", tc.final, d, tc.want)
+		}
+	}
+	var none Pending
+	none.Cleanup()
+	var d dirLog
+	if _, err := MakePending(&d, "", "p", func(string) error { return syscall.EACCES }); err != syscall.EACCES || len(d) != 0 {
+		t.Errorf("a failed MakePending = %v, and did %q", err, d)
 	}
 }
