@@ -250,37 +250,76 @@ var errUnnamedUnusable = errors.New("unnamed files unusable here")
 // path, for messages) with the data of srcfd, or none when srcfd < 0, the
 // extended attributes of srcX, and job's owner, mode and times.
 func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, srcfd int, srcX meta.Xattrs, job *wire.Job, perm uint32, progress func(int64) error) (int64, error) {
-	// An unnamed file (O_TMPFILE) in the destination directory gets its
-	// name only when complete, with linkat: no temporary name to insert,
-	// rename away or leave behind. Where the filesystem cannot, a named
-	// temporary file is renamed into place.
-	tmp := ""
+	f, err := o.createNew(ddir, perm)
+	if err != nil {
+		return 0, err
+	}
+	defer f.cleanup()
+	n, err := o.fill(ctx, &f, srcfd, srcX, job, perm, progress)
+	if err != nil {
+		return n, err
+	}
+	return n, o.name(&f, ddir, dname, dst)
+}
+
+// newFile is a file being written in the destination: unnamed
+// (O_TMPFILE), given its name only when complete, with linkat (no
+// temporary name to insert, rename away or leave behind), or, where the
+// filesystem cannot, pending under a temporary name.
+type newFile struct {
+	fd  int
+	tmp tempname.Pending // none while the file is unnamed
+}
+
+func (f *newFile) unnamed() bool { return f.tmp.Name == "" }
+
+// close closes the file's descriptor: a write error may show only now.
+func (f *newFile) close() error {
+	err := rawClose(f.fd)
+	f.fd = -1
+	return err
+}
+
+// cleanup closes the file and removes its temporary name, unless it is
+// closed and named.
+func (f *newFile) cleanup() {
+	if f.fd >= 0 {
+		rawClose(f.fd)
+	}
+	f.tmp.Cleanup()
+}
+
+// createNew makes a new file in directory ddir with the mode perm:
+// unnamed where it can.
+func (o *osCopier) createNew(ddir int, perm uint32) (newFile, error) {
 	access := unix.O_WRONLY
 	if o.set.Verify {
 		access = unix.O_RDWR // the copy is read back
 	}
-	dstfd, err := o.openUnnamed(ddir, perm, access)
-	if err != nil {
-		if dstfd, tmp, err = CreateTempAt(ddir, "", o.tempPrefix, perm, access); err == nil {
-			meta.MarkTemp(dstfd)
-		}
+	fd, err := o.openUnnamed(ddir, perm, access)
+	if err == nil {
+		return newFile{fd: fd}, nil
 	}
+	f := newFile{fd: -1}
+	f.tmp, err = tempname.MakePending(atDir(ddir), "", o.tempPrefix, func(name string) (err error) {
+		f.fd, err = rawOpenat(ddir, name, access|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
+		return err
+	})
 	if err != nil {
-		return 0, fmt.Errorf("create in destination: %w", err)
+		return f, fmt.Errorf("create in destination: open: %w", err)
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			rawClose(dstfd)
-			if tmp != "" {
-				unix.Unlinkat(ddir, tmp, 0)
-			}
-		}
-	}()
+	meta.MarkTemp(f.fd)
+	return f, nil
+}
 
+// fill gives the new file f the data of srcfd (none when srcfd < 0),
+// checked against job, the extended attributes of srcX, and job's owner,
+// mode and times; with --fsync it flushes it.
+func (o *osCopier) fill(ctx context.Context, f *newFile, srcfd int, srcX meta.Xattrs, job *wire.Job, perm uint32, progress func(int64) error) (int64, error) {
 	var n int64
 	if srcfd >= 0 {
-		n, err = o.copyData(ctx, dstfd, srcfd, job, progress)
+		var err error
+		n, err = o.copyData(ctx, f.fd, srcfd, job, progress)
 		// A source that changed since it was listed explains a failed
 		// copy better than the error does, and a copy that went well
 		// is of data its listed size and times do not describe.
@@ -291,77 +330,84 @@ func (o *osCopier) writeNew(ctx context.Context, ddir int, dname, dst string, sr
 			return n, err
 		}
 		if o.set.Verify {
-			if err := worker.VerifyCopy(fdReaderAt(srcfd), fdReaderAt(dstfd), job.Size); err != nil {
+			if err := worker.VerifyCopy(fdReaderAt(srcfd), fdReaderAt(f.fd), job.Size); err != nil {
 				return n, err
 			}
 		}
 	}
-	if err := o.keepOwnerAndXattrs(dstfd, srcX, job, tmp == ""); err != nil {
+	if err := o.keepOwnerAndXattrs(f.fd, srcX, job, f.unnamed()); err != nil {
 		return n, err
 	}
 	if o.needsChmod(perm) {
-		if err := rawFchmod(dstfd, perm); err != nil {
-			return n, unnamedUnusable(tmp, err, fmt.Errorf("set mode: fchmod: %w", err))
+		if err := rawFchmod(f.fd, perm); err != nil {
+			return n, unnamedUnusable(f.unnamed(), err, fmt.Errorf("set mode: fchmod: %w", err))
 		}
 	}
-	if err := Futimens(dstfd, job.Atime, job.Mtime); err != nil {
-		return n, unnamedUnusable(tmp, err, fmt.Errorf("set times: futimens: %w", err))
+	if err := Futimens(f.fd, job.Atime, job.Mtime); err != nil {
+		return n, unnamedUnusable(f.unnamed(), err, fmt.Errorf("set times: futimens: %w", err))
 	}
 	if o.set.Fsync {
-		if err := FsyncFd(dstfd); err != nil {
+		if err := FsyncFd(f.fd); err != nil {
 			return n, fmt.Errorf("write destination: fsync: %w", err)
 		}
-	}
-	if tmp == "" {
-		err := o.linkUnnamed(dstfd, ddir, dname)
-		if err == unix.EEXIST {
-			// Something is at the name (a re-run): give the copy a
-			// temporary name and rename it over, so what was there stays
-			// whole until the copy is.
-			meta.MarkTemp(dstfd)
-			if tmp, err = tempname.Make("", o.tempPrefix, func(tmp string) error {
-				return o.linkUnnamed(dstfd, ddir, tmp)
-			}); err != nil {
-				tmp = ""
-			}
-		}
-		if err != nil {
-			return n, unnamedUnusable(tmp, err, fmt.Errorf("link into place: %w", err))
-		}
-		if tmp == "" {
-			committed = true
-			if err := rawClose(dstfd); err != nil {
-				// A write error reported only now: the name just made
-				// must not stay on a file that may be incomplete.
-				unix.Unlinkat(ddir, dname, 0)
-				return n, fmt.Errorf("write destination: close: %w", err)
-			}
-			return n, nil
-		}
-	}
-	meta.UnmarkTemp(dstfd)
-	err = rawClose(dstfd)
-	committed = true // closed; from here on only the name needs removing on failure
-	if err != nil {
-		unix.Unlinkat(ddir, tmp, 0)
-		return n, fmt.Errorf("write destination: close: %w", err)
-	}
-	if err := unix.Renameat(ddir, tmp, ddir, dname); err != nil {
-		unix.Unlinkat(ddir, tmp, 0)
-		return n, worker.RenameError(osFs, dst, &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err})
 	}
 	return n, nil
 }
 
+// name gives the finished file f the name dname in directory ddir. An
+// unnamed file is linked there; if something is at the name (a re-run),
+// it is linked under a temporary name instead, and renamed over what is
+// there, which stays whole until the copy is.
+func (o *osCopier) name(f *newFile, ddir int, dname, dst string) error {
+	if f.unnamed() {
+		err := o.linkUnnamed(f.fd, ddir, dname)
+		if err == nil {
+			if err := f.close(); err != nil {
+				// The name just made must not stay on a file that
+				// may be incomplete.
+				unix.Unlinkat(ddir, dname, 0)
+				return fmt.Errorf("write destination: close: %w", err)
+			}
+			return nil
+		}
+		if err == unix.EEXIST {
+			meta.MarkTemp(f.fd)
+			f.tmp, err = tempname.MakePending(atDir(ddir), "", o.tempPrefix, func(tmp string) error {
+				return o.linkUnnamed(f.fd, ddir, tmp)
+			})
+		}
+		if err != nil {
+			return unnamedUnusable(f.unnamed(), err, fmt.Errorf("link into place: %w", err))
+		}
+	}
+	meta.UnmarkTemp(f.fd)
+	if err := f.close(); err != nil {
+		return fmt.Errorf("write destination: close: %w", err)
+	}
+	if err := f.tmp.Commit(dname); err != nil {
+		return worker.RenameError(osFs, dst, &os.LinkError{Op: "rename", Old: f.tmp.Name, New: dst, Err: err})
+	}
+	return nil
+}
+
 // unnamedUnusable returns errUnnamedUnusable when err, from a step on an
-// unnamed file (tmp is ""), says the filesystem cannot do that step for
-// such files, and report otherwise.
-func unnamedUnusable(tmp string, err, report error) error {
-	if tmp == "" && (err == unix.ENOENT || err == unix.ESTALE || err == unix.EXDEV) {
+// unnamed file, says the filesystem cannot do that step for such files,
+// and report otherwise.
+func unnamedUnusable(unnamed bool, err, report error) error {
+	if unnamed && (err == unix.ENOENT || err == unix.ESTALE || err == unix.EXDEV) {
 		return errUnnamedUnusable
 	}
 	return report
 }
+
+// atDir is a directory held open as a descriptor, as a tempname.Dir.
+type atDir int
+
+func (d atDir) Rename(oldname, newname string) error {
+	return unix.Renameat(int(d), oldname, int(d), newname)
+}
+
+func (d atDir) Remove(name string) error { return unix.Unlinkat(int(d), name, 0) }
 
 // checkUnchanged compares the open source file, once read, with what the
 // coordinator listed before it was opened: another file (device, inode),
@@ -411,7 +457,7 @@ func (o *osCopier) keepOwnerAndXattrs(dstfd int, srcX meta.Xattrs, job *wire.Job
 	if o.set.Owner {
 		if uid, gid, ok := meta.OwnerChange(job.Uid, job.Gid, o.euid, o.dstNewGid); ok {
 			if err := unix.Fchown(dstfd, uid, gid); err != nil {
-				if unnamed && unnamedUnusable("", err, nil) != nil {
+				if unnamedUnusable(unnamed, err, nil) != nil {
 					return errUnnamedUnusable
 				}
 				o.warn = meta.FirstWarn(o.warn, meta.OwnerWarning(err))

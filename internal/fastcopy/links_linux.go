@@ -42,14 +42,14 @@ func (o *osCopier) Link(ctx context.Context, job *wire.Job, target, src, dst str
 		if sameFileAt(tdir, tname, ddir, dname) {
 			return 0, worker.ErrUpToDate
 		}
-		var tmp string
-		tmp, err = tempname.Make("", o.tempPrefix, func(tmp string) error {
-			return unix.Linkat(tdir, tname, ddir, tmp, 0)
+		var tmp tempname.Pending
+		tmp, err = tempname.MakePending(atDir(ddir), "", o.tempPrefix, func(name string) error {
+			return unix.Linkat(tdir, tname, ddir, name, 0)
 		})
 		if err == nil {
-			if err = unix.Renameat(ddir, tmp, ddir, dname); err != nil {
-				unix.Unlinkat(ddir, tmp, 0)
-				return 0, worker.RenameError(osFs, dst, &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err})
+			defer tmp.Cleanup()
+			if err := tmp.Commit(dname); err != nil {
+				return 0, worker.RenameError(osFs, dst, &os.LinkError{Op: "rename", Old: tmp.Name, New: dst, Err: err})
 			}
 			return 0, nil
 		}
@@ -138,8 +138,8 @@ func (o *osCopier) MakeSpecial(job *wire.Job, src, dst string) error {
 	_, sname := fsutil.Split(src)
 	_, dname := fsutil.Split(dst)
 	perm := fsutil.UnixPerm(mode)
-	tmp, err := tempname.Make("", o.tempPrefix, func(tmp string) error {
-		return unix.Mknodat(ddir, tmp, typ|perm, int(job.Rdev))
+	tmp, err := tempname.MakePending(atDir(ddir), "", o.tempPrefix, func(name string) error {
+		return unix.Mknodat(ddir, name, typ|perm, int(job.Rdev))
 	})
 	if err == unix.EPERM && (typ == unix.S_IFCHR || typ == unix.S_IFBLK) {
 		// Allowed, yet refused (a container's device policy): a dry run,
@@ -149,21 +149,16 @@ func (o *osCopier) MakeSpecial(job *wire.Job, src, dst string) error {
 	if err != nil {
 		return fmt.Errorf("create in destination: mknod: %w", err)
 	}
-	done := false
-	defer func() {
-		if !done {
-			unix.Unlinkat(ddir, tmp, 0)
-		}
-	}()
+	defer tmp.Cleanup()
 	if o.dstGidUnsure {
 		var st unix.Stat_t
-		if unix.Fstatat(ddir, tmp, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+		if unix.Fstatat(ddir, tmp.Name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
 			o.learnGroups(st.Gid)
 		}
 	}
 	if o.set.Owner {
 		if uid, gid, ok := meta.OwnerChange(job.Uid, job.Gid, o.euid, o.dstNewGid); ok {
-			if err := unix.Fchownat(ddir, tmp, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if err := unix.Fchownat(ddir, tmp.Name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 				o.warn = meta.FirstWarn(o.warn, meta.OwnerWarning(err))
 			}
 		}
@@ -172,18 +167,17 @@ func (o *osCopier) MakeSpecial(job *wire.Job, src, dst string) error {
 	if o.dstACL {
 		inherited = []string{meta.AccessACL}
 	}
-	o.warn = meta.FirstWarn(o.warn, meta.CopyXattrs(meta.AtXattrs(sdir, sname, o.srcFlags&unix.O_NOFOLLOW == 0), meta.AtXattrs(ddir, tmp, false), &o.xbuf, inherited...))
+	o.warn = meta.FirstWarn(o.warn, meta.CopyXattrs(meta.AtXattrs(sdir, sname, o.srcFlags&unix.O_NOFOLLOW == 0), meta.AtXattrs(ddir, tmp.Name, false), &o.xbuf, inherited...))
 	// mknod applies the umask; chmod, which does not open the node.
-	if err := unix.Fchmodat(ddir, tmp, perm, 0); err != nil {
+	if err := unix.Fchmodat(ddir, tmp.Name, perm, 0); err != nil {
 		return fmt.Errorf("set mode: chmod: %w", err)
 	}
-	if err := rawUtimensat(ddir, tmp, job.Atime, job.Mtime, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := rawUtimensat(ddir, tmp.Name, job.Atime, job.Mtime, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("set times: utimensat: %w", err)
 	}
-	if err := unix.Renameat(ddir, tmp, ddir, dname); err != nil {
-		return worker.RenameError(osFs, dst, &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: err})
+	if err := tmp.Commit(dname); err != nil {
+		return worker.RenameError(osFs, dst, &os.LinkError{Op: "rename", Old: tmp.Name, New: dst, Err: err})
 	}
-	done = true
 	return nil
 }
 

@@ -1,12 +1,9 @@
 package fastcopy
 
 import (
-	"fmt"
 	"strconv"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/pcopy/pcopy/internal/tempname"
 )
 
 // The Linux fast path copies one file with raw system calls on file
@@ -20,20 +17,6 @@ import (
 
 // Files made without a name (O_TMPFILE) and given one when complete, or
 // made under a temporary name where that cannot be.
-
-// CreateTempAt creates a new file under a fresh temporary name in dir,
-// relative to directory dirfd (dir "" with a directory's descriptor, or a
-// path with unix.AT_FDCWD), and returns its descriptor and name.
-func CreateTempAt(dirfd int, dir, prefix string, perm uint32, access int) (fd int, name string, err error) {
-	name, err = tempname.Make(dir, prefix, func(name string) (err error) {
-		fd, err = unix.Openat(dirfd, name, access|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, perm)
-		return err
-	})
-	if err != nil {
-		return -1, "", fmt.Errorf("open: %w", err)
-	}
-	return fd, name, nil
-}
 
 // linkMode is how a worker can give an O_TMPFILE file a name, found on
 // first use: linkat with AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH on older

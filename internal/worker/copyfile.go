@@ -83,13 +83,13 @@ func bareError(err error) error {
 }
 
 // createTemp creates a new, empty, private file in dir under a fresh
-// temporary name starting with prefix.
-func createTemp(fsys afero.Fs, dir, prefix string) (f afero.File, name string, err error) {
-	name, err = tempname.Make(dir, prefix, func(name string) (err error) {
+// temporary name starting with prefix, pending there.
+func createTemp(fsys afero.Fs, dir, prefix string) (f afero.File, tmp tempname.Pending, err error) {
+	tmp, err = tempname.MakePending(fsys, dir, prefix, func(name string) (err error) {
 		f, err = fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		return err
 	})
-	return f, name, err
+	return f, tmp, err
 }
 
 // aferoCopier makes entries the portable way, through afero alone: where
@@ -151,13 +151,11 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *wire.Job, src, dst string
 	if err != nil {
 		return 0, fmt.Errorf("create in destination: %w", fsutil.UnwrapPath(err))
 	}
-	closed, renamed := false, false
+	defer tmp.Cleanup()
+	closed := false
 	defer func() {
 		if !closed {
 			out.Close()
-		}
-		if !renamed {
-			fsys.Remove(tmp)
 		}
 	}()
 
@@ -173,7 +171,7 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *wire.Job, src, dst string
 		return n, Changedf("changed while it was being copied (size %d, now %d); not copied", job.Size, info.Size())
 	}
 	if o.set.Verify {
-		back, err := fsys.Open(tmp)
+		back, err := fsys.Open(tmp.Name)
 		if err != nil {
 			return n, fmt.Errorf("verify: open copy: %w", fsutil.UnwrapPath(err))
 		}
@@ -187,7 +185,7 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *wire.Job, src, dst string
 	if f, ok := out.(interface{ Chmod(fs.FileMode) error }); ok {
 		err = f.Chmod(mode) // fchmod: no second path lookup
 	} else {
-		err = fsys.Chmod(tmp, mode)
+		err = fsys.Chmod(tmp.Name, mode)
 	}
 	if err != nil {
 		return n, fmt.Errorf("set mode: %w", fsutil.UnwrapPath(err))
@@ -201,13 +199,12 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *wire.Job, src, dst string
 	if err := out.Close(); err != nil {
 		return n, fmt.Errorf("write destination: %w", fsutil.UnwrapPath(err))
 	}
-	if err := fsys.Chtimes(tmp, time.Unix(0, job.Atime), time.Unix(0, job.Mtime)); err != nil {
+	if err := fsys.Chtimes(tmp.Name, time.Unix(0, job.Atime), time.Unix(0, job.Mtime)); err != nil {
 		return n, fmt.Errorf("set times: %w", fsutil.UnwrapPath(err))
 	}
-	if err := fsys.Rename(tmp, dst); err != nil {
+	if err := tmp.Commit(dst); err != nil {
 		return n, RenameError(fsys, dst, err)
 	}
-	renamed = true
 	return n, nil
 }
 
@@ -267,18 +264,17 @@ func copySymlink(fsys afero.Fs, job *wire.Job, src, dst, tempPrefix string, meta
 		}
 		return fmt.Errorf("read link: %w", fsutil.UnwrapPath(err))
 	}
-	tmp, err := tempname.Make(filepath.Dir(dst), tempPrefix, func(tmp string) error {
-		return linker.SymlinkIfPossible(target, tmp)
+	tmp, err := tempname.MakePending(fsys, filepath.Dir(dst), tempPrefix, func(name string) error {
+		return linker.SymlinkIfPossible(target, name)
 	})
 	if err != nil {
 		return fmt.Errorf("create link: %w", fsutil.UnwrapPath(err))
 	}
-	if err := meta(tmp); err != nil {
-		fsys.Remove(tmp)
+	defer tmp.Cleanup()
+	if err := meta(tmp.Name); err != nil {
 		return fmt.Errorf("set link times: %w", fsutil.UnwrapPath(err))
 	}
-	if err := fsys.Rename(tmp, dst); err != nil {
-		fsys.Remove(tmp)
+	if err := tmp.Commit(dst); err != nil {
 		return RenameError(fsys, dst, err)
 	}
 	return nil
