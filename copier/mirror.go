@@ -47,70 +47,85 @@ func (c *coordinator) deleteExtra(ctx context.Context, rel string, dry bool) {
 		inSrc[n] = true
 	}
 	deleted := false
-	defer func() {
-		// Deleting changed the directory's times: they are SRC's again.
-		if deleted {
-			if info, err := c.srcInfo(srcDir); err == nil {
-				if err := c.fs.Chtimes(dstDir, meta.AtimeOf(info), info.ModTime()); err != nil {
-					c.fail(rel, fmt.Errorf("set directory times: %w", fsutil.UnwrapPath(err)))
-				}
-				if c.set.Fsync { // the names are gone for good
-					if err := syncDir(c.fs, dstDir); err != nil {
-						c.fail(rel, fmt.Errorf("flush directory: %w", fsutil.UnwrapPath(err)))
-					}
-				}
-			}
-		}
-	}()
 	for _, name := range dstNames {
 		if ctx.Err() != nil {
-			return
+			break
 		}
-		r := name
-		if rel != "" {
-			r = rel + "/" + name
+		if c.deleteExtraName(ctx, rel, name, inSrc[name], dry) {
+			deleted = true
 		}
-		dinfo, err := fsutil.Lstat(c.fs, fsutil.Join(dstDir, name))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // gone meanwhile
+	}
+	if deleted {
+		c.restoreDirTimes(rel, srcDir, dstDir)
+	}
+}
+
+// deleteExtraName removes the entry name of DST's directory rel if SRC
+// has none (inSrc false) and nothing keeps it, or goes into it if it is a
+// directory that both sides have. It reports whether it removed anything
+// (with dry, whether it would have).
+func (c *coordinator) deleteExtraName(ctx context.Context, rel, name string, inSrc, dry bool) (deleted bool) {
+	r := name
+	if rel != "" {
+		r = rel + "/" + name
+	}
+	dst := fsutil.Join(c.plan.dstRoot, r)
+	dinfo, err := fsutil.Lstat(c.fs, dst)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false // gone meanwhile
+	case err != nil:
+		c.fail(r, fmt.Errorf("look at for --delete: %w", fsutil.UnwrapPath(err)))
+		return false
+	case c.protected(dinfo):
+		c.fail(r, fmt.Errorf("--delete: %w", beneath.ErrProtected))
+		return false
+	}
+	if inSrc {
+		sinfo, err := c.srcInfo(fsutil.Join(c.plan.srcRoot, r))
+		if err == nil && sinfo.IsDir() && dinfo.IsDir() && !c.filter.Excluded(r, true) {
+			c.deleteExtra(ctx, r, dry)
 		}
-		if err != nil {
-			c.fail(r, fmt.Errorf("look at for --delete: %w", fsutil.UnwrapPath(err)))
-			continue
+		return false
+	}
+	if c.kept(r, dinfo) {
+		return false
+	}
+	if dinfo.IsDir() && c.filter != nil && c.holdsKept(ctx, r) {
+		// Not all of it may go: what the filters leave out stays,
+		// with the directories that hold it.
+		c.deleteExtraBelow(ctx, r, dry)
+		return !dry
+	}
+	if !c.mayDelete() {
+		return false
+	}
+	if !dry {
+		if err := c.removeAll(dst); err != nil {
+			c.fail(r, fmt.Errorf("delete: %w", fsutil.UnwrapPath(err)))
+			return false
 		}
-		if c.protected(dinfo) {
-			c.fail(r, fmt.Errorf("--delete: %w", beneath.ErrProtected))
-			continue
+	}
+	c.sum.Deleted++
+	c.act(Deleted, r, nil)
+	return !dry
+}
+
+// restoreDirTimes gives DST's directory rel its source's times again,
+// which deleting from it changed; with --fsync it flushes it, so that the
+// names are gone for good.
+func (c *coordinator) restoreDirTimes(rel, srcDir, dstDir string) {
+	info, err := c.srcInfo(srcDir)
+	if err != nil {
+		return
+	}
+	if err := c.fs.Chtimes(dstDir, meta.AtimeOf(info), info.ModTime()); err != nil {
+		c.fail(rel, fmt.Errorf("set directory times: %w", fsutil.UnwrapPath(err)))
+	}
+	if c.set.Fsync {
+		if err := syncDir(c.fs, dstDir); err != nil {
+			c.fail(rel, fmt.Errorf("flush directory: %w", fsutil.UnwrapPath(err)))
 		}
-		if inSrc[name] {
-			sinfo, err := c.srcInfo(fsutil.Join(srcDir, name))
-			if err == nil && sinfo.IsDir() && dinfo.IsDir() && !c.filter.Excluded(r, true) {
-				c.deleteExtra(ctx, r, dry)
-			}
-			continue
-		}
-		if c.kept(r, dinfo) {
-			continue
-		}
-		if dinfo.IsDir() && c.filter != nil && c.holdsKept(ctx, r) {
-			// Not all of it may go: what the filters leave out stays,
-			// with the directories that hold it.
-			c.deleteExtraBelow(ctx, r, dry)
-			deleted = deleted || !dry
-			continue
-		}
-		if !c.mayDelete() {
-			continue
-		}
-		if !dry {
-			if err := c.removeAll(fsutil.Join(dstDir, name)); err != nil {
-				c.fail(r, fmt.Errorf("delete: %w", fsutil.UnwrapPath(err)))
-				continue
-			}
-		}
-		deleted = !dry
-		c.sum.Deleted++
-		c.act(Deleted, r, nil)
 	}
 }
 
