@@ -24,7 +24,7 @@ func (fi *StatInfo) IsDir() bool        { return fi.St.Mode&unix.S_IFMT == unix.
 func (fi *StatInfo) Sys() any           { return &fi.St }
 func (fi *StatInfo) Mode() fs.FileMode  { return UnixType(fi.St.Mode) | UnixMode(fi.St.Mode) }
 
-// UnixMode is unixPerm the other way: the permission and special bits of
+// UnixMode is UnixPerm the other way: the permission and special bits of
 // a Unix mode as an fs.FileMode.
 func UnixMode(mode uint32) fs.FileMode {
 	m := fs.FileMode(mode & 0o777)
@@ -40,6 +40,7 @@ func UnixMode(mode uint32) fs.FileMode {
 	return m
 }
 
+// UnixType is the type bits of a Unix mode as an fs.FileMode.
 func UnixType(mode uint32) fs.FileMode {
 	switch mode & unix.S_IFMT {
 	case unix.S_IFDIR:
