@@ -18,7 +18,8 @@
 // entries are done; links.go keeps hard-link groups; dispatch.go is the
 // loop and batching, workers.go the workers' life cycle, results.go what
 // their results do; mirror.go is --delete, full.go a DST that fills up,
-// split_linux.go large files in parts. The worker side is internal/worker
+// split.go large files queued in parts (internal/fastcopy.Parts makes,
+// checks and finishes them). The worker side is internal/worker
 // (its loop, and the portable copy through afero) and internal/fastcopy
 // (Linux's per-file path). Every path below SRC and DST is reached
 // through internal/beneath.
