@@ -1,7 +1,8 @@
 // Package fastcopy is the Linux fast path: a worker's per-file copy with
 // raw system calls on descriptors, relative to open directories, on the
-// operating system's filesystem. New returns it as a worker.FileCopier;
-// on other systems (other.go) there is none.
+// operating system's filesystem. New returns it as a worker.FileCopier,
+// and Parts is a large file copied in parts by several workers; on other
+// systems (other.go) there are neither.
 package fastcopy
 
 import (

@@ -3,7 +3,9 @@
 // copied. A copy is written under such a name and renamed to its final
 // name only when complete, so a final name never holds a partial file;
 // the pid and worker number let a coordinator remove what a dead worker
-// left without touching the files of live ones.
+// left without touching the files of live ones. Pending is such an entry
+// (a file, symlink, hard link, device node or split file) until it is
+// renamed into place, or removed.
 package tempname
 
 import (
