@@ -44,7 +44,9 @@ func copyCommand(ctx context.Context, r *request, cmdline []string, stdout, stde
 // runCopy does the copy r asks for, printing messages on stderr, and
 // says how it went.
 func runCopy(ctx context.Context, r *request, log *actionLog, stdout, stderr io.Writer) outcome {
-	if f := r.check(stderr); f != nil {
+	f := r.check(stderr)
+	defer r.closeHosts()
+	if f != nil {
 		return r.fail(stderr, f)
 	}
 	// A dry run draws no bar and prints no progress lines: it copies

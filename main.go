@@ -73,6 +73,9 @@ EXIT CODES:
 // main runs pcopy, or a worker when pcopy started it as one. A signal
 // stops the copy; a second one ends pcopy at once.
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "--serve-agent" {
+		os.Exit(serveAgent(os.Args[2:]))
+	}
 	if os.Getenv(copier.WorkerEnv) != "" {
 		if err := copier.RunWorkerProcess(); err != nil {
 			fmt.Fprintf(os.Stderr, "pcopy: worker: %v\n", err)

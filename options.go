@@ -62,6 +62,7 @@ func cliFlags() []cli.Flag {
 			"in parts by several workers at once; for network filesystems, where one stream is slow " +
 			"(on local disks it is slower); 0: never"},
 	}
+	flags = append(flags, hostFlags()...)
 	for _, f := range flags {
 		setEnvVar(f)
 	}
@@ -205,6 +206,8 @@ type request struct {
 	force, checksum bool
 	splitSize       string
 	excludeFrom     string
+	hosts           hostRequest
+	remote          []*copier.Host // the hosts whose agents run workers, closed after the copy
 }
 
 // readRequest reads the command line of c.
@@ -233,6 +236,7 @@ func readRequest(c *cli.Context) *request {
 		checksum:    c.Bool("checksum"),
 		splitSize:   c.String("split-size"),
 		excludeFrom: c.String("exclude-from"),
+		hosts:       readHostRequest(c),
 	}
 }
 
@@ -283,7 +287,45 @@ func (r *request) check(stderr io.Writer) *failure {
 		return &failure{exitFailed, "cannot find the pcopy binary to start workers: " + err.Error(), ""}
 	}
 	r.copy.Spawn = copier.Exec(exe, os.Args[0])
+	if r.hosts.any() {
+		return r.spread(stderr)
+	}
 	return nil
+}
+
+// spread starts the agents of the hosts asked for and has the copy's
+// workers run on them and, as --local-workers says, here.
+func (r *request) spread(stderr io.Writer) *failure {
+	specs, err := r.hosts.specs()
+	if err != nil {
+		return &failure{exitUsage, err.Error(), ""}
+	}
+	local := r.hosts.local
+	if local < 0 {
+		local = r.copy.Workers
+	}
+	if r.hosts.timeout <= 0 {
+		return &failure{exitUsage, "--host-timeout must be more than 0", ""}
+	}
+	r.remote, err = r.hosts.connect(specs, stderr)
+	if err != nil {
+		return &failure{exitUsage, err.Error(), "a template like 'ssh -T {host} {cmd}' or 'srun -N1 -n1 -w {host} {argv}'"}
+	}
+	if len(r.remote) == 0 && local == 0 {
+		return &failure{exitUsage, "no host could be used, and --local-workers is 0", "see the messages above for why each host was refused"}
+	}
+	r.copy.Spawn, r.copy.Workers = copier.Spread(r.copy.Spawn, local, r.remote)
+	if !r.quiet {
+		fmt.Fprintf(stderr, "pcopy: %s\n", describeHosts(local, r.remote))
+	}
+	return nil
+}
+
+// closeHosts ends the connections to the hosts: their agents exit.
+func (r *request) closeHosts() {
+	for _, h := range r.remote {
+		h.Close()
+	}
 }
 
 // paths sets r.copy.Src and r.copy.Dst from SRC [DST], as far as it

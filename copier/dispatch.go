@@ -2,6 +2,7 @@ package copier
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -72,7 +73,11 @@ type batchState struct {
 func (c *coordinator) run(ctx context.Context, workers int) error {
 	defer close(c.quit)
 	for range workers {
-		if err := c.startWorker(); err != nil {
+		err := c.startWorker()
+		if errors.Is(err, errNoRoom) && c.liveWorkers() > 0 {
+			break // a host went away as the copy started: go on without it
+		}
+		if err != nil {
 			c.abort()
 			return err
 		}

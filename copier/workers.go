@@ -2,6 +2,7 @@ package copier
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -32,10 +33,14 @@ type workerState struct {
 }
 
 func (w *workerState) String() string {
-	if w.pid == 0 {
-		return fmt.Sprintf("worker %d", w.id)
+	where := ""
+	if p, ok := w.proc.(interface{ Where() string }); ok && p.Where() != "" {
+		where = " on " + p.Where()
 	}
-	return fmt.Sprintf("worker %d (pid %d)", w.id, w.pid)
+	if w.pid == 0 {
+		return fmt.Sprintf("worker %d%s", w.id, where)
+	}
+	return fmt.Sprintf("worker %d (pid %d%s)", w.id, w.pid, where)
 }
 
 func (w *workerState) usable() bool { return !w.broken && !w.closing && !w.ended }
@@ -151,8 +156,28 @@ func (c *coordinator) workerEnded(w *workerState, err error) error {
 		}
 	}
 	requeued := c.requeue(w, reason)
+	err = c.startWorker()
+	if errors.Is(err, errNoRoom) {
+		// Its host is gone: the workers left take its jobs.
+		c.warn(fmt.Sprintf("%s died (%s); %d jobs requeued to the workers left", w, reason, requeued))
+		if c.liveWorkers() == 0 {
+			return fmt.Errorf("no worker left: %w", err)
+		}
+		return nil
+	}
 	c.warn(fmt.Sprintf("%s died (%s); %d jobs requeued; starting a replacement", w, reason, requeued))
-	return c.startWorker()
+	return err
+}
+
+// liveWorkers counts the workers that have not ended.
+func (c *coordinator) liveWorkers() int {
+	n := 0
+	for _, w := range c.workers {
+		if !w.ended {
+			n++
+		}
+	}
+	return n
 }
 
 // requeue takes back a dead worker's jobs. Workers go in order and send

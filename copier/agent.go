@@ -1,0 +1,235 @@
+package copier
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/pcopy/pcopy/internal/mux"
+	"github.com/pcopy/pcopy/internal/wire"
+)
+
+// An agent runs one host's workers for a coordinator on another machine,
+// over the one connection that started it (see package mux): it starts a
+// worker process per channel the coordinator opens, relays each worker's
+// stdin and stdout, passes on signals, and answers heartbeats. A worker is
+// the same process, with the same protocol, names and death handling, as
+// a local one: the agent only carries its bytes.
+
+// AgentConfig is how an agent runs.
+type AgentConfig struct {
+	Spawn   Spawner       // starts its workers (Exec of this program)
+	Version string        // pcopy's version, said in the hello
+	Timeout time.Duration // with no frame from the coordinator for this long, stop
+}
+
+// ServeAgent is a host's agent, reading the coordinator's frames from in
+// and writing its own to out until in ends, the coordinator is silent for
+// cfg.Timeout, or ctx ends. Then it stops its workers as the coordinator
+// would (SIGTERM, SIGKILL after 2 s): they remove their temporary files,
+// so a host that comes back after its jobs went elsewhere writes nothing
+// more.
+func ServeAgent(ctx context.Context, in io.Reader, out io.Writer, cfg AgentConfig) error {
+	host, _ := os.Hostname()
+	hello := mux.Hello{Mux: mux.Version, Wire: wire.Version, Pcopy: cfg.Version, Hostname: host,
+		CPUs: uint64(runtime.NumCPU()), Uid: uint64(os.Getuid())}
+	if err := mux.WriteHello(out, hello); err != nil {
+		return err
+	}
+	a := &agent{w: mux.NewWriter(out), spawn: cfg.Spawn, workers: make(map[uint64]*agentWorker),
+		exited: make(chan uint64), done: make(chan struct{})}
+	defer a.stopAll()
+
+	type frame struct {
+		typ     byte
+		ch      uint64
+		payload []byte
+		err     error
+	}
+	frames := make(chan frame)
+	go func() {
+		r := mux.NewReader(bufio.NewReader(in))
+		for {
+			var f frame
+			f.typ, f.ch, f.payload, f.err = r.Read()
+			select {
+			case frames <- f:
+			case <-a.done:
+				return
+			}
+			if f.err != nil {
+				return
+			}
+		}
+	}()
+	silence := time.NewTimer(cfg.Timeout)
+	defer silence.Stop()
+	for {
+		select {
+		case f := <-frames:
+			if f.err == io.EOF {
+				return nil // the coordinator is done, or gone
+			}
+			if f.err != nil {
+				return f.err
+			}
+			silence.Reset(cfg.Timeout)
+			if err := a.handle(f.typ, f.ch, f.payload); err != nil {
+				return err
+			}
+		case ch := <-a.exited:
+			if w := a.workers[ch]; w != nil {
+				w.closeStdin()
+				delete(a.workers, ch)
+			}
+		case <-silence.C:
+			return fmt.Errorf("no word from the coordinator for %v: stopping", cfg.Timeout)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// agent is an agent's state, owned by ServeAgent's goroutine; each
+// worker's two relaying goroutines touch only their own ends.
+type agent struct {
+	w       *mux.Writer
+	spawn   Spawner
+	workers map[uint64]*agentWorker // by channel
+	exited  chan uint64             // a worker's channel, once its exit is sent
+	done    chan struct{}           // closed when the agent stops
+	relays  sync.WaitGroup          // the stdout relays still running
+}
+
+// agentWorker is one worker the agent runs. Its stdin is fed by its own
+// goroutine from a queue, so that a worker slow to read holds up no other.
+type agentWorker struct {
+	proc  WorkerProcess
+	stdin chan []byte
+	eof   bool // stdin is closed
+}
+
+func (w *agentWorker) closeStdin() {
+	if !w.eof {
+		w.eof = true
+		close(w.stdin)
+	}
+}
+
+func (a *agent) handle(typ byte, ch uint64, payload []byte) error {
+	w := a.workers[ch]
+	switch typ {
+	case mux.Ping:
+		return a.w.Write(mux.Pong, 0, payload)
+	case mux.Open:
+		id, err := mux.Uvarint(payload)
+		if err != nil || w != nil || ch == 0 {
+			return fmt.Errorf("%w: bad open of channel %d", mux.ErrProtocol, ch)
+		}
+		return a.open(ch, int(id))
+	case mux.Data, mux.EOF, mux.Signal:
+	default:
+		return fmt.Errorf("%w: frame type %d from the coordinator", mux.ErrProtocol, typ)
+	}
+	if w == nil {
+		return nil // a worker that has exited: what was on its way is moot
+	}
+	switch typ {
+	case mux.Data:
+		if !w.eof {
+			w.stdin <- payload
+		}
+	case mux.EOF:
+		w.closeStdin()
+	case mux.Signal:
+		if len(payload) == 1 && payload[0] == mux.SigKill {
+			w.proc.Kill()
+		} else {
+			w.proc.Terminate()
+		}
+	}
+	return nil
+}
+
+// open starts worker number id on channel ch, and the goroutines that
+// feed its stdin and carry its stdout back.
+func (a *agent) open(ch uint64, id int) error {
+	proc, err := a.spawn(id)
+	if err != nil {
+		return a.w.Write(mux.Exit, ch, []byte(err.Error()))
+	}
+	w := &agentWorker{proc: proc, stdin: make(chan []byte, 64)}
+	a.workers[ch] = w
+	if err := a.w.Write(mux.Opened, ch, mux.PutUvarint(uint64(proc.Pid()))); err != nil {
+		return err
+	}
+	go func() {
+		in := proc.Stdin()
+		for b := range w.stdin {
+			if _, err := in.Write(b); err != nil {
+				break // the worker is gone: its exit says why
+			}
+		}
+		in.Close()
+		for range w.stdin { // until the agent closes it
+		}
+	}()
+	a.relays.Add(1)
+	go func() {
+		defer a.relays.Done()
+		buf := make([]byte, 64<<10)
+		out := proc.Stdout()
+		for {
+			n, err := out.Read(buf)
+			if n > 0 && a.w.Write(mux.Data, ch, buf[:n]) != nil {
+				proc.Kill() // the coordinator is gone
+			}
+			if err != nil {
+				break
+			}
+		}
+		why := ""
+		if err := proc.Wait(); err != nil {
+			why = err.Error()
+		}
+		a.w.Write(mux.Exit, ch, []byte(why))
+		select {
+		case a.exited <- ch:
+		case <-a.done:
+		}
+	}()
+	return nil
+}
+
+// stopAll stops every worker still running: SIGTERM, then SIGKILL after
+// 2 s, and waits for them.
+func (a *agent) stopAll() {
+	close(a.done)
+	for _, w := range a.workers {
+		w.closeStdin()
+		w.proc.Terminate()
+	}
+	stopped := make(chan struct{})
+	go func() {
+		a.relays.Wait()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+		return
+	case <-time.After(2 * time.Second):
+	}
+	for _, w := range a.workers {
+		w.proc.Kill()
+	}
+	<-stopped
+}
+
+// errHostGone is a host whose connection ended or who stopped answering.
+var errHostGone = errors.New("host gone")

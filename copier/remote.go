@@ -1,0 +1,368 @@
+package copier
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pcopy/pcopy/internal/mux"
+	"github.com/pcopy/pcopy/internal/wire"
+)
+
+// A Host is a machine whose agent runs workers for this coordinator, over
+// the one connection its launcher (ssh, srun, mpirun, kubectl) made:
+// ConnectHost starts it; Spawner (see Spread) starts workers there.
+type Host struct {
+	Name    string    // as the user named it
+	Info    mux.Hello // what its agent said of itself
+	Workers int       // how many workers it runs
+
+	cmd     *exec.Cmd
+	stdin   io.Closer
+	w       *mux.Writer
+	r       *mux.Reader
+	timeout time.Duration
+
+	mu     sync.Mutex
+	chans  map[uint64]*remoteWorker
+	nextCh uint64
+	err    error         // why it is gone
+	gone   chan struct{} // closed when the connection ended
+	heard  atomic.Int64  // when a frame last came, in ns since start
+	start  time.Time
+}
+
+// HostConfig is how a coordinator reaches its hosts.
+type HostConfig struct {
+	Version string        // this pcopy's version, to compare with the agent's
+	Timeout time.Duration // a host silent this long is taken for gone
+	Stderr  io.Writer     // where the hosts' messages go, each line naming its host
+}
+
+// ConnectHost runs argv (a launcher command that starts `pcopy
+// --serve-agent` on the host name) and reads the agent's handshake. What
+// the host prints before its agent speaks (a login banner) and on its
+// stderr goes to cfg.Stderr, each line prefixed with the host's name.
+// workers 0 means as many as the host has CPUs. An agent of another
+// version is refused.
+func ConnectHost(name string, argv []string, workers int, cfg HostConfig) (*Host, error) {
+	h := &Host{Name: name, timeout: cfg.Timeout, chans: make(map[uint64]*remoteWorker), gone: make(chan struct{}), start: time.Now()}
+	h.cmd = exec.Command(argv[0], argv[1:]...)
+	h.cmd.Stderr = &linePrefixer{w: cfg.Stderr, prefix: "pcopy: " + name + ": "}
+	setLauncherAttrs(h.cmd)
+	stdin, err := h.cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := h.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := h.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("host %s: start %s: %w", name, argv[0], err)
+	}
+	type result struct {
+		hello mux.Hello
+		noise []byte
+		err   error
+	}
+	br := bufio.NewReaderSize(stdout, 64<<10)
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		r.hello, r.noise, r.err = mux.Handshake(br)
+		done <- r
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(cfg.Timeout):
+		r.err = fmt.Errorf("no answer in %v", cfg.Timeout)
+	}
+	if len(r.noise) > 0 {
+		p := &linePrefixer{w: cfg.Stderr, prefix: "pcopy: " + name + " says: "}
+		p.Write(r.noise)
+		p.flush()
+	}
+	fail := func(err error) (*Host, error) {
+		killLauncher(h.cmd)
+		h.cmd.Wait()
+		return nil, fmt.Errorf("host %s: %w", name, err)
+	}
+	switch {
+	case r.err != nil:
+		return fail(r.err)
+	case r.hello.Mux != mux.Version || r.hello.Wire != wire.Version:
+		theirs := r.hello.Pcopy
+		if theirs == "" {
+			theirs = "another version"
+		}
+		return fail(fmt.Errorf("runs pcopy %s (agent protocol %d, worker protocol %d), this is pcopy %s (%d, %d): "+
+			"install this version there, or name it with --remote-pcopy", theirs, r.hello.Mux, r.hello.Wire, cfg.Version, mux.Version, wire.Version))
+	}
+	h.Info = r.hello
+	h.Workers = workers
+	if h.Workers <= 0 {
+		h.Workers = max(1, int(r.hello.CPUs))
+	}
+	h.w, h.stdin = mux.NewWriter(stdin), stdin
+	h.r = mux.NewReader(br)
+	h.heard.Store(int64(time.Since(h.start)))
+	go h.readLoop()
+	go h.heartbeat()
+	return h, nil
+}
+
+// readLoop hands each frame from the agent to its worker's channel until
+// the connection ends.
+func (h *Host) readLoop() {
+	defer h.ended()
+	for {
+		typ, ch, payload, err := h.r.Read()
+		if err != nil {
+			if err == io.EOF {
+				err = errors.New("connection closed")
+			}
+			h.lost(err)
+			return
+		}
+		h.heard.Store(int64(time.Since(h.start)))
+		if typ == mux.Pong {
+			continue
+		}
+		h.mu.Lock()
+		w := h.chans[ch]
+		h.mu.Unlock()
+		if w == nil {
+			continue
+		}
+		switch typ {
+		case mux.Opened:
+			pid, err := mux.Uvarint(payload)
+			if err != nil {
+				h.lost(err)
+				return
+			}
+			w.pid = int(pid)
+			close(w.opened)
+		case mux.Data:
+			w.out <- payload // held up until the coordinator reads: flow control
+		case mux.Exit:
+			h.mu.Lock()
+			delete(h.chans, ch)
+			h.mu.Unlock()
+			w.end(string(payload))
+		default:
+			h.lost(fmt.Errorf("%w: frame type %d from the agent", mux.ErrProtocol, typ))
+			return
+		}
+	}
+}
+
+// heartbeat pings the agent a few times per timeout; a host that says
+// nothing for the whole timeout (stopped, cut off) is taken for gone: its
+// launcher's process group is killed, which ends the connection.
+func (h *Host) heartbeat() {
+	tick := time.NewTicker(max(h.timeout/4, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-h.gone:
+			return
+		case <-tick.C:
+		}
+		if silent := time.Since(h.start) - time.Duration(h.heard.Load()); silent > h.timeout {
+			h.lost(fmt.Errorf("no answer for %v", silent.Round(time.Second)))
+			return
+		}
+		h.w.Write(mux.Ping, 0, nil)
+	}
+}
+
+// lost ends the connection to h, for err: its launcher's process group
+// is killed, so the connection's output ends, and readLoop then ends
+// every worker there.
+func (h *Host) lost(err error) {
+	h.mu.Lock()
+	first := h.err == nil
+	if first {
+		h.err = err
+	}
+	h.mu.Unlock()
+	if first {
+		killLauncher(h.cmd)
+	}
+}
+
+// ended is readLoop's end: every worker on h is over.
+func (h *Host) ended() {
+	h.mu.Lock()
+	chans := h.chans
+	h.chans = nil
+	err := h.err
+	h.mu.Unlock()
+	close(h.gone)
+	for _, w := range chans {
+		w.end(fmt.Sprintf("host %s: %v", h.Name, err))
+	}
+	h.cmd.Wait()
+}
+
+// Close ends the connection: the agent, seeing its input end, stops
+// whatever workers it still runs and exits; one that has not within 5 s
+// is killed with its launcher.
+func (h *Host) Close() {
+	h.stdin.Close()
+	select {
+	case <-h.gone:
+	case <-time.After(5 * time.Second):
+		h.lost(errors.New("closed"))
+		<-h.gone
+	}
+}
+
+// Err says why h is gone, or nil.
+func (h *Host) Err() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.err
+}
+
+// spawn starts worker number id on h, and waits until it runs.
+func (h *Host) spawn(id int) (WorkerProcess, error) {
+	h.mu.Lock()
+	if h.chans == nil || h.err != nil {
+		err := h.err
+		h.mu.Unlock()
+		return nil, fmt.Errorf("%w: %s: %v", errHostGone, h.Name, err)
+	}
+	h.nextCh++
+	w := &remoteWorker{h: h, ch: h.nextCh, out: make(chan []byte, 16), opened: make(chan struct{}), exited: make(chan struct{})}
+	h.chans[w.ch] = w
+	h.mu.Unlock()
+	if err := h.w.Write(mux.Open, w.ch, mux.PutUvarint(uint64(id))); err != nil {
+		h.lost(err)
+	}
+	select {
+	case <-w.opened:
+		return w, nil
+	case <-w.exited:
+		return nil, fmt.Errorf("%w: %s: start worker: %s", errHostGone, h.Name, w.why)
+	}
+}
+
+// remoteWorker is a worker process on a host, as the coordinator sees
+// it: the same as a local one.
+type remoteWorker struct {
+	h      *Host
+	ch     uint64
+	pid    int
+	out    chan []byte
+	rest   []byte
+	opened chan struct{}
+	once   sync.Once
+	exited chan struct{}
+	why    string // why it exited, "" if it succeeded
+}
+
+// end records that the worker exited, for why ("" if it succeeded).
+func (w *remoteWorker) end(why string) {
+	w.once.Do(func() {
+		w.why = why
+		close(w.out)
+		close(w.exited)
+	})
+}
+
+func (w *remoteWorker) Stdin() io.WriteCloser { return remoteStdin{w} }
+func (w *remoteWorker) Stdout() io.Reader     { return w }
+func (w *remoteWorker) Pid() int              { return w.pid }
+func (w *remoteWorker) Terminate() error      { return w.h.w.Write(mux.Signal, w.ch, []byte{mux.SigTerm}) }
+
+// Kill asks the agent to kill the worker; on a host that is gone, the
+// worker is over already.
+func (w *remoteWorker) Kill() error {
+	w.h.w.Write(mux.Signal, w.ch, []byte{mux.SigKill})
+	return nil
+}
+
+func (w *remoteWorker) Wait() error {
+	<-w.exited
+	if w.why != "" {
+		return errors.New(w.why)
+	}
+	return nil
+}
+
+// Read reads the worker's stdout.
+func (w *remoteWorker) Read(p []byte) (int, error) {
+	for len(w.rest) == 0 {
+		b, ok := <-w.out
+		if !ok {
+			if w.why != "" && w.h.Err() != nil {
+				return 0, errors.New(w.why)
+			}
+			return 0, io.EOF
+		}
+		w.rest = b
+	}
+	n := copy(p, w.rest)
+	w.rest = w.rest[n:]
+	return n, nil
+}
+
+// remoteStdin is a remote worker's stdin.
+type remoteStdin struct{ w *remoteWorker }
+
+func (s remoteStdin) Write(p []byte) (int, error) {
+	for n := 0; n < len(p); {
+		m := min(len(p)-n, mux.MaxPayload)
+		if err := s.w.h.w.Write(mux.Data, s.w.ch, p[n:n+m]); err != nil {
+			return n, err
+		}
+		n += m
+	}
+	return len(p), nil
+}
+
+func (s remoteStdin) Close() error { return s.w.h.w.Write(mux.EOF, s.w.ch, nil) }
+
+// linePrefixer writes what a host prints, a line at a time, each line
+// prefixed with the host's name.
+type linePrefixer struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix string
+	line   []byte
+}
+
+func (l *linePrefixer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.line = append(l.line, p...)
+	for {
+		i := bytes.IndexByte(l.line, '\n')
+		if i < 0 {
+			break
+		}
+		fmt.Fprintf(l.w, "%s%s\n", l.prefix, strings.TrimRight(string(l.line[:i]), "\r"))
+		l.line = l.line[i+1:]
+	}
+	return len(p), nil
+}
+
+func (l *linePrefixer) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.line) > 0 {
+		fmt.Fprintf(l.w, "%s%s\n", l.prefix, l.line)
+		l.line = nil
+	}
+}

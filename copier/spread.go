@@ -1,0 +1,97 @@
+package copier
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// errNoRoom is a worker that cannot be started anywhere: every place
+// that had room for it is a host that is gone.
+var errNoRoom = errors.New("no host left to run a worker on")
+
+// Spread returns a Spawner that starts workers with local, up to nlocal at
+// once, and on hosts, up to each one's Workers at once, and how many
+// workers it has room for. A worker that ends frees its place for the one
+// that replaces it; a host that is gone has no place any more, and when
+// no place is left the Spawner fails with an error the coordinator takes
+// as "go on with the workers left".
+func Spread(local Spawner, nlocal int, hosts []*Host) (Spawner, int) {
+	type place struct {
+		host  *Host // nil: this machine
+		limit int
+		live  int
+	}
+	var places []*place
+	total := 0
+	if nlocal > 0 {
+		places = append(places, &place{limit: nlocal})
+		total += nlocal
+	}
+	for _, h := range hosts {
+		places = append(places, &place{host: h, limit: h.Workers})
+		total += h.Workers
+	}
+	var mu sync.Mutex
+	return func(id int) (WorkerProcess, error) {
+		var lastErr error
+		for _, p := range places {
+			mu.Lock()
+			free := p.live < p.limit && (p.host == nil || p.host.Err() == nil)
+			if free {
+				p.live++
+			}
+			mu.Unlock()
+			if !free {
+				continue
+			}
+			var proc WorkerProcess
+			var err error
+			if p.host == nil {
+				proc, err = local(id)
+			} else {
+				proc, err = p.host.spawn(id)
+			}
+			if err == nil {
+				return &placedWorker{WorkerProcess: proc, release: func() {
+					mu.Lock()
+					p.live--
+					mu.Unlock()
+				}}, nil
+			}
+			mu.Lock()
+			p.live--
+			mu.Unlock()
+			if p.host == nil || !errors.Is(err, errHostGone) {
+				return nil, err
+			}
+			lastErr = err
+		}
+		if lastErr != nil {
+			return nil, fmt.Errorf("%w (%v)", errNoRoom, lastErr)
+		}
+		return nil, errNoRoom
+	}, total
+}
+
+// placedWorker is a worker that frees its place when it has been waited
+// for.
+type placedWorker struct {
+	WorkerProcess
+	once    sync.Once
+	release func()
+}
+
+func (w *placedWorker) Wait() error {
+	err := w.WorkerProcess.Wait()
+	w.once.Do(w.release)
+	return err
+}
+
+// Where names the host a worker runs on, "" for this machine.
+func (w *placedWorker) Where() string {
+	if r, ok := w.WorkerProcess.(*remoteWorker); ok {
+		return r.h.Name
+	}
+	return ""
+}

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/pcopy/pcopy/copier"
+	"github.com/pcopy/pcopy/internal/hosts"
+)
+
+// A copy on many hosts: workers started through the launchers a site
+// already has (ssh, srun, mpirun, kubectl), one agent per host driving
+// that host's workers over the one connection (see copier.Host).
+
+// hostFlags are the options of a copy on many hosts.
+func hostFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "hosts", Usage: "also run workers on the hosts in `LIST` ([user@]host[:workers], " +
+			"comma-separated; workers default to the host's CPUs); they must see SRC and DST at the same paths"},
+		&cli.StringFlag{Name: "hostfile", Usage: "read hosts from `FILE`, one a line ([user@]host[:workers], or " +
+			"host slots=N; # comments)"},
+		&cli.StringFlag{Name: "hosts-from", Usage: "take the hosts from `SOURCE`: slurm (the job's nodes, " +
+			"SLURM_JOB_NODELIST)"},
+		&cli.IntFlag{Name: "local-workers", Value: -1, Usage: "with hosts, run `N` workers on this machine too " +
+			"(0: it only coordinates)", DefaultText: "as --workers"},
+		&cli.StringFlag{Name: "rsh", Value: hosts.DefaultRsh, Usage: "how a host's agent is started: a command " +
+			"`TEMPLATE` split into words by pcopy (never by a shell) with {host}, and {cmd} (the remote command " +
+			"as one word, for ssh) or {argv} (as separate words, for srun, mpirun, kubectl)"},
+		&cli.StringFlag{Name: "remote-pcopy", Value: "pcopy", Usage: "the pcopy to run on the hosts: `PATH` " +
+			"(the same version as this one)"},
+		&cli.DurationFlag{Name: "host-timeout", Value: 60 * time.Second, Usage: "a host silent for `DURATION` " +
+			"is taken for gone: its jobs go to the others"},
+	}
+}
+
+// hostRequest is the part of the command line about hosts.
+type hostRequest struct {
+	list, file, from string
+	local            int
+	rsh, remote      string
+	timeout          time.Duration
+}
+
+func readHostRequest(c *cli.Context) hostRequest {
+	return hostRequest{list: c.String("hosts"), file: c.String("hostfile"), from: c.String("hosts-from"),
+		local: c.Int("local-workers"), rsh: c.String("rsh"), remote: c.String("remote-pcopy"),
+		timeout: c.Duration("host-timeout")}
+}
+
+// any says whether hosts were asked for.
+func (h hostRequest) any() bool { return h.list != "" || h.file != "" || h.from != "" }
+
+// specs returns the hosts asked for.
+func (h hostRequest) specs() ([]hosts.Host, error) {
+	var all []hosts.Host
+	if h.list != "" {
+		hs, err := hosts.Parse(h.list)
+		if err != nil {
+			return nil, fmt.Errorf("--hosts: %w", err)
+		}
+		all = append(all, hs...)
+	}
+	if h.file != "" {
+		f, err := os.Open(h.file)
+		if err != nil {
+			return nil, fmt.Errorf("--hostfile: %w", err)
+		}
+		hs, err := hosts.ParseFile(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("--hostfile %s: %w", h.file, err)
+		}
+		all = append(all, hs...)
+	}
+	switch h.from {
+	case "":
+	case "slurm":
+		hs, err := hosts.FromSlurm(os.Getenv)
+		if err != nil {
+			return nil, fmt.Errorf("--hosts-from slurm: %w", err)
+		}
+		all = append(all, hs...)
+	default:
+		return nil, fmt.Errorf("--hosts-from %q: the one source known is slurm", h.from)
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("no hosts listed")
+	}
+	seen := make(map[string]bool)
+	for _, h := range all {
+		if seen[h.Target()] {
+			return nil, fmt.Errorf("host %s is listed twice (--hosts, --hostfile, --hosts-from)", h.Target())
+		}
+		seen[h.Target()] = true
+	}
+	return all, nil
+}
+
+// connect starts the agents of the hosts asked for, all at once. A host
+// that cannot be used is said on stderr, and the copy goes on without
+// it; the hosts returned are those whose agents answered.
+func (h hostRequest) connect(specs []hosts.Host, stderr io.Writer) ([]*copier.Host, error) {
+	argv := []string{h.remote, "--serve-agent", "--host-timeout", h.timeout.String()}
+	cmds := make([][]string, len(specs))
+	for i, s := range specs {
+		words, err := hosts.Render(h.rsh, s, argv)
+		if err != nil {
+			return nil, fmt.Errorf("--rsh: %w", err)
+		}
+		cmds[i] = words
+	}
+	cfg := copier.HostConfig{Version: version(), Timeout: h.timeout, Stderr: stderr}
+	got := make([]*copier.Host, len(specs))
+	errs := make([]error, len(specs))
+	var wg sync.WaitGroup
+	for i, s := range specs {
+		wg.Go(func() {
+			got[i], errs[i] = copier.ConnectHost(s.Target(), cmds[i], s.Workers, cfg)
+		})
+	}
+	wg.Wait()
+	var live []*copier.Host
+	for i, hst := range got {
+		if errs[i] != nil {
+			fmt.Fprintf(stderr, "pcopy: warning: %v; going on without it\n", errs[i])
+			continue
+		}
+		live = append(live, hst)
+	}
+	return live, nil
+}
+
+// serveAgent is `pcopy --serve-agent [--host-timeout D]`, what a
+// coordinator's launcher runs on a host: the host's agent, on stdin and
+// stdout. It returns the exit code.
+func serveAgent(args []string) int {
+	timeout := 60 * time.Second
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "--host-timeout" && i+1 < len(args):
+			d, err := time.ParseDuration(args[i+1])
+			if err != nil || d <= 0 {
+				fmt.Fprintf(os.Stderr, "pcopy: error: --serve-agent: bad --host-timeout %q\n", args[i+1])
+				return exitUsage
+			}
+			timeout = d
+			i++
+		default:
+			fmt.Fprintf(os.Stderr, "pcopy: error: --serve-agent: unknown argument %q\n", args[i])
+			return exitUsage
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pcopy: error: --serve-agent: cannot find the pcopy binary: %v\n", err)
+		return exitFailed
+	}
+	// The coordinator decides what a Ctrl-C or a closed terminal means;
+	// SIGTERM (or the connection ending) stops the agent and its workers.
+	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGPIPE)
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer cancel()
+	err = copier.ServeAgent(ctx, os.Stdin, os.Stdout, copier.AgentConfig{
+		Spawn: copier.Exec(exe, "pcopy"), Version: version(), Timeout: timeout})
+	if err != nil && ctx.Err() == nil {
+		fmt.Fprintf(os.Stderr, "pcopy: agent: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// describeHosts is the line that says where the workers run.
+func describeHosts(local int, hs []*copier.Host) string {
+	var parts []string
+	if local > 0 {
+		parts = append(parts, fmt.Sprintf("%d here", local))
+	}
+	for _, h := range hs {
+		parts = append(parts, fmt.Sprintf("%d on %s", h.Workers, h.Name))
+	}
+	return "workers: " + strings.Join(parts, ", ")
+}

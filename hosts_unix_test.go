@@ -1,0 +1,128 @@
+//go:build unix
+
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pcopy/pcopy/copier"
+	"github.com/pcopy/pcopy/internal/treecheck"
+)
+
+// standInHosts makes a pcopy command and a launcher, standin.sh HOST
+// COMMAND..., that runs COMMAND on this machine as ssh would on HOST,
+// after writing its pid (the agent's, as it execs) to DIR/HOST.pid.
+func standInHosts(t *testing.T) (pcopy, launcher, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	exe, err := os.Executable()
+	must(t, err)
+	pcopy = filepath.Join(dir, "pcopy") // the test binary is pcopy by that name (TestMain)
+	must(t, os.Symlink(exe, pcopy))
+	launcher = filepath.Join(dir, "standin.sh")
+	must(t, os.WriteFile(launcher, []byte("#!/bin/sh\necho $$ > "+dir+"/$1.pid\nshift\nexec \"$@\"\n"), 0o755))
+	return pcopy, launcher, dir
+}
+
+// manyFiles makes a tree of n small files in 10 directories.
+func manyFiles(t *testing.T, root string, n int) {
+	t.Helper()
+	for i := range n {
+		p := filepath.Join(root, fmt.Sprintf("d%d", i%10), fmt.Sprintf("f%04d", i))
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		must(t, os.WriteFile(p, bytes.Repeat([]byte{byte(i)}, 4096+i), 0o644))
+	}
+}
+
+// agentPid waits until the stand-in for host has started its agent.
+func agentPid(t *testing.T, dir, host string) int {
+	t.Helper()
+	for start := time.Now(); time.Since(start) < 20*time.Second; time.Sleep(10 * time.Millisecond) {
+		b, err := os.ReadFile(filepath.Join(dir, host+".pid"))
+		if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && perr == nil {
+			return pid
+		}
+	}
+	t.Fatalf("the agent of %s never started", host)
+	return 0
+}
+
+// countFiles counts the regular files below root.
+func countFiles(root string) int {
+	n := 0
+	filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+// A host that dies mid-copy (its agent and workers SIGKILLed: a crashed
+// node) or hangs (SIGSTOPped past --host-timeout: a node cut off) has its
+// jobs done by the others: the copy completes, the same as its source,
+// with no temporary file left and no process of the lost host left.
+func TestHostLostMidCopy(t *testing.T) {
+	for _, how := range []string{"killed", "stopped"} {
+		t.Run(how, func(t *testing.T) {
+			pcopy, launcher, dir := standInHosts(t)
+			src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+			manyFiles(t, src, 400)
+			cmd := exec.Command(pcopy, "--hosts", "doomed:2,steady:1", "--local-workers", "1", "--host-timeout", "2s",
+				"--rsh", launcher+" {name} {argv}", "--remote-pcopy", pcopy, src, dst)
+			// Workers wait before each file: the copy lasts long enough
+			// to lose a host in the middle of it.
+			cmd.Env = append(os.Environ(), paceEnv+"=10ms", paceFilesEnv+"=1")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			must(t, cmd.Start())
+			pid := agentPid(t, dir, "doomed")
+			for start := time.Now(); countFiles(dst) < 40; time.Sleep(5 * time.Millisecond) {
+				if time.Since(start) > 30*time.Second {
+					t.Fatalf("the copy did not start: %s", stderr.String())
+				}
+			}
+			sig := syscall.SIGKILL
+			if how == "stopped" {
+				sig = syscall.SIGSTOP
+			}
+			must(t, syscall.Kill(-pid, sig)) // the agent's process group: it and its workers
+			t.Cleanup(func() { syscall.Kill(-pid, syscall.SIGKILL) })
+			err := cmd.Wait()
+			if err != nil {
+				t.Fatalf("pcopy: %v\n%s", err, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), "on doomed) died (host doomed:") {
+				t.Errorf("no warning names the lost host's workers:\n%s", stderr.String())
+			}
+			diffs, err := treecheck.Compare(src, dst, treecheck.Options{})
+			must(t, err)
+			if len(diffs) > 0 {
+				t.Errorf("the copy differs from its source: %v", diffs)
+			}
+			if left := treecheck.TempFiles(dst, copier.TempPrefix); len(left) > 0 {
+				t.Errorf("temporary files left: %v", left)
+			}
+			// Killed, they are gone once reaped (by init: their parent,
+			// the agent, is dead).
+			err = syscall.Kill(-pid, 0)
+			for start := time.Now(); err != syscall.ESRCH && time.Since(start) < 10*time.Second; time.Sleep(20 * time.Millisecond) {
+				err = syscall.Kill(-pid, 0)
+			}
+			if err != syscall.ESRCH {
+				out, _ := exec.Command("ps", "-o", "pid,stat,args", "-g", strconv.Itoa(pid)).CombinedOutput()
+				t.Errorf("the lost host's processes are still there:\n%s", out)
+			}
+		})
+	}
+}
