@@ -314,7 +314,7 @@ func (r *request) spread(stderr io.Writer) *failure {
 	if len(r.remote) == 0 && local == 0 {
 		return &failure{exitUsage, "no host could be used, and --local-workers is 0", "see the messages above for why each host was refused"}
 	}
-	r.copy.Spawn, r.copy.Workers = copier.Spread(r.copy.Spawn, local, r.remote)
+	r.copy.Hosts, r.copy.Workers = r.remote, local
 	if !r.quiet {
 		fmt.Fprintf(stderr, "pcopy: %s\n", describeHosts(local, r.remote))
 	}

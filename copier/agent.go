@@ -127,6 +127,8 @@ func (a *agent) handle(typ byte, ch uint64, payload []byte) error {
 	switch typ {
 	case mux.Ping:
 		return a.w.Write(mux.Pong, 0, payload)
+	case mux.Prove:
+		return a.prove(payload)
 	case mux.Open:
 		id, err := mux.Uvarint(payload)
 		if err != nil || w != nil || ch == 0 {

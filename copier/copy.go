@@ -94,6 +94,11 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	if err := c.makeDstRoot(); err != nil {
 		return Summary{}, err
 	}
+	if len(opts.Hosts) > 0 {
+		if err := c.placeWorkers(opts); err != nil {
+			return Summary{}, err
+		}
+	}
 	err = c.copyAll(ctx, opts)
 	c.sum.Duration = time.Since(start)
 	sort.SliceStable(c.sum.Errors, func(i, j int) bool { return c.sum.Errors[i].Path < c.sum.Errors[j].Path })

@@ -22,8 +22,14 @@ type Options struct {
 	// operating system's. Workers started by Spawn must see the same files.
 	Fs afero.Fs
 
-	// Workers is the number of workers; 0 means one.
+	// Workers is the number of workers; 0 means one, or none with Hosts.
 	Workers int
+
+	// Hosts run workers too, as many as each one's Workers says, once
+	// each has shown that it sees SRC and DST as this machine does (see
+	// Host.Prove); one that does not is left out with a warning. Copy
+	// does not close them.
+	Hosts []*Host
 
 	// Fsync flushes every file to disk before it gets its name, and every
 	// directory once its entries are in, so that a copy that completed

@@ -18,7 +18,7 @@ import (
 
 // A Host is a machine whose agent runs workers for this coordinator, over
 // the one connection its launcher (ssh, srun, mpirun, kubectl) made:
-// ConnectHost starts it; Spawner (see Spread) starts workers there.
+// ConnectHost starts it; a copy given it in Options.Hosts runs workers there.
 type Host struct {
 	Name    string    // as the user named it
 	Info    mux.Hello // what its agent said of itself
@@ -35,6 +35,7 @@ type Host struct {
 	nextCh uint64
 	err    error         // why it is gone
 	gone   chan struct{} // closed when the connection ended
+	proved chan []byte   // the agent's answer to Prove
 	heard  atomic.Int64  // when a frame last came, in ns since start
 	start  time.Time
 }
@@ -53,7 +54,8 @@ type HostConfig struct {
 // workers 0 means as many as the host has CPUs. An agent of another
 // version is refused.
 func ConnectHost(name string, argv []string, workers int, cfg HostConfig) (*Host, error) {
-	h := &Host{Name: name, timeout: cfg.Timeout, chans: make(map[uint64]*remoteWorker), gone: make(chan struct{}), start: time.Now()}
+	h := &Host{Name: name, timeout: cfg.Timeout, chans: make(map[uint64]*remoteWorker), gone: make(chan struct{}),
+		proved: make(chan []byte, 1), start: time.Now()}
 	h.cmd = exec.Command(argv[0], argv[1:]...)
 	h.cmd.Stderr = &linePrefixer{w: cfg.Stderr, prefix: "pcopy: " + name + ": "}
 	setLauncherAttrs(h.cmd)
@@ -134,7 +136,14 @@ func (h *Host) readLoop() {
 			return
 		}
 		h.heard.Store(int64(time.Since(h.start)))
-		if typ == mux.Pong {
+		switch typ {
+		case mux.Pong:
+			continue
+		case mux.Proved:
+			select {
+			case h.proved <- payload:
+			default: // an answer not asked for
+			}
 			continue
 		}
 		h.mu.Lock()

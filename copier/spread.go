@@ -3,6 +3,7 @@ package copier
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 )
 
@@ -10,13 +11,13 @@ import (
 // that had room for it is a host that is gone.
 var errNoRoom = errors.New("no host left to run a worker on")
 
-// Spread returns a Spawner that starts workers with local, up to nlocal at
+// spread returns a Spawner that starts workers with local, up to nlocal at
 // once, and on hosts, up to each one's Workers at once, and how many
 // workers it has room for. A worker that ends frees its place for the one
 // that replaces it; a host that is gone has no place any more, and when
 // no place is left the Spawner fails with an error the coordinator takes
 // as "go on with the workers left".
-func Spread(local Spawner, nlocal int, hosts []*Host) (Spawner, int) {
+func spread(local Spawner, nlocal int, hosts []*Host) (Spawner, int) {
 	type place struct {
 		host  *Host // nil: this machine
 		limit int
@@ -94,4 +95,39 @@ func (w *placedWorker) Where() string {
 		return r.h.Name
 	}
 	return ""
+}
+
+// placeWorkers has each of opts.Hosts prove that it sees SRC and DST as
+// this machine does, leaves out those that do not (with a warning), and
+// spreads the copy's workers over this machine (opts.Workers of them,
+// which may be none) and the hosts left.
+func (c *coordinator) placeWorkers(opts Options) error {
+	dir := c.plan.dstRoot
+	if !c.plan.dir {
+		dir = filepath.Dir(dir)
+	}
+	errs := make([]error, len(opts.Hosts))
+	var wg sync.WaitGroup
+	for i, h := range opts.Hosts {
+		wg.Go(func() { errs[i] = h.Prove(c.plan.srcRoot, dir, c.set.DryRun) })
+	}
+	wg.Wait()
+	var live []*Host
+	for i, h := range opts.Hosts {
+		if errs[i] != nil {
+			c.warn(fmt.Sprintf("host %s refused, its workers did not run: %v", h.Name, errs[i]))
+			h.Close()
+			continue
+		}
+		live = append(live, h)
+	}
+	if len(live) == 0 && opts.Workers <= 0 {
+		if c.rootCreated && !c.set.DryRun {
+			c.fs.Remove(c.plan.dstRoot) // made just now, empty
+		}
+		return refused("a host must see SRC and DST at the same paths as this machine (the same filesystems mounted there)",
+			"no host could run workers: %v", errors.Join(errs...))
+	}
+	c.spawn, c.workerCount = spread(c.spawn, max(opts.Workers, 0), live)
+	return nil
 }

@@ -35,9 +35,9 @@ const MaxPayload = 1 << 20
 // more than this without it does not lead to an agent.
 const maxNoise = 64 << 10
 
-// Frame types. Open, Data, EOF, Signal and Ping go from the coordinator to
-// the agent; Opened, Data, Exit and Pong from the agent to the
-// coordinator.
+// Frame types. Open, Data, EOF, Signal, Ping and Prove go from the
+// coordinator to the agent; Opened, Data, Exit, Pong and Proved from the
+// agent to the coordinator.
 const (
 	Open   byte = 1 // start worker number Uvarint(payload) on this channel
 	Opened byte = 2 // the worker runs: its pid, a uvarint
@@ -47,6 +47,8 @@ const (
 	Exit   byte = 6 // the worker exited; payload: why, "" when it succeeded
 	Ping   byte = 7 // on channel 0: the agent answers Pong with the payload
 	Pong   byte = 8
+	Prove  byte = 9  // on channel 0: show that you see SRC and DST as I do (see copier)
+	Proved byte = 10 // on channel 0: what the agent found
 )
 
 // Signals a coordinator can send a worker.
@@ -205,7 +207,7 @@ func (r *Reader) Read() (typ byte, ch uint64, payload []byte, err error) {
 	if err != nil {
 		return 0, 0, nil, err
 	}
-	if typ < Open || typ > Pong {
+	if typ < Open || typ > Proved {
 		return 0, 0, nil, fmt.Errorf("%w: frame type %d", ErrProtocol, typ)
 	}
 	if ch, err = binary.ReadUvarint(r.r); err != nil {
@@ -252,3 +254,29 @@ func Uvarint(payload []byte) (uint64, error) {
 
 // PutUvarint encodes v as a payload.
 func PutUvarint(v uint64) []byte { return binary.AppendUvarint(nil, v) }
+
+// PutStrings encodes strs as a payload.
+func PutStrings(strs ...string) []byte {
+	var b []byte
+	for _, s := range strs {
+		b = appendStr(b, s)
+	}
+	return b
+}
+
+// Strings decodes a payload of n strings (PutStrings).
+func Strings(payload []byte, n int) ([]string, error) {
+	strs := make([]string, n)
+	for i := range strs {
+		l, k := binary.Uvarint(payload)
+		if k <= 0 || l > uint64(len(payload)-k) {
+			return nil, fmt.Errorf("%w: bad strings in frame", ErrProtocol)
+		}
+		strs[i] = string(payload[k : k+int(l)])
+		payload = payload[k+int(l):]
+	}
+	if len(payload) != 0 {
+		return nil, fmt.Errorf("%w: bad strings in frame", ErrProtocol)
+	}
+	return strs, nil
+}

@@ -98,6 +98,15 @@ func TestFramesRoundTrip(t *testing.T) {
 	if _, err := Uvarint([]byte{0x80}); err == nil {
 		t.Error("Uvarint took a truncated number")
 	}
+	in := []string{"/src", "", "a\x00b\xff"}
+	if got, err := Strings(PutStrings(in...), 3); err != nil || len(got) != 3 || got[0] != in[0] || got[1] != in[1] || got[2] != in[2] {
+		t.Errorf("Strings = %q, %v", got, err)
+	}
+	for _, bad := range [][]byte{PutStrings("a", "b"), append(PutStrings("a", "b", "c"), 0), {5, 'a'}} {
+		if _, err := Strings(bad, 3); err == nil {
+			t.Errorf("Strings(%q, 3) took it", bad)
+		}
+	}
 }
 
 // FuzzRead: no input makes the reader panic or allocate beyond MaxPayload.
