@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pcopy/pcopy/copier"
+	"github.com/pcopy/pcopy/internal/treecheck"
+)
+
+// sshHosts starts a real OpenSSH sshd, listening on 127.0.0.2 and
+// 127.0.0.3 with a throw-away host key and key authentication, and
+// returns an ssh config that names them nodeA and nodeB. setEnv is given
+// to the sessions sshd starts (sshd_config's SetEnv). It skips without
+// root or sshd.
+func sshHosts(t *testing.T, setEnv string) (config string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run sshd")
+	}
+	sshd, err := exec.LookPath("sshd")
+	if err != nil {
+		if sshd, err = exec.LookPath("/usr/sbin/sshd"); err != nil {
+			t.Skip("needs OpenSSH's sshd (Debian's openssh-server; .ci/run installs it)")
+		}
+	}
+	if _, err := exec.LookPath("ssh"); err != nil {
+		t.Skip("needs ssh")
+	}
+	dir := t.TempDir()
+	for _, key := range []string{"hostkey", "userkey"} {
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, key)).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v: %s", err, out)
+		}
+	}
+	pub, err := os.ReadFile(filepath.Join(dir, "userkey.pub"))
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(dir, "authorized_keys"), pub, 0o600))
+	l, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("no 127.0.0.2 here: %v", err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	must(t, os.MkdirAll("/run/sshd", 0o755)) // its privilege separation directory
+	cfg := fmt.Sprintf(`ListenAddress 127.0.0.2:%d
+ListenAddress 127.0.0.3:%d
+HostKey %s/hostkey
+AuthorizedKeysFile %s/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile %s/sshd.pid
+MaxStartups 100
+LogLevel ERROR
+`, port, port, dir, dir, dir)
+	if setEnv != "" {
+		cfg += "SetEnv " + setEnv + "\n"
+	}
+	must(t, os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(cfg), 0o600))
+	cmd := exec.Command(sshd, "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
+	var log bytes.Buffer
+	cmd.Stderr = &log
+	must(t, cmd.Start())
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("sshd's log:\n%s", log.String())
+		}
+	})
+	for _, addr := range []string{"127.0.0.2", "127.0.0.3"} {
+		for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+			c, err := net.Dial("tcp", net.JoinHostPort(addr, fmt.Sprint(port)))
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("sshd does not listen on %s: %v\n%s", addr, err, log.String())
+			}
+		}
+	}
+	config = filepath.Join(dir, "ssh_config")
+	must(t, os.WriteFile(config, []byte(fmt.Sprintf(`Host nodeA
+  HostName 127.0.0.2
+Host nodeB
+  HostName 127.0.0.3
+Host *
+  Port %d
+  User root
+  IdentityFile %s/userkey
+  IdentitiesOnly yes
+  UserKnownHostsFile /dev/null
+  StrictHostKeyChecking no
+  LogLevel ERROR
+`, port, dir)), 0o600))
+	return config
+}
+
+// A copy through two hosts reached with real ssh (sshd on two loopback
+// addresses) is the same as its source in everything cp -a keeps
+// (content, modes, owners, times to the nanosecond, xattrs, hard-link
+// groups, special files), with no temporary file left.
+func TestCopyThroughSSH(t *testing.T) {
+	config := sshHosts(t, "")
+	pcopy, _, dir := standInHosts(t)
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	everyKind(t, src)
+	manyFiles(t, filepath.Join(src, "many"), 200)
+	must(t, unix.Setxattr(filepath.Join(src, "a"), "user.note", []byte("kept"), 0))
+	cmd := exec.Command(pcopy, "--hosts", "nodeA:2,nodeB:2", "--local-workers", "0",
+		"--rsh", "ssh -F "+config+" -T -o BatchMode=yes {host} {cmd}", "--remote-pcopy", pcopy, src, dst)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("pcopy: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "pcopy: workers: 2 on nodeA, 2 on nodeB") {
+		t.Errorf("the workers did not run on both hosts:\n%s", stderr.String())
+	}
+	diffs, err := treecheck.Compare(src, dst, treecheck.Options{})
+	must(t, err)
+	if len(diffs) > 0 {
+		t.Errorf("the copy differs from its source: %v", diffs)
+	}
+	if left := treecheck.TempFiles(dst, copier.TempPrefix); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// Killing the ssh client of one host mid-copy drops that host: its agent,
+// seeing its connection end, stops its workers and exits; the other host
+// and this machine finish the copy, identical, with nothing left behind.
+func TestSSHClientKilledMidCopy(t *testing.T) {
+	config := sshHosts(t, "PCOPY_TEST_PACE=10ms PCOPY_TEST_PACE_FILES=1")
+	pcopy, _, dir := standInHosts(t)
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	manyFiles(t, src, 300)
+	cmd := exec.Command(pcopy, "--hosts", "nodeA:2,nodeB:1", "--local-workers", "1",
+		"--rsh", "ssh -F "+config+" -T -o BatchMode=yes {host} {cmd}", "--remote-pcopy", pcopy, src, dst)
+	cmd.Env = append(os.Environ(), paceEnv+"=10ms", paceFilesEnv+"=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	must(t, cmd.Start())
+	for start := time.Now(); countFiles(dst) < 30; time.Sleep(5 * time.Millisecond) {
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("the copy did not start: %s", stderr.String())
+		}
+	}
+	out, err := exec.Command("pkill", "-KILL", "-f", "^ssh -F "+config+" .* nodeA ").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pkill found no ssh client of nodeA: %v %s", err, out)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("pcopy: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "on nodeA) died (host nodeA: ") {
+		t.Errorf("no warning names nodeA's lost workers:\n%s", stderr.String())
+	}
+	diffs, err := treecheck.Compare(src, dst, treecheck.Options{})
+	must(t, err)
+	if len(diffs) > 0 {
+		t.Errorf("the copy differs from its source: %v", diffs)
+	}
+	if left := treecheck.TempFiles(dst, copier.TempPrefix); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+	// nodeA's agent and workers, cut off, stop on their own.
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		out, _ := exec.Command("pgrep", "-f", pcopy+" --serve-agent").Output()
+		if len(bytes.TrimSpace(out)) == 0 {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("agents still running after the copy: %s", out)
+		}
+	}
+}
