@@ -146,6 +146,9 @@ func (r *request) printOutcome(stderr io.Writer, sum copier.Summary, err error, 
 			line = progress.DryRunSummaryLine(sum)
 		}
 		fmt.Fprintf(stderr, "pcopy: %s%s%s\n", prefix, line, notCopied(sum))
+		for _, h := range sum.Hosts {
+			fmt.Fprintf(stderr, "pcopy: %s\n", hostLine(h))
+		}
 	}
 	out.dryRun = dryRun
 	switch {

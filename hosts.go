@@ -15,6 +15,7 @@ import (
 
 	"github.com/pcopy/pcopy/copier"
 	"github.com/pcopy/pcopy/internal/hosts"
+	"github.com/pcopy/pcopy/progress"
 )
 
 // A copy on many hosts: workers started through the launchers a site
@@ -188,4 +189,20 @@ func describeHosts(local int, hs []*copier.Host) string {
 		parts = append(parts, fmt.Sprintf("%d on %s", h.Workers, h.Name))
 	}
 	return "workers: " + strings.Join(parts, ", ")
+}
+
+// hostLine says what one machine did, after the summary line.
+func hostLine(h copier.HostSummary) string {
+	name := h.Name
+	if name == "" {
+		name = "here"
+	}
+	line := fmt.Sprintf("  %s: %d workers, %d done, %d failed, %s", name, h.Workers, h.Done, h.Failed, progress.HumanBytes(h.Bytes))
+	switch h.State {
+	case "lost":
+		line += "; lost (" + h.Reason + "), its jobs went to the others"
+	case "refused":
+		line += "; refused"
+	}
+	return line
 }

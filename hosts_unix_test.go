@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -104,6 +105,9 @@ func TestHostLostMidCopy(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String(), "on doomed) died (host doomed:") {
 				t.Errorf("no warning names the lost host's workers:\n%s", stderr.String())
+			}
+			if !regexp.MustCompile(`(?m)^pcopy:   doomed: 2 workers, \d+ done, \d+ failed, .*; lost \(.*\), its jobs went to the others$`).MatchString(stderr.String()) {
+				t.Errorf("the summary does not say doomed was lost:\n%s", stderr.String())
 			}
 			diffs, err := treecheck.Compare(src, dst, treecheck.Options{})
 			must(t, err)

@@ -149,6 +149,20 @@ type jsonReport struct {
 	BytesPerSecond  float64     `json:"bytes_per_second"`
 	Errors          []jsonError `json:"errors"`
 	Warnings        []string    `json:"warnings"`
+	Hosts           []jsonHost  `json:"hosts,omitempty"`
+}
+
+// jsonHost is what one machine did in a copy on many hosts
+// (copier.HostSummary); this one has local true.
+type jsonHost struct {
+	Name    string `json:"name"`
+	Local   bool   `json:"local"`
+	Workers int    `json:"workers"`
+	Done    int64  `json:"done"`
+	Failed  int64  `json:"failed"`
+	Bytes   int64  `json:"bytes"`
+	State   string `json:"state"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // jsonError is a path that failed, and why.
@@ -200,6 +214,14 @@ func writeJSON(w io.Writer, out outcome) error {
 	}
 	if secs := s.Duration.Seconds(); secs > 0 && !out.dryRun {
 		r.BytesPerSecond = float64(s.Bytes) / secs // a dry run copies nothing: 0
+	}
+	for _, h := range s.Hosts {
+		jh := jsonHost{Name: h.Name, Local: h.Name == "", Workers: h.Workers, Done: h.Done, Failed: h.Failed,
+			Bytes: h.Bytes, State: h.State, Reason: h.Reason}
+		if jh.Local {
+			jh.Name, _ = os.Hostname()
+		}
+		r.Hosts = append(r.Hosts, jh)
 	}
 	r.DeletedPaths = []jsonPath{}
 	for _, rel := range out.deleted {

@@ -206,6 +206,20 @@ type Summary struct {
 	// fit is counted there, not listed in Errors.
 	Full     []*FullFs
 	Warnings []string
+	// Hosts says what each machine did in a copy with Options.Hosts: this
+	// one first (Name ""), then each host in the order given.
+	Hosts []HostSummary
+}
+
+// HostSummary is what one machine did in a copy on many hosts.
+type HostSummary struct {
+	Name    string // the host's name; "" for this machine
+	Workers int    // how many workers it was to run
+	Done    int64  // jobs it finished (a file, link or part copied, or found unchanged)
+	Failed  int64  // jobs that failed there
+	Bytes   int64  // bytes it copied
+	State   string // "ok"; "lost" (its jobs went to the others); "refused" (it ran none)
+	Reason  string // why it was lost or refused
 }
 
 // NotCopied counts the entries not copied for lack of room (see Full).

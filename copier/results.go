@@ -87,6 +87,14 @@ func (c *coordinator) misbehaved(w *workerState, what string) {
 func (c *coordinator) finishTask(w *workerState, t *task, r wire.Result) {
 	w.untrack(t)
 	c.out--
+	if w.place != nil {
+		if r.Err != "" {
+			w.place.Failed++
+		} else {
+			w.place.Done++
+			w.place.Bytes += r.Bytes
+		}
+	}
 	if r.Err != "" {
 		if r.Changed && c.relist(t) {
 			return

@@ -54,7 +54,7 @@ func spread(local Spawner, nlocal int, hosts []*Host) (Spawner, int) {
 				proc, err = p.host.spawn(id)
 			}
 			if err == nil {
-				return &placedWorker{WorkerProcess: proc, release: func() {
+				return &placedWorker{WorkerProcess: proc, host: p.host, release: func() {
 					mu.Lock()
 					p.live--
 					mu.Unlock()
@@ -79,6 +79,7 @@ func spread(local Spawner, nlocal int, hosts []*Host) (Spawner, int) {
 // for.
 type placedWorker struct {
 	WorkerProcess
+	host    *Host // nil: this machine
 	once    sync.Once
 	release func()
 }
@@ -91,10 +92,28 @@ func (w *placedWorker) Wait() error {
 
 // Where names the host a worker runs on, "" for this machine.
 func (w *placedWorker) Where() string {
-	if r, ok := w.WorkerProcess.(*remoteWorker); ok {
-		return r.h.Name
+	if w.host != nil {
+		return w.host.Name
 	}
 	return ""
+}
+
+// placeOf is the summary of the machine proc runs on, in a copy on many
+// hosts; nil otherwise.
+func (c *coordinator) placeOf(proc WorkerProcess) *HostSummary {
+	p, ok := proc.(*placedWorker)
+	if !ok {
+		return nil
+	}
+	if p.host == nil {
+		return &c.sum.Hosts[0]
+	}
+	for i := range c.sum.Hosts {
+		if c.sum.Hosts[i].Name == p.host.Name {
+			return &c.sum.Hosts[i]
+		}
+	}
+	return nil
 }
 
 // placeWorkers has each of opts.Hosts prove that it sees SRC and DST as
@@ -106,6 +125,10 @@ func (c *coordinator) placeWorkers(opts Options) error {
 	if !c.plan.dir {
 		dir = filepath.Dir(dir)
 	}
+	c.sum.Hosts = []HostSummary{{Workers: max(opts.Workers, 0), State: "ok"}}
+	for _, h := range opts.Hosts {
+		c.sum.Hosts = append(c.sum.Hosts, HostSummary{Name: h.Name, Workers: h.Workers, State: "ok"})
+	}
 	errs := make([]error, len(opts.Hosts))
 	var wg sync.WaitGroup
 	for i, h := range opts.Hosts {
@@ -115,6 +138,7 @@ func (c *coordinator) placeWorkers(opts Options) error {
 	var live []*Host
 	for i, h := range opts.Hosts {
 		if errs[i] != nil {
+			c.sum.Hosts[i+1].State, c.sum.Hosts[i+1].Reason = "refused", errs[i].Error()
 			c.warn(fmt.Sprintf("host %s refused, its workers did not run: %v", h.Name, errs[i]))
 			h.Close()
 			continue

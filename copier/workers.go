@@ -25,11 +25,12 @@ type workerState struct {
 	batches []*batchState // outstanding, oldest first; a worker works in order
 	queued  int64         // bytes in batches
 	tasks   map[uint64]*task
-	greeted bool   // its hello arrived
-	fatal   string // the reason it gave for stopping, if any
-	broken  bool   // a write to it failed: dispatch nothing more
-	closing bool   // its queue is closed: it should now exit cleanly
-	ended   bool   // its output ended and it was waited for
+	greeted bool         // its hello arrived
+	fatal   string       // the reason it gave for stopping, if any
+	broken  bool         // a write to it failed: dispatch nothing more
+	closing bool         // its queue is closed: it should now exit cleanly
+	ended   bool         // its output ended and it was waited for
+	place   *HostSummary // the machine it runs on, in a copy on many hosts
 }
 
 func (w *workerState) String() string {
@@ -63,7 +64,7 @@ func (c *coordinator) startWorker() error {
 		return err
 	}
 	w := &workerState{id: c.lastWorkerID, proc: proc, tasks: make(map[uint64]*task),
-		conn: wire.NewConn(proc.Stdout(), proc.Stdin())}
+		conn: wire.NewConn(proc.Stdout(), proc.Stdin()), place: c.placeOf(proc)}
 	c.workers = append(c.workers, w)
 	go c.readLoop(w)
 	err = w.conn.WriteHello(wire.Hello{Version: wire.Version, Worker: uint64(w.id),
@@ -156,6 +157,11 @@ func (c *coordinator) workerEnded(w *workerState, err error) error {
 		}
 	}
 	requeued := c.requeue(w, reason)
+	if w.place != nil && w.place.Name != "" && w.place.State == "ok" {
+		if h := w.proc.(*placedWorker).host; h.Err() != nil {
+			w.place.State, w.place.Reason = "lost", h.Err().Error()
+		}
+	}
 	err = c.startWorker()
 	if errors.Is(err, errNoRoom) {
 		// Its host is gone: the workers left take its jobs.
