@@ -163,6 +163,8 @@ type jsonHost struct {
 	Bytes   int64  `json:"bytes"`
 	State   string `json:"state"`
 	Reason  string `json:"reason,omitempty"`
+	WireOut int64  `json:"wire_bytes_out"`
+	WireIn  int64  `json:"wire_bytes_in"`
 }
 
 // jsonError is a path that failed, and why.
@@ -217,7 +219,7 @@ func writeJSON(w io.Writer, out outcome) error {
 	}
 	for _, h := range s.Hosts {
 		jh := jsonHost{Name: h.Name, Local: h.Name == "", Workers: h.Workers, Done: h.Done, Failed: h.Failed,
-			Bytes: h.Bytes, State: h.State, Reason: h.Reason}
+			Bytes: h.Bytes, State: h.State, Reason: h.Reason, WireOut: h.WireOut, WireIn: h.WireIn}
 		if jh.Local {
 			jh.Name, _ = os.Hostname()
 		}

@@ -100,6 +100,11 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		}
 	}
 	err = c.copyAll(ctx, opts)
+	for i, h := range opts.Hosts {
+		if h.w != nil && i+1 < len(c.sum.Hosts) {
+			c.sum.Hosts[i+1].WireOut, c.sum.Hosts[i+1].WireIn = int64(h.w.Written()), int64(h.r.Consumed())
+		}
+	}
 	c.sum.Duration = time.Since(start)
 	sort.SliceStable(c.sum.Errors, func(i, j int) bool { return c.sum.Errors[i].Path < c.sum.Errors[j].Path })
 	switch {

@@ -220,6 +220,10 @@ type HostSummary struct {
 	Bytes   int64  // bytes it copied
 	State   string // "ok"; "lost" (its jobs went to the others); "refused" (it ran none)
 	Reason  string // why it was lost or refused
+	// The bytes sent to the host's agent and received from it, frames
+	// included: the copy's control traffic (the data moves on the
+	// shared filesystem).
+	WireOut, WireIn int64
 }
 
 // NotCopied counts the entries not copied for lack of room (see Full).

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // Magic starts the agent's output.
@@ -190,10 +191,10 @@ func (w *Writer) Written() uint64 {
 	return w.n
 }
 
-// Reader reads frames; one goroutine reads.
+// Reader reads frames; one goroutine reads, any may ask Consumed.
 type Reader struct {
 	r *bufio.Reader
-	n uint64
+	n atomic.Uint64
 }
 
 // NewReader returns a Reader of the frames in r (after the handshake, for
@@ -224,12 +225,12 @@ func (r *Reader) Read() (typ byte, ch uint64, payload []byte, err error) {
 	if _, err := io.ReadFull(r.r, payload); err != nil {
 		return 0, 0, nil, truncated(err)
 	}
-	r.n += uint64(1 + uvarintLen(ch) + uvarintLen(n) + int(n))
+	r.n.Add(uint64(1 + uvarintLen(ch) + uvarintLen(n) + int(n)))
 	return typ, ch, payload, nil
 }
 
 // Consumed returns the bytes read so far in frames.
-func (r *Reader) Consumed() uint64 { return r.n }
+func (r *Reader) Consumed() uint64 { return r.n.Load() }
 
 func truncated(err error) error {
 	if err == io.EOF {
