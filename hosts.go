@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -140,13 +141,21 @@ func (h hostRequest) connect(specs []hosts.Host, stderr io.Writer) ([]*copier.Ho
 	return live, nil
 }
 
-// serveAgent is `pcopy --serve-agent [--host-timeout D]`, what a
-// coordinator's launcher runs on a host: the host's agent, on stdin and
-// stdout. It returns the exit code.
+// serveAgent is `pcopy --serve-agent [--host-timeout D] [--allow-root
+// DIR]...`, what a coordinator's launcher runs on a host: the host's
+// agent, on stdin and stdout. It returns the exit code.
 func serveAgent(args []string) int {
 	timeout := 60 * time.Second
+	var allow []string
 	for i := 0; i < len(args); i++ {
 		switch {
+		case args[i] == "--allow-root" && i+1 < len(args):
+			if !filepath.IsAbs(args[i+1]) {
+				fmt.Fprintf(os.Stderr, "pcopy: error: --serve-agent: --allow-root %q is not an absolute path\n", args[i+1])
+				return exitUsage
+			}
+			allow = append(allow, args[i+1])
+			i++
 		case args[i] == "--host-timeout" && i+1 < len(args):
 			d, err := time.ParseDuration(args[i+1])
 			if err != nil || d <= 0 {
@@ -171,7 +180,7 @@ func serveAgent(args []string) int {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer cancel()
 	err = copier.ServeAgent(ctx, os.Stdin, os.Stdout, copier.AgentConfig{
-		Spawn: copier.Exec(exe, "pcopy"), Version: version(), Timeout: timeout})
+		Spawn: copier.Exec(exe, "pcopy"), Version: version(), Timeout: timeout, AllowRoots: allow})
 	if err != nil && ctx.Err() == nil {
 		fmt.Fprintf(os.Stderr, "pcopy: agent: %v\n", err)
 		return exitFailed

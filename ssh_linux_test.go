@@ -20,9 +20,10 @@ import (
 // sshHosts starts a real OpenSSH sshd, listening on 127.0.0.2 and
 // 127.0.0.3 with a throw-away host key and key authentication, and
 // returns an ssh config that names them nodeA and nodeB. setEnv is given
-// to the sessions sshd starts (sshd_config's SetEnv). It skips without
-// root or sshd.
-func sshHosts(t *testing.T, setEnv string) (config string) {
+// to the sessions sshd starts (sshd_config's SetEnv); keyOptions, if any,
+// go before the key in authorized_keys (a forced command). It skips
+// without root or sshd.
+func sshHosts(t *testing.T, setEnv, keyOptions string) (config string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run sshd")
@@ -44,6 +45,9 @@ func sshHosts(t *testing.T, setEnv string) (config string) {
 	}
 	pub, err := os.ReadFile(filepath.Join(dir, "userkey.pub"))
 	must(t, err)
+	if keyOptions != "" {
+		pub = append([]byte(keyOptions+" "), pub...)
+	}
 	must(t, os.WriteFile(filepath.Join(dir, "authorized_keys"), pub, 0o600))
 	l, err := net.Listen("tcp", "127.0.0.2:0")
 	if err != nil {
@@ -114,7 +118,7 @@ Host *
 // (content, modes, owners, times to the nanosecond, xattrs, hard-link
 // groups, special files), with no temporary file left.
 func TestCopyThroughSSH(t *testing.T) {
-	config := sshHosts(t, "")
+	config := sshHosts(t, "", "")
 	pcopy, _, dir := standInHosts(t)
 	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
 	everyKind(t, src)
@@ -144,7 +148,7 @@ func TestCopyThroughSSH(t *testing.T) {
 // seeing its connection end, stops its workers and exits; the other host
 // and this machine finish the copy, identical, with nothing left behind.
 func TestSSHClientKilledMidCopy(t *testing.T) {
-	config := sshHosts(t, "PCOPY_TEST_PACE=10ms PCOPY_TEST_PACE_FILES=1")
+	config := sshHosts(t, "PCOPY_TEST_PACE=10ms PCOPY_TEST_PACE_FILES=1", "")
 	pcopy, _, dir := standInHosts(t)
 	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
 	manyFiles(t, src, 300)
@@ -186,5 +190,45 @@ func TestSSHClientKilledMidCopy(t *testing.T) {
 		if time.Since(start) > 10*time.Second {
 			t.Fatalf("agents still running after the copy: %s", out)
 		}
+	}
+}
+
+// Under an ssh forced command (command="pcopy --serve-agent --allow-root
+// ..." in authorized_keys, whatever the client asks to run), a host's
+// agent works only beneath its allowed roots: a copy between them goes
+// through; one whose DST is elsewhere is refused before anything is
+// written there.
+func TestForcedCommandAllowsOnlyItsRoots(t *testing.T) {
+	pcopy, _, dir := standInHosts(t)
+	allowed := filepath.Join(dir, "allowed")
+	src, dst := filepath.Join(allowed, "src"), filepath.Join(allowed, "dst")
+	manyFiles(t, src, 20)
+	config := sshHosts(t, "", `command="`+pcopy+` --serve-agent --allow-root `+allowed+`",no-pty,no-port-forwarding`)
+	run := func(dst string) (string, error) {
+		cmd := exec.Command(pcopy, "--hosts", "nodeA:2", "--local-workers", "0",
+			"--rsh", "ssh -F "+config+" -T -o BatchMode=yes {host} {cmd}", "--remote-pcopy", "/nowhere/ignored", src, dst)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		return stderr.String(), err
+	}
+	if stderr, err := run(dst); err != nil {
+		t.Fatalf("a copy within the allowed root: %v\n%s", err, stderr)
+	}
+	diffs, err := treecheck.Compare(src, dst, treecheck.Options{})
+	must(t, err)
+	if len(diffs) > 0 {
+		t.Errorf("the copy differs from its source: %v", diffs)
+	}
+	outside := filepath.Join(dir, "outside")
+	stderr, err := run(outside)
+	if code := exitCode(err); code != exitUsage {
+		t.Errorf("a DST outside the allowed root: exit %d, want %d\n%s", code, exitUsage, stderr)
+	}
+	if !strings.Contains(stderr, "is below no --allow-root of this host's agent") {
+		t.Errorf("no message says why:\n%s", stderr)
+	}
+	if _, err := os.Lstat(outside); !os.IsNotExist(err) {
+		t.Errorf("the refused copy left DST behind: %v", err)
 	}
 }

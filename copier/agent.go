@@ -2,12 +2,16 @@ package copier
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +31,11 @@ type AgentConfig struct {
 	Spawn   Spawner       // starts its workers (Exec of this program)
 	Version string        // pcopy's version, said in the hello
 	Timeout time.Duration // with no frame from the coordinator for this long, stop
+	// AllowRoots, if any, are the only trees the agent's workers may copy
+	// from or into: SRC, DST and --link-dest must each be one of them or
+	// below one (symlinks resolved), as in an ssh forced command
+	// (command="pcopy --serve-agent --allow-root /gpfs/src ...").
+	AllowRoots []string
 }
 
 // ServeAgent is a host's agent, reading the coordinator's frames from in
@@ -43,7 +52,7 @@ func ServeAgent(ctx context.Context, in io.Reader, out io.Writer, cfg AgentConfi
 		return err
 	}
 	a := &agent{w: mux.NewWriter(out), spawn: cfg.Spawn, workers: make(map[uint64]*agentWorker),
-		exited: make(chan uint64), done: make(chan struct{})}
+		exited: make(chan uint64), done: make(chan struct{}), allow: cfg.AllowRoots}
 	defer a.stopAll()
 
 	type frame struct {
@@ -105,14 +114,17 @@ type agent struct {
 	exited  chan uint64             // a worker's channel, once its exit is sent
 	done    chan struct{}           // closed when the agent stops
 	relays  sync.WaitGroup          // the stdout relays still running
+	allow   []string                // AgentConfig.AllowRoots
 }
 
 // agentWorker is one worker the agent runs. Its stdin is fed by its own
 // goroutine from a queue, so that a worker slow to read holds up no other.
 type agentWorker struct {
-	proc  WorkerProcess
-	stdin chan []byte
-	eof   bool // stdin is closed
+	proc    WorkerProcess
+	stdin   chan []byte
+	eof     bool   // stdin is closed
+	checked bool   // its hello's roots were allowed (or none are set)
+	hello   []byte // the start of its stdin, until its hello is whole
 }
 
 func (w *agentWorker) closeStdin() {
@@ -144,7 +156,16 @@ func (a *agent) handle(typ byte, ch uint64, payload []byte) error {
 	}
 	switch typ {
 	case mux.Data:
-		if !w.eof {
+		if !w.checked {
+			var err error
+			if payload, err = a.checkHello(w, payload); err != nil {
+				a.w.Write(mux.Exit, ch, []byte(err.Error()))
+				w.proc.Kill()
+				w.closeStdin()
+				return nil
+			}
+		}
+		if !w.eof && len(payload) > 0 {
 			w.stdin <- payload
 		}
 	case mux.EOF:
@@ -166,7 +187,7 @@ func (a *agent) open(ch uint64, id int) error {
 	if err != nil {
 		return a.w.Write(mux.Exit, ch, []byte(err.Error()))
 	}
-	w := &agentWorker{proc: proc, stdin: make(chan []byte, 64)}
+	w := &agentWorker{proc: proc, stdin: make(chan []byte, 64), checked: len(a.allow) == 0}
 	a.workers[ch] = w
 	if err := a.w.Write(mux.Opened, ch, mux.PutUvarint(uint64(proc.Pid()))); err != nil {
 		return err
@@ -235,3 +256,54 @@ func (a *agent) stopAll() {
 
 // errHostGone is a host whose connection ended or who stopped answering.
 var errHostGone = errors.New("host gone")
+
+// checkHello holds back the start of w's stdin until the coordinator's
+// hello to it is whole, and lets it through only if the roots it names
+// are allowed. It returns what may go on to the worker now.
+func (a *agent) checkHello(w *agentWorker, payload []byte) ([]byte, error) {
+	w.hello = append(w.hello, payload...)
+	if len(w.hello) < 4 {
+		return nil, nil
+	}
+	n := int(binary.BigEndian.Uint32(w.hello))
+	if n > 1<<20 {
+		return nil, fmt.Errorf("%w: a hello of %d bytes", mux.ErrProtocol, n)
+	}
+	if len(w.hello) < 4+n {
+		return nil, nil
+	}
+	h, err := wire.NewConn(bytes.NewReader(w.hello), io.Discard).ReadHello()
+	if err != nil {
+		return nil, err
+	}
+	for _, root := range []string{h.SrcRoot, h.DstRoot, h.Settings.LinkDest} {
+		if root != "" {
+			if err := allowed(root, a.allow); err != nil {
+				return nil, err
+			}
+		}
+	}
+	w.checked = true
+	rest := w.hello
+	w.hello = nil
+	return rest, nil
+}
+
+// allowed says whether path is one of roots or below one, symlinks in
+// both resolved, and why not.
+func allowed(path string, roots []string) error {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return fmt.Errorf("%s is not allowed here: %v", DisplayPath(path), err)
+	}
+	for _, root := range roots {
+		r, err := filepath.EvalSymlinks(root)
+		if err != nil {
+			continue
+		}
+		if rel, err := filepath.Rel(r, real); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") && !filepath.IsAbs(rel) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s is not allowed here: it is below no --allow-root of this host's agent (%s)", DisplayPath(path), strings.Join(roots, ", "))
+}

@@ -151,6 +151,11 @@ func (a *agent) prove(payload []byte) error {
 		return err
 	}
 	src, dir, theirs := args[0], args[1], args[2]
+	if len(a.allow) > 0 {
+		if err := errors.Join(allowed(src, a.allow), allowed(dir, a.allow)); err != nil {
+			return a.w.Write(mux.Proved, 0, mux.PutStrings("", err.Error(), "", "", "", "", ""))
+		}
+	}
 	fp, fpErr := fingerprint(src)
 	var read, readErr, mine, nonce, mineErr string
 	if theirs != "" {
@@ -197,6 +202,8 @@ func (h *Host) Prove(src, dir string, dryRun bool) error {
 		defer os.Remove(filepath.Join(dir, mine))
 	}
 	switch {
+	case fpErr != "" && fp == "" && strings.Contains(fpErr, "is not allowed here"):
+		return errors.New(fpErr)
 	case fpErr != "":
 		return fmt.Errorf("cannot read SRC %s there: %s", DisplayPath(src), fpErr)
 	case fp != want:
