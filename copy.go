@@ -44,10 +44,14 @@ func copyCommand(ctx context.Context, r *request, cmdline []string, stdout, stde
 // runCopy does the copy r asks for, printing messages on stderr, and
 // says how it went.
 func runCopy(ctx context.Context, r *request, log *actionLog, stdout, stderr io.Writer) outcome {
+	r.stdout = stdout
 	f := r.check(stderr)
 	defer r.closeHosts()
 	if f != nil {
 		return r.fail(stderr, f)
+	}
+	if r.checked >= 0 {
+		return outcome{code: r.checked, src: r.copy.Src, dst: r.copy.Dst}
 	}
 	// A dry run draws no bar and prints no progress lines: it copies
 	// nothing, and its list of what it would do goes to stdout, often the

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -41,11 +42,14 @@ func hostFlags() []cli.Flag {
 			"(the same version as this one)"},
 		&cli.DurationFlag{Name: "host-timeout", Value: 60 * time.Second, Usage: "a host silent for `DURATION` " +
 			"is taken for gone: its jobs go to the others"},
+		&cli.BoolFlag{Name: "check-hosts", Usage: "only check that each host can run workers for this copy " +
+			"(reached, same version, sees SRC and DST as this machine does) and print a table"},
 	}
 }
 
 // hostRequest is the part of the command line about hosts.
 type hostRequest struct {
+	check            bool // --check-hosts
 	list, file, from string
 	local            int
 	rsh, remote      string
@@ -53,7 +57,7 @@ type hostRequest struct {
 }
 
 func readHostRequest(c *cli.Context) hostRequest {
-	return hostRequest{list: c.String("hosts"), file: c.String("hostfile"), from: c.String("hosts-from"),
+	return hostRequest{check: c.Bool("check-hosts"), list: c.String("hosts"), file: c.String("hostfile"), from: c.String("hosts-from"),
 		local: c.Int("local-workers"), rsh: c.String("rsh"), remote: c.String("remote-pcopy"),
 		timeout: c.Duration("host-timeout")}
 }
@@ -107,16 +111,16 @@ func (h hostRequest) specs() ([]hosts.Host, error) {
 	return all, nil
 }
 
-// connect starts the agents of the hosts asked for, all at once. A host
-// that cannot be used is said on stderr, and the copy goes on without
-// it; the hosts returned are those whose agents answered.
-func (h hostRequest) connect(specs []hosts.Host, stderr io.Writer) ([]*copier.Host, error) {
+// connect starts the agents of the hosts asked for, all at once, and
+// returns them in order, with why each that could not be reached was
+// not (a nil host then).
+func (h hostRequest) connect(specs []hosts.Host, stderr io.Writer) ([]*copier.Host, []error, error) {
 	argv := []string{h.remote, "--serve-agent", "--host-timeout", h.timeout.String()}
 	cmds := make([][]string, len(specs))
 	for i, s := range specs {
 		words, err := hosts.Render(h.rsh, s, argv)
 		if err != nil {
-			return nil, fmt.Errorf("--rsh: %w", err)
+			return nil, nil, fmt.Errorf("--rsh: %w", err)
 		}
 		cmds[i] = words
 	}
@@ -130,15 +134,50 @@ func (h hostRequest) connect(specs []hosts.Host, stderr io.Writer) ([]*copier.Ho
 		})
 	}
 	wg.Wait()
-	var live []*copier.Host
-	for i, hst := range got {
+	return got, errs, nil
+}
+
+// checkHosts is --check-hosts: each host is reached and asked to prove
+// that it sees SRC and DST (or, before the first copy, the directory DST
+// will be made in) as this machine does; a table on stdout says how each
+// did. The exit code is 1 if any could not be used.
+func checkHosts(got []*copier.Host, errs []error, src, dst string, stdout io.Writer) int {
+	src, _ = filepath.Abs(src)
+	dir, _ := filepath.Abs(dst)
+	for {
+		if info, err := os.Stat(dir); err == nil && info.IsDir() {
+			break
+		}
+		if dir == filepath.Dir(dir) {
+			break
+		}
+		dir = filepath.Dir(dir)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tSTATE\tWORKERS\tCPUS\tUID\tPCOPY\tWHY")
+	code := exitOK
+	for i, h := range got {
 		if errs[i] != nil {
-			fmt.Fprintf(stderr, "pcopy: warning: %v; going on without it\n", errs[i])
+			name := hostOf(errs[i])
+			fmt.Fprintf(tw, "%s\tunreachable\t-\t-\t-\t-\t%s\n", name, strings.TrimPrefix(errs[i].Error(), "host "+name+": "))
+			code = exitFailed
 			continue
 		}
-		live = append(live, hst)
+		state, why := "ok", ""
+		if err := h.Prove(src, dir, false); err != nil {
+			state, why, code = "refused", err.Error(), exitFailed
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\n", h.Name, state, h.Workers, h.Info.CPUs, h.Info.Uid, h.Info.Pcopy, why)
+		h.Close()
 	}
-	return live, nil
+	tw.Flush()
+	return code
+}
+
+// hostOf is the host an error of ConnectHost names.
+func hostOf(err error) string {
+	name, _, _ := strings.Cut(strings.TrimPrefix(err.Error(), "host "), ":")
+	return name
 }
 
 // serveAgent is `pcopy --serve-agent [--host-timeout D] [--allow-root

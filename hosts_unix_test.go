@@ -130,3 +130,34 @@ func TestHostLostMidCopy(t *testing.T) {
 		})
 	}
 }
+
+// An agent whose coordinator goes silent (stopped, or cut off without the
+// connection closing) for its timeout stops: it exits, saying why, and
+// starts nothing more.
+func TestAgentStopsWhenCoordinatorIsSilent(t *testing.T) {
+	pcopy, _, _ := standInHosts(t)
+	cmd := exec.Command(pcopy, "--serve-agent", "--host-timeout", "500ms")
+	stdin, err := cmd.StdinPipe() // held open, and never written
+	must(t, err)
+	defer stdin.Close()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	must(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the agent did not stop")
+	}
+	if code := exitCode(err); code != exitFailed {
+		t.Errorf("exit code %d, want %d", code, exitFailed)
+	}
+	if !strings.Contains(stderr.String(), "pcopy: agent: no word from the coordinator for 500ms: stopping") {
+		t.Errorf("stderr: %q", stderr.String())
+	}
+	if !strings.HasPrefix(stdout.String(), "\x00\x1bpcopy-agent\x00") {
+		t.Errorf("the agent's output does not start with its greeting: %q", stdout.String())
+	}
+}

@@ -208,6 +208,8 @@ type request struct {
 	excludeFrom     string
 	hosts           hostRequest
 	remote          []*copier.Host // the hosts whose agents run workers, closed after the copy
+	checked         int            // with --check-hosts: the exit code; -1 before the check
+	stdout          io.Writer      // where --check-hosts prints its table
 }
 
 // readRequest reads the command line of c.
@@ -237,6 +239,7 @@ func readRequest(c *cli.Context) *request {
 		splitSize:   c.String("split-size"),
 		excludeFrom: c.String("exclude-from"),
 		hosts:       readHostRequest(c),
+		checked:     -1,
 	}
 }
 
@@ -287,6 +290,9 @@ func (r *request) check(stderr io.Writer) *failure {
 		return &failure{exitFailed, "cannot find the pcopy binary to start workers: " + err.Error(), ""}
 	}
 	r.copy.Spawn = copier.Exec(exe, os.Args[0])
+	if r.hosts.check && !r.hosts.any() {
+		return &failure{exitUsage, "--check-hosts checks the hosts of --hosts, --hostfile or --hosts-from: none given", ""}
+	}
 	if r.hosts.any() {
 		return r.spread(stderr)
 	}
@@ -307,9 +313,20 @@ func (r *request) spread(stderr io.Writer) *failure {
 	if r.hosts.timeout <= 0 {
 		return &failure{exitUsage, "--host-timeout must be more than 0", ""}
 	}
-	r.remote, err = r.hosts.connect(specs, stderr)
+	got, errs, err := r.hosts.connect(specs, stderr)
 	if err != nil {
 		return &failure{exitUsage, err.Error(), "a template like 'ssh -T {host} {cmd}' or 'srun -N1 -n1 -w {host} {argv}'"}
+	}
+	if r.hosts.check {
+		r.checked = checkHosts(got, errs, r.copy.Src, r.copy.Dst, r.stdout)
+		return nil
+	}
+	for i, h := range got {
+		if errs[i] != nil {
+			fmt.Fprintf(stderr, "pcopy: warning: %v; going on without it\n", errs[i])
+			continue
+		}
+		r.remote = append(r.remote, h)
 	}
 	if len(r.remote) == 0 && local == 0 {
 		return &failure{exitUsage, "no host could be used, and --local-workers is 0", "see the messages above for why each host was refused"}
