@@ -19,9 +19,9 @@
 // loop and batching, workers.go the workers' life cycle, results.go what
 // their results do; mirror.go is --delete, full.go a DST that fills up,
 // split.go large files queued in parts (internal/fastcopy.Parts makes,
-// checks and finishes them); remote.go, agent.go, spread.go and prove.go
-// run workers on other hosts (Options.Hosts). The worker side is internal/worker
-// (its loop, and the portable copy through afero) and internal/fastcopy
-// (Linux's per-file path). Every path below SRC and DST is reached
-// through internal/beneath.
+// checks and finishes them); remote.go, agent.go, spread.go and
+// prove.go run workers on other hosts (Options.Hosts). The worker side is
+// internal/worker (its loop, and the portable copy through afero) and
+// internal/fastcopy (Linux's per-file path). Every path below SRC and DST
+// is reached through internal/beneath.
 package copier
