@@ -109,14 +109,7 @@ func TestHostLostMidCopy(t *testing.T) {
 			if !regexp.MustCompile(`(?m)^pcopy:   doomed: 2 workers, \d+ done, \d+ failed, .*; lost \(.*\), its jobs went to the others$`).MatchString(stderr.String()) {
 				t.Errorf("the summary does not say doomed was lost:\n%s", stderr.String())
 			}
-			diffs, err := treecheck.Compare(src, dst, treecheck.Options{})
-			must(t, err)
-			if len(diffs) > 0 {
-				t.Errorf("the copy differs from its source: %v", diffs)
-			}
-			if left := treecheck.TempFiles(dst, copier.TempPrefix); len(left) > 0 {
-				t.Errorf("temporary files left: %v", left)
-			}
+			sameTree(t, src, dst)
 			// Killed, they are gone once reaped (by init: their parent,
 			// the agent, is dead).
 			err = syscall.Kill(-pid, 0)
@@ -159,5 +152,19 @@ func TestAgentStopsWhenCoordinatorIsSilent(t *testing.T) {
 	}
 	if !strings.HasPrefix(stdout.String(), "\x00\x1bpcopy-agent\x00") {
 		t.Errorf("the agent's output does not start with its greeting: %q", stdout.String())
+	}
+}
+
+// sameTree checks that dst is a copy of src in everything pcopy keeps,
+// with no temporary file left.
+func sameTree(t *testing.T, src, dst string) {
+	t.Helper()
+	diffs, err := treecheck.Compare(src, dst, treecheck.Options{})
+	must(t, err)
+	if len(diffs) > 0 {
+		t.Errorf("the copy differs from its source: %v", diffs)
+	}
+	if left := treecheck.TempFiles(dst, copier.TempPrefix); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }

@@ -13,7 +13,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/pcopy/pcopy/copier"
 	"github.com/pcopy/pcopy/internal/treecheck"
 )
 
@@ -134,14 +133,7 @@ func TestCopyThroughSSH(t *testing.T) {
 	if !strings.Contains(stderr.String(), "pcopy: workers: 2 on nodeA, 2 on nodeB") {
 		t.Errorf("the workers did not run on both hosts:\n%s", stderr.String())
 	}
-	diffs, err := treecheck.Compare(src, dst, treecheck.Options{})
-	must(t, err)
-	if len(diffs) > 0 {
-		t.Errorf("the copy differs from its source: %v", diffs)
-	}
-	if left := treecheck.TempFiles(dst, copier.TempPrefix); len(left) > 0 {
-		t.Errorf("temporary files left: %v", left)
-	}
+	sameTree(t, src, dst)
 }
 
 // Killing the ssh client of one host mid-copy drops that host: its agent,
@@ -173,14 +165,7 @@ func TestSSHClientKilledMidCopy(t *testing.T) {
 	if !strings.Contains(stderr.String(), "on nodeA) died (host nodeA: ") {
 		t.Errorf("no warning names nodeA's lost workers:\n%s", stderr.String())
 	}
-	diffs, err := treecheck.Compare(src, dst, treecheck.Options{})
-	must(t, err)
-	if len(diffs) > 0 {
-		t.Errorf("the copy differs from its source: %v", diffs)
-	}
-	if left := treecheck.TempFiles(dst, copier.TempPrefix); len(left) > 0 {
-		t.Errorf("temporary files left: %v", left)
-	}
+	sameTree(t, src, dst)
 	// nodeA's agent and workers, cut off, stop on their own.
 	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
 		out, _ := exec.Command("pgrep", "-f", pcopy+" --serve-agent").Output()
