@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,4 +96,97 @@ func exitCode(err error) int {
 		return -1
 	}
 	return 0
+}
+
+// A host that can reach SRC and DST but fails every job it is given
+// (here: its agent runs as nobody, as root does on an NFS export that
+// squashes root, and SRC's files are private) lets the copy finish: what
+// it could not copy is reported, each file by name, exit 1, the rest is
+// copied; run again without it, the copy completes.
+func TestHostFailingEveryJob(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run an agent as nobody")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("needs setpriv (util-linux)")
+	}
+	// Not t.TempDir, whose parent nobody cannot enter.
+	dir, err := os.MkdirTemp("", "pcopy-squash-")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	must(t, os.Chmod(dir, 0o755))
+	exe, err := os.Executable()
+	must(t, err)
+	bin, err := os.ReadFile(exe)
+	must(t, err)
+	pcopy := filepath.Join(dir, "pcopy")
+	must(t, os.WriteFile(pcopy, bin, 0o755))
+	launcher := filepath.Join(dir, "squash.sh")
+	must(t, os.WriteFile(launcher, []byte("#!/bin/sh\nhost=$1\nshift\n"+
+		"[ \"$host\" = squashed ] && exec setpriv --reuid=65534 --regid=65534 --clear-groups \"$@\"\nexec \"$@\"\n"), 0o755))
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	manyFiles(t, src, 200)
+	filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() {
+			os.Chmod(p, 0o600) // root's alone
+		}
+		return nil
+	})
+	must(t, os.Mkdir(dst, 0o777))
+	must(t, os.Chmod(dst, 0o777)) // nobody may write its check file
+	run := func(hosts string) (string, error) {
+		cmd := exec.Command(pcopy, "--json", "--hosts", hosts, "--local-workers", "1", "--rsh", launcher+" {name} {argv}",
+			"--remote-pcopy", pcopy, src, dst)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		return stdout.String() + stderr.String(), err
+	}
+	out, err := run("squashed:2,fine:1")
+	if code := exitCode(err); code != exitFailed {
+		t.Fatalf("exit code %d, want %d\n%s", code, exitFailed, out)
+	}
+	var report struct {
+		Failed int `json:"failed"`
+		Errors []struct {
+			Path string `json:"path"`
+		} `json:"errors"`
+		Hosts []struct {
+			Name   string `json:"name"`
+			Done   int64  `json:"done"`
+			Failed int64  `json:"failed"`
+		} `json:"hosts"`
+	}
+	must(t, json.Unmarshal([]byte(out[:strings.LastIndex(out, "}")+1]), &report))
+	if len(report.Hosts) != 3 || report.Hosts[1].Name != "squashed" || report.Hosts[1].Failed == 0 || report.Hosts[1].Done != 0 {
+		t.Fatalf("the squashed host did not fail every job it was given: %+v", report.Hosts)
+	}
+	// Exactly what failed is reported: each file missing from DST, and
+	// nothing else.
+	missing := map[string]bool{}
+	filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() {
+			rel, _ := filepath.Rel(src, p)
+			if _, err := os.Lstat(filepath.Join(dst, rel)); err != nil {
+				missing[rel] = true
+			}
+		}
+		return nil
+	})
+	if int64(len(missing)) != report.Hosts[1].Failed || len(report.Errors) != len(missing) {
+		t.Errorf("%d files missing, %d errors, the host failed %d", len(missing), len(report.Errors), report.Hosts[1].Failed)
+	}
+	for _, e := range report.Errors {
+		if !missing[e.Path] {
+			t.Errorf("reported failed but copied: %s", e.Path)
+		}
+	}
+	if out, err := run("fine:1"); err != nil {
+		t.Fatalf("run again without the squashed host: %v\n%s", err, out)
+	}
+	diffs, err := treecheck.Compare(src, dst, treecheck.Options{IgnoreRootTimes: true})
+	must(t, err)
+	if len(diffs) > 0 {
+		t.Errorf("the copy differs from its source: %v", diffs)
+	}
 }

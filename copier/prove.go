@@ -101,7 +101,7 @@ func checkFile(dir string, pid int) (name, nonce string, err error) {
 	rand.Read(b[:])
 	nonce = hex.EncodeToString(b[:])
 	p, err := tempname.Make(dir, tempname.ForWorker(pid, 0), func(p string) error {
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644) // an agent may run as another user
 		if err != nil {
 			return err
 		}
