@@ -1,6 +1,7 @@
 package copier
 
 import (
+	"os"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -14,4 +15,10 @@ func fsType(path string) string {
 		return "unknown"
 	}
 	return "0x" + strconv.FormatInt(int64(st.Type), 16)
+}
+
+// openNoFollow opens the file p for reading, never through a symlink at
+// its name.
+func openNoFollow(p string) (*os.File, error) {
+	return os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 }

@@ -122,15 +122,19 @@ func readCheckFile(dir, name string) (string, error) {
 	if !tempname.Is(name) {
 		return "", fmt.Errorf("bad check file name %q", name)
 	}
-	p := filepath.Join(dir, name)
-	info, err := os.Lstat(p)
+	f, err := openNoFollow(filepath.Join(dir, name))
+	if err != nil {
+		return "", fsutil.UnwrapPath(err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
 	if err != nil {
 		return "", fsutil.UnwrapPath(err)
 	}
 	if !info.Mode().IsRegular() || info.Size() > 64 {
 		return "", errors.New("not a check file")
 	}
-	b, err := os.ReadFile(p)
+	b, err := io.ReadAll(f)
 	return string(b), fsutil.UnwrapPath(err)
 }
 
