@@ -245,7 +245,11 @@ func hostLine(h copier.HostSummary) string {
 	if name == "" {
 		name = "here"
 	}
-	line := fmt.Sprintf("  %s: %d workers, %d done, %d failed, %s", name, h.Workers, h.Done, h.Failed, progress.HumanBytes(h.Bytes))
+	workers := "workers"
+	if h.Workers == 1 {
+		workers = "worker"
+	}
+	line := fmt.Sprintf("  %s: %d %s, %d done, %d failed, %s", name, h.Workers, workers, h.Done, h.Failed, progress.HumanBytes(h.Bytes))
 	switch h.State {
 	case "lost":
 		line += "; lost (" + h.Reason + "), its jobs went to the others"

@@ -100,7 +100,7 @@ func ConnectHost(name string, argv []string, workers int, cfg HostConfig) (*Host
 	}
 	switch {
 	case errors.Is(r.err, io.ErrUnexpectedEOF):
-		return fail(errors.New("the connection ended before a pcopy agent answered (see the host's messages above; --remote-pcopy names the pcopy to run there)"))
+		return fail(errors.New("no pcopy agent answered (see the messages above; --remote-pcopy names the pcopy to run there)"))
 	case r.err != nil:
 		return fail(r.err)
 	case r.hello.Mux != mux.Version || r.hello.Wire != wire.Version:
