@@ -76,27 +76,27 @@ func runCopy(ctx context.Context, r *request, log *actionLog, stdout, stderr io.
 // each action to log, adds what --delete removes to deleted, and lists
 // on stdout what a dry run would copy and delete (not with --json: its
 // report is stdout).
-func (r *request) actions(log *actionLog, deleted *[]string, stdout io.Writer) func(copier.Action, string, error) {
-	var onAction func(copier.Action, string, error)
+func (r *request) actions(log *actionLog, deleted *[]string, stdout io.Writer) func(copier.Action, string, string, error) {
+	var onAction func(copier.Action, string, string, error)
 	if log != nil {
 		onAction = log.action
 	}
 	if r.copy.Delete {
 		next := onAction
-		onAction = func(a copier.Action, rel string, err error) {
+		onAction = func(a copier.Action, rel, host string, err error) {
 			if a == copier.Deleted {
 				*deleted = append(*deleted, rel)
 			}
 			if next != nil {
-				next(a, rel, err)
+				next(a, rel, host, err)
 			}
 		}
 	}
 	if r.copy.DryRun && !r.json {
 		logAction := onAction
-		onAction = func(a copier.Action, rel string, err error) {
+		onAction = func(a copier.Action, rel, host string, err error) {
 			if logAction != nil {
-				logAction(a, rel, err)
+				logAction(a, rel, host, err)
 			}
 			if a == copier.Copied || a == copier.Deleted {
 				verb := map[copier.Action]string{copier.Copied: "copy", copier.Deleted: "delete"}[a]

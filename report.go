@@ -70,8 +70,12 @@ func (l *actionLog) line(what string) {
 }
 
 // action is a copier.Options.OnAction.
-func (l *actionLog) action(a copier.Action, rel string, err error) {
-	what := a.String() + " " + displayRel(rel)
+func (l *actionLog) action(a copier.Action, rel, host string, err error) {
+	what := a.String()
+	if host != "" {
+		what += "@" + host // one word, whatever the path holds
+	}
+	what += " " + displayRel(rel)
 	if l.dry {
 		what = "would be " + what
 	}

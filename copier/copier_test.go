@@ -725,7 +725,7 @@ func TestDeleteStopsWhenInterrupted(t *testing.T) {
 	defer cancel(nil)
 	deleted := 0
 	_, err := copier.Copy(ctx, copier.Options{Src: "/src", Dst: "/dst", Fs: mem, Workers: 1, Delete: true, DeleteUnrelated: true,
-		OnAction: func(a copier.Action, rel string, err error) {
+		OnAction: func(a copier.Action, rel, host string, err error) {
 			if a == copier.Deleted {
 				deleted++
 				cancel(errors.New("stop"))

@@ -29,7 +29,8 @@ type coordinator struct {
 	rep   Reporter
 	sum   Summary
 
-	onAction func(a Action, rel string, err error)
+	onAction func(a Action, rel, host string, err error)
+	actHost  string // the host whose worker's result is being handled, "" for this machine
 
 	// walk
 	entries  <-chan []walk.Entry // from the lister

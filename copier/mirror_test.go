@@ -127,7 +127,7 @@ func TestDeleteNeverLeavesDst(t *testing.T) {
 	var mu sync.Mutex
 	var deleted []string
 	sum, err := copier.Copy(context.Background(), copier.Options{Src: src, Dst: dst, Workers: 2, Delete: true,
-		OnAction: func(a copier.Action, rel string, err error) {
+		OnAction: func(a copier.Action, rel, host string, err error) {
 			if a == copier.Deleted {
 				mu.Lock()
 				deleted = append(deleted, rel)

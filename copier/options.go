@@ -101,8 +101,11 @@ type Options struct {
 
 	// OnAction, if set, is called once for each entry the copy acted on
 	// (not for directories made, only for those that failed), from one
-	// goroutine, in the order things happened: for audit logs.
-	OnAction func(a Action, rel string, err error)
+	// goroutine, in the order things happened: for audit logs. host names
+	// the host whose worker acted, in a copy with Hosts; it is "" for this
+	// machine and for what the coordinator does itself (directories,
+	// --delete).
+	OnAction func(a Action, rel, host string, err error)
 
 	// SplitSize, when positive, has files of at least this many bytes
 	// copied in parts by several workers at once (Linux, the operating

@@ -88,6 +88,8 @@ func (c *coordinator) finishTask(w *workerState, t *task, r wire.Result) {
 	w.untrack(t)
 	c.out--
 	if w.place != nil {
+		c.actHost = w.place.Name
+		defer func() { c.actHost = "" }()
 		if r.Err != "" {
 			w.place.Failed++
 		} else {
@@ -343,7 +345,7 @@ func (c *coordinator) fail(rel string, err error) {
 // act tells Options.OnAction, if set, what was done with rel.
 func (c *coordinator) act(a Action, rel string, err error) {
 	if c.onAction != nil {
-		c.onAction(a, rel, err)
+		c.onAction(a, rel, c.actHost, err)
 	}
 }
 
