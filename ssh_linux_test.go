@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -216,4 +217,65 @@ func TestForcedCommandAllowsOnlyItsRoots(t *testing.T) {
 	if _, err := os.Lstat(outside); !os.IsNotExist(err) {
 		t.Errorf("the refused copy left DST behind: %v", err)
 	}
+}
+
+// A host stopped mid-copy (SIGSTOP: a node that hangs) is given up after
+// --host-timeout and its jobs go to the others; when it comes back
+// (SIGCONT) after the copy is done, its agent finds its connection gone,
+// stops its workers and exits, and DST is still exactly the copy, with
+// no temporary file.
+func TestSSHHostStoppedThenContinued(t *testing.T) {
+	config := sshHosts(t, "PCOPY_TEST_PACE=10ms PCOPY_TEST_PACE_FILES=1", "")
+	pcopy, _, dir := standInHosts(t)
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	manyFiles(t, src, 300)
+	cmd := exec.Command(pcopy, "--hosts", "nodeA:2,nodeB:1", "--local-workers", "0", "--host-timeout", "2s",
+		"--rsh", "ssh -F "+config+" -T -o BatchMode=yes {host} {cmd}", "--remote-pcopy", pcopy, src, dst)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	must(t, cmd.Start())
+	for start := time.Now(); countFiles(dst) < 30; time.Sleep(5 * time.Millisecond) {
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("the copy did not start: %s", stderr.String())
+		}
+	}
+	agent := agentOf(t, pcopy, "127.0.0.2")
+	pgid, err := syscall.Getpgid(agent)
+	must(t, err)
+	must(t, syscall.Kill(-pgid, syscall.SIGSTOP)) // the agent and its workers
+	t.Cleanup(func() { syscall.Kill(-pgid, syscall.SIGKILL) })
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("pcopy: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "nodeA: 2 workers, ") || !strings.Contains(stderr.String(), "; lost (no answer for ") {
+		t.Errorf("the summary does not say nodeA was lost:\n%s", stderr.String())
+	}
+	sameTree(t, src, dst)
+	must(t, syscall.Kill(-pgid, syscall.SIGCONT))
+	for start := time.Now(); syscall.Kill(agent, 0) == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Since(start) > 20*time.Second {
+			t.Fatal("the agent, continued, did not stop")
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // what its workers would still do
+	sameTree(t, src, dst)
+}
+
+// agentOf returns the pid of the agent (pcopy --serve-agent) that sshd
+// runs for a connection to addr.
+func agentOf(t *testing.T, pcopy, addr string) int {
+	t.Helper()
+	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(20 * time.Millisecond) {
+		out, _ := exec.Command("pgrep", "-f", pcopy+" --serve-agent").Output()
+		for _, f := range strings.Fields(string(out)) {
+			env, err := os.ReadFile("/proc/" + f + "/environ")
+			if err == nil && bytes.Contains(env, []byte(" "+addr+" ")) { // SSH_CONNECTION=client port server port
+				var pid int
+				fmt.Sscan(f, &pid)
+				return pid
+			}
+		}
+	}
+	t.Fatalf("no agent for %s", addr)
+	return 0
 }
