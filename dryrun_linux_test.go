@@ -27,17 +27,7 @@ func TestDryRunPredictsTheRun(t *testing.T) {
 	}
 	for _, user := range []string{"root", "nobody"} {
 		t.Run(user, func(t *testing.T) {
-			// Not t.TempDir, whose parent nobody cannot enter.
-			dir, err := os.MkdirTemp("", "pcopy-dryrun-")
-			must(t, err)
-			t.Cleanup(func() { os.RemoveAll(dir) })
-			must(t, os.Chmod(dir, 0o755))
-			exe, err := os.Executable()
-			must(t, err)
-			bin, err := os.ReadFile(exe)
-			must(t, err)
-			pcopy := filepath.Join(dir, "pcopy")
-			must(t, os.WriteFile(pcopy, bin, 0o755))
+			dir, pcopy := pcopyForNobody(t)
 
 			src := filepath.Join(dir, "src")
 			everyKind(t, src)
@@ -140,4 +130,23 @@ func runLogged(t *testing.T, user, pcopy, log string, args []string) []string {
 	}
 	slices.Sort(actions)
 	return actions
+}
+
+// pcopyForNobody returns a directory that user nobody can enter and write
+// to and a copy of the pcopy command in it (the test binary, which is
+// pcopy by that name), which nobody can run: not in t.TempDir, whose
+// parent nobody cannot enter.
+func pcopyForNobody(t *testing.T) (dir, pcopy string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "pcopy-nobody-")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	must(t, os.Chmod(dir, 0o755))
+	exe, err := os.Executable()
+	must(t, err)
+	bin, err := os.ReadFile(exe)
+	must(t, err)
+	pcopy = filepath.Join(dir, "pcopy")
+	must(t, os.WriteFile(pcopy, bin, 0o755))
+	return dir, pcopy
 }

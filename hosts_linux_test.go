@@ -110,17 +110,7 @@ func TestHostFailingEveryJob(t *testing.T) {
 	if _, err := exec.LookPath("setpriv"); err != nil {
 		t.Skip("needs setpriv (util-linux)")
 	}
-	// Not t.TempDir, whose parent nobody cannot enter.
-	dir, err := os.MkdirTemp("", "pcopy-squash-")
-	must(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	must(t, os.Chmod(dir, 0o755))
-	exe, err := os.Executable()
-	must(t, err)
-	bin, err := os.ReadFile(exe)
-	must(t, err)
-	pcopy := filepath.Join(dir, "pcopy")
-	must(t, os.WriteFile(pcopy, bin, 0o755))
+	dir, pcopy := pcopyForNobody(t)
 	launcher := filepath.Join(dir, "squash.sh")
 	must(t, os.WriteFile(launcher, []byte("#!/bin/sh\nhost=$1\nshift\n"+
 		"[ \"$host\" = squashed ] && exec setpriv --reuid=65534 --regid=65534 --clear-groups \"$@\"\nexec \"$@\"\n"), 0o755))

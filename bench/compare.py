@@ -17,6 +17,7 @@ the verification result. Exit status 1 if pcopy's copy differs from the source.
 import argparse
 import os
 import resource
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -74,7 +75,7 @@ def tree_bytes(src):
 
 
 def warm(src):
-    subprocess.run(f"find {src} -type f -print0 | xargs -0 cat > /dev/null", shell=True)
+    subprocess.run(f"find {shlex.quote(src)} -type f -print0 | xargs -0 cat > /dev/null", shell=True)
 
 
 def meminfo(key):

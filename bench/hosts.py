@@ -49,6 +49,8 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from compare import check_space, settle, warm  # noqa: E402  (one copy of each, beside this file)
 ROOT = os.path.dirname(HERE)
 DELAY = "1ms"  # each way: the round trip through the relay takes 2 ms more
 CONFIGS = ["local", "ssh", "ssh-2ms"]
@@ -268,27 +270,6 @@ def treediff(src, dst):
     return "identical" if p.returncode == 0 else "DIFFERS: " + last
 
 
-def warm(src):
-    subprocess.run(f"find '{src}' -type f -print0 | xargs -0 cat > /dev/null", shell=True)
-
-
-def meminfo(key):
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def settle(nbytes):
-    """Drop inodes and dentries (not the page cache) when free memory runs short, so that
-    no timed copy reclaims memory (see compare.py). The caller reads the source again."""
-    if meminfo("MemFree") > 3 * nbytes + (1 << 30):
-        return
-    with open("/proc/sys/vm/drop_caches", "w") as f:
-        f.write("2\n")
-
-
 def tree_size(src):
     nfiles = nbytes = 0
     for d, _, files in os.walk(src):
@@ -299,17 +280,6 @@ def tree_size(src):
             except OSError:
                 pass
     return nfiles, nbytes
-
-
-def check_space(work, trash, nbytes, nfiles):
-    st = os.statvfs(work)
-    need = 2 * nbytes + (2 << 30)
-    if st.f_bavail * st.f_frsize < need:
-        die(f"only {st.f_bavail * st.f_frsize >> 20} MiB free in {work}, {need >> 20} MiB needed: "
-            f"remove {trash}, then wait a few minutes before timing again")
-    if st.f_favail < 2 * nfiles + 100_000:
-        die(f"only {st.f_favail} inodes free in {work}: remove {trash}, then wait a few minutes "
-            "before timing again (ext4 without a journal is slow to reuse them)")
 
 
 def to_trash(dst, trash):
