@@ -138,7 +138,7 @@ func (a *agent) handle(typ byte, ch uint64, payload []byte) error {
 	w := a.workers[ch]
 	switch typ {
 	case mux.Ping:
-		return a.w.Write(mux.Pong, 0, payload)
+		return a.w.TryWrite(mux.Pong, 0, payload) // a write under way says as much
 	case mux.Prove:
 		return a.prove(payload)
 	case mux.Open:

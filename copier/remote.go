@@ -193,7 +193,9 @@ func (h *Host) heartbeat() {
 			h.lost(fmt.Errorf("no answer for %v", silent.Round(time.Second)))
 			return
 		}
-		h.w.Write(mux.Ping, 0, nil)
+		// Never behind a write that is blocked on a host that stopped
+		// reading: this loop must go on to find the host silent.
+		h.w.TryWrite(mux.Ping, 0, nil)
 	}
 }
 

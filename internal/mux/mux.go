@@ -175,6 +175,21 @@ func (w *Writer) Write(typ byte, ch uint64, payload []byte) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return w.write(typ, ch, payload)
+}
+
+// TryWrite is Write, unless another write is under way, which may be
+// blocked on a peer that stopped reading: then it writes nothing. For
+// heartbeats, which must never wait behind such a write.
+func (w *Writer) TryWrite(typ byte, ch uint64, payload []byte) error {
+	if !w.mu.TryLock() {
+		return nil
+	}
+	defer w.mu.Unlock()
+	return w.write(typ, ch, payload)
+}
+
+func (w *Writer) write(typ byte, ch uint64, payload []byte) error {
 	w.hdr = append(w.hdr[:0], typ)
 	w.hdr = binary.AppendUvarint(w.hdr, ch)
 	w.hdr = binary.AppendUvarint(w.hdr, uint64(len(payload)))

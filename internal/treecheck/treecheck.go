@@ -24,6 +24,9 @@ type Options struct {
 	// whose destination root is not the source's copy (a single file, or
 	// a DST that was set up by hand).
 	IgnoreRootTimes bool
+	// IgnoreDirTimes skips the mtimes of all directories, for a check
+	// after something may have added and removed an entry in them.
+	IgnoreDirTimes bool
 	// Atime compares access times too (reading a file can change its
 	// own, so only where nothing read the source since it was copied).
 	Atime bool
@@ -69,7 +72,8 @@ func compareEntry(rel, pa, pb string, a, b os.FileInfo, opts Options) []string {
 	if a.Mode()&fs.ModeSymlink == 0 && a.Mode() != b.Mode() {
 		d = append(d, fmt.Sprintf("%q: mode %v, want %v", rel, b.Mode(), a.Mode()))
 	}
-	if !(rel == "." && opts.IgnoreRootTimes) && !a.ModTime().Equal(b.ModTime()) {
+	skipTimes := rel == "." && opts.IgnoreRootTimes || a.IsDir() && opts.IgnoreDirTimes
+	if !skipTimes && !a.ModTime().Equal(b.ModTime()) {
 		d = append(d, fmt.Sprintf("%q: mtime %s, want %s", rel,
 			b.ModTime().Format("2006-01-02T15:04:05.000000000"), a.ModTime().Format("2006-01-02T15:04:05.000000000")))
 	}
