@@ -219,7 +219,7 @@ func serveAgent(args []string) int {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer cancel()
 	err = copier.ServeAgent(ctx, os.Stdin, os.Stdout, copier.AgentConfig{
-		Spawn: copier.Exec(exe, "pcopy"), Version: version(), Timeout: timeout, AllowRoots: allow})
+		Exe: exe, Version: version(), Timeout: timeout, AllowRoots: allow})
 	if err != nil && ctx.Err() == nil {
 		fmt.Fprintf(os.Stderr, "pcopy: agent: %v\n", err)
 		return exitFailed

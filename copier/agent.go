@@ -28,7 +28,11 @@ import (
 
 // AgentConfig is how an agent runs.
 type AgentConfig struct {
-	Spawn   Spawner       // starts its workers (Exec of this program)
+	// Exe is this program, which the agent runs as its workers, each
+	// given the agent's fence (see fence_linux.go); or, if Exe is "",
+	// Spawn starts them (without a fence).
+	Exe     string
+	Spawn   Spawner
 	Version string        // pcopy's version, said in the hello
 	Timeout time.Duration // with no frame from the coordinator for this long, stop
 	// AllowRoots, if any, are the only trees the agent's workers may copy
@@ -52,7 +56,15 @@ func ServeAgent(ctx context.Context, in io.Reader, out io.Writer, cfg AgentConfi
 		return err
 	}
 	a := &agent{w: mux.NewWriter(out), spawn: cfg.Spawn, workers: make(map[uint64]*agentWorker),
-		exited: make(chan uint64), done: make(chan struct{}), allow: cfg.AllowRoots}
+		exited: make(chan uint64), done: make(chan struct{}), allow: cfg.AllowRoots, heard: func() {}}
+	if cfg.Exe != "" {
+		a.spawn = Exec(cfg.Exe, "pcopy")
+		if fence, heard, err := newFence(); err == nil {
+			defer fence.Close()
+			a.heard = heard
+			a.spawn = execWith(cfg.Exe, "pcopy", []*os.File{fence}, []string{fmt.Sprintf("%s=%d", fenceEnv, cfg.Timeout.Nanoseconds())})
+		}
+	}
 	defer a.stopAll()
 
 	type frame struct {
@@ -89,6 +101,7 @@ func ServeAgent(ctx context.Context, in io.Reader, out io.Writer, cfg AgentConfi
 				return f.err
 			}
 			silence.Reset(cfg.Timeout)
+			a.heard()
 			if err := a.handle(f.typ, f.ch, f.payload); err != nil {
 				return err
 			}
@@ -115,6 +128,7 @@ type agent struct {
 	done    chan struct{}           // closed when the agent stops
 	relays  sync.WaitGroup          // the stdout relays still running
 	allow   []string                // AgentConfig.AllowRoots
+	heard   func()                  // records in the fence that the coordinator spoke
 }
 
 // agentWorker is one worker the agent runs. Its stdin is fed by its own
@@ -253,6 +267,10 @@ func (a *agent) stopAll() {
 	}
 	<-stopped
 }
+
+// fenceEnv tells a worker process that fd 3 is its agent's fence (see
+// fence_linux.go), and the timeout, in ns.
+const fenceEnv = "_PCOPY_FENCE"
 
 // errHostGone is a host whose connection ended or who stopped answering.
 var errHostGone = errors.New("host gone")

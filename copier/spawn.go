@@ -40,13 +40,18 @@ type Spawner func(id int) (WorkerProcess, error)
 // arg0 as its argv[0] and "worker N" after it, so ps shows "pcopy worker 3".
 // Each worker is told to die with the coordinator (on Linux, a parent-death
 // signal), and its stderr is the coordinator's.
-func Exec(path, arg0 string) Spawner {
+func Exec(path, arg0 string) Spawner { return execWith(path, arg0, nil, nil) }
+
+// execWith is Exec, with files for the worker from fd 3 on and more
+// environment variables.
+func execWith(path, arg0 string, extra []*os.File, env []string) Spawner {
 	return func(id int) (WorkerProcess, error) {
 		cmd := &exec.Cmd{
-			Path:   path,
-			Args:   []string{arg0, "worker", strconv.Itoa(id)},
-			Env:    append(os.Environ(), WorkerEnv+"=1"),
-			Stderr: os.Stderr,
+			Path:       path,
+			Args:       []string{arg0, "worker", strconv.Itoa(id)},
+			Env:        append(append(os.Environ(), WorkerEnv+"=1"), env...),
+			Stderr:     os.Stderr,
+			ExtraFiles: extra,
 		}
 		setWorkerAttrs(cmd)
 		stdin, err := cmd.StdinPipe()
@@ -132,6 +137,11 @@ func RunWorkerProcess() error {
 	defer cancel()
 	if len(os.Args) >= 3 && os.Args[1] == "worker" {
 		setProcessName("pcopy worker " + os.Args[2])
+	}
+	if timeout := os.Getenv(fenceEnv); timeout != "" {
+		if err := useFence(3, timeout); err != nil {
+			return err
+		}
 	}
 	go watchParent(ctx, cancel)
 	err := ServeWorker(ctx, afero.NewOsFs(), os.Stdin, os.Stdout)

@@ -115,6 +115,9 @@ func (o *osCopier) fill(ctx context.Context, f *newFile, srcfd int, srcX meta.Xa
 // there, which stays whole until the copy is.
 func (o *osCopier) name(f *newFile, ddir int, dname, dst string) error {
 	if f.unnamed() {
+		if err := tempname.Fenced(); err != nil {
+			return err
+		}
 		err := o.linkUnnamed(f.fd, ddir, dname)
 		if err == nil {
 			if err := f.close(); err != nil {

@@ -76,10 +76,32 @@ func MakePending(dir Dir, path, prefix string, make func(name string) error) (Pe
 	return Pending{Name: name, dir: dir}, nil
 }
 
+// Fence, if set, is asked before an entry is given its final name, and
+// a non-nil answer stops it. A worker process on another host sets it
+// (see copier's agent): a host frozen past the coordinator's timeout, its
+// jobs given to others, must not finish the file it was in when it comes
+// back. It is set once, by a worker process's main, never by a library.
+var Fence func() error
+
+// ErrFenced is what a Fence answers when the worker must give its name to
+// nothing more.
+var ErrFenced = errors.New("fenced: this host was given up by its coordinator")
+
+// Fenced asks Fence, if set.
+func Fenced() error {
+	if Fence != nil {
+		return Fence()
+	}
+	return nil
+}
+
 // Commit gives the entry the name final, replacing what is there. After a
 // failure the entry is still pending (Cleanup removes it), and the
 // error is the rename's.
 func (p *Pending) Commit(final string) error {
+	if err := Fenced(); err != nil {
+		return err
+	}
 	if err := p.dir.Rename(p.Name, final); err != nil {
 		return err
 	}

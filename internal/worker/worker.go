@@ -180,6 +180,9 @@ func (w *worker) run(ctx context.Context, job *wire.Job) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if errors.Is(err, tempname.ErrFenced) {
+		return err // the job in hand is another worker's now: no result
+	}
 	res := wire.Result{ID: job.ID, Bytes: n, Warn: w.files.TakeWarn(), Reused: w.reused && err == nil}
 	w.reused = false
 	var omitted *omittedError
