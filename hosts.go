@@ -141,7 +141,7 @@ func (h hostRequest) connect(specs []hosts.Host, stderr io.Writer) ([]*copier.Ho
 // that it sees SRC and DST (or, before the first copy, the directory DST
 // will be made in) as this machine does; a table on stdout says how each
 // did. The exit code is 1 if any could not be used.
-func checkHosts(got []*copier.Host, errs []error, src, dst string, stdout io.Writer) int {
+func checkHosts(specs []hosts.Host, got []*copier.Host, errs []error, src, dst string, stdout io.Writer) int {
 	src, _ = filepath.Abs(src)
 	dir, _ := filepath.Abs(dst)
 	for {
@@ -158,7 +158,7 @@ func checkHosts(got []*copier.Host, errs []error, src, dst string, stdout io.Wri
 	code := exitOK
 	for i, h := range got {
 		if errs[i] != nil {
-			name := hostOf(errs[i])
+			name := specs[i].Target()
 			fmt.Fprintf(tw, "%s\tunreachable\t-\t-\t-\t-\t%s\n", name, strings.TrimPrefix(errs[i].Error(), "host "+name+": "))
 			code = exitFailed
 			continue
@@ -172,12 +172,6 @@ func checkHosts(got []*copier.Host, errs []error, src, dst string, stdout io.Wri
 	}
 	tw.Flush()
 	return code
-}
-
-// hostOf is the host an error of ConnectHost names.
-func hostOf(err error) string {
-	name, _, _ := strings.Cut(strings.TrimPrefix(err.Error(), "host "), ":")
-	return name
 }
 
 // serveAgent is `pcopy --serve-agent [--host-timeout D] [--allow-root

@@ -318,7 +318,7 @@ func (r *request) spread(stderr io.Writer) *failure {
 		return &failure{exitUsage, err.Error(), "a template like 'ssh -T {host} {cmd}' or 'srun -N1 -n1 -w {host} {argv}'"}
 	}
 	if r.hosts.check {
-		r.checked = checkHosts(got, errs, r.copy.Src, r.copy.Dst, r.stdout)
+		r.checked = checkHosts(specs, got, errs, r.copy.Src, r.copy.Dst, r.stdout)
 		return nil
 	}
 	for i, h := range got {

@@ -90,14 +90,6 @@ func (w *placedWorker) Wait() error {
 	return err
 }
 
-// Where names the host a worker runs on, "" for this machine.
-func (w *placedWorker) Where() string {
-	if w.host != nil {
-		return w.host.Name
-	}
-	return ""
-}
-
 // placeOf is the summary of the machine proc runs on, in a copy on many
 // hosts; nil otherwise.
 func (c *coordinator) placeOf(proc WorkerProcess) *HostSummary {

@@ -35,8 +35,8 @@ type workerState struct {
 
 func (w *workerState) String() string {
 	where := ""
-	if p, ok := w.proc.(interface{ Where() string }); ok && p.Where() != "" {
-		where = " on " + p.Where()
+	if w.place != nil && w.place.Name != "" {
+		where = " on " + w.place.Name
 	}
 	if w.pid == 0 {
 		return fmt.Sprintf("worker %d%s", w.id, where)
