@@ -17,6 +17,8 @@ import (
 	"github.com/pcopy/pcopy/copier"
 	"github.com/pcopy/pcopy/internal/beneath"
 	"github.com/pcopy/pcopy/internal/treecheck"
+	"github.com/pcopy/pcopy/internal/wire"
+	"github.com/pcopy/pcopy/internal/worker"
 )
 
 // TestMain makes this test binary the pcopy command when run as "pcopy"
@@ -42,7 +44,8 @@ func TestMain(m *testing.M) {
 // its terminal.
 const paceEnv = "PCOPY_TEST_PACE"
 
-// paceFilesEnv, set too, has them wait as long before opening each file.
+// paceFilesEnv, set too, has them wait as long before each job (a file,
+// link or part) as well.
 const paceFilesEnv = "PCOPY_TEST_PACE_FILES"
 
 func pace() {
@@ -52,9 +55,12 @@ func pace() {
 	}
 	files := os.Getenv(paceFilesEnv) != ""
 	beneath.TestHook = func(op beneath.Op, p string) {
-		if op == beneath.OpOpenDir || files && op == beneath.OpOpen {
+		if op == beneath.OpOpenDir {
 			time.Sleep(d)
 		}
+	}
+	if files {
+		worker.TestHook = func(*wire.Job) { time.Sleep(d) }
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -56,7 +57,8 @@ func ServeAgent(ctx context.Context, in io.Reader, out io.Writer, cfg AgentConfi
 		return err
 	}
 	a := &agent{w: mux.NewWriter(out), spawn: cfg.Spawn, workers: make(map[uint64]*agentWorker),
-		exited: make(chan uint64), done: make(chan struct{}), allow: cfg.AllowRoots, heard: func() {}}
+		exited: make(chan uint64), done: make(chan struct{}), allow: cfg.AllowRoots, heard: func(int64) {},
+		clock: newPingClock(monotonicNow())}
 	if cfg.Exe != "" {
 		a.spawn = Exec(cfg.Exe, "pcopy")
 		if fence, heard, err := newFence(); err == nil {
@@ -100,8 +102,16 @@ func ServeAgent(ctx context.Context, in io.Reader, out io.Writer, cfg AgentConfi
 			if f.err != nil {
 				return f.err
 			}
-			silence.Reset(cfg.Timeout)
-			a.heard()
+			if f.typ == mux.Ping {
+				// Only a ping says when the coordinator last heard from
+				// this agent, which it gives up a timeout after: anything
+				// read may have waited in a pipe while this host was
+				// stopped.
+				if heard, ok := a.clock.heard(f.payload, monotonicNow()); ok {
+					a.heard(heard)
+					silence.Reset(cfg.Timeout - time.Duration(monotonicNow()-heard))
+				}
+			}
 			if err := a.handle(f.typ, f.ch, f.payload); err != nil {
 				return err
 			}
@@ -128,7 +138,36 @@ type agent struct {
 	done    chan struct{}           // closed when the agent stops
 	relays  sync.WaitGroup          // the stdout relays still running
 	allow   []string                // AgentConfig.AllowRoots
-	heard   func()                  // records in the fence that the coordinator spoke
+	heard   func(at int64)          // records in the fence when the coordinator last heard from this agent
+	clock   pingClock
+}
+
+// pingClock tells, from a ping, when by this host's monotonic clock the
+// coordinator last heard from this agent. The smallest difference seen so
+// far between the ping's sending time (the coordinator's clock, counted
+// from before the agent was launched) and its arrival (this host's) is
+// taken for the offset between the clocks (with the quickest passage of a
+// ping in it). A ping read late, having waited in a pipe while this host
+// was stopped, so tells nothing new.
+type pingClock struct {
+	offset int64
+}
+
+// newPingClock is the clock of an agent started at start (its monotonic
+// time): the coordinator's clock started before the agent was launched,
+// so its offset from this host's is no more than start, however late the
+// first ping is read.
+func newPingClock(start int64) pingClock { return pingClock{offset: start} }
+
+// heard returns when the coordinator last heard from this agent, by the
+// ping with payload read at now.
+func (c *pingClock) heard(payload []byte, now int64) (int64, bool) {
+	v, err := mux.Uvarints(payload, 2)
+	if err != nil || v[0] > math.MaxInt64 || v[1] > v[0] {
+		return 0, false
+	}
+	c.offset = min(c.offset, now-int64(v[0]))
+	return int64(v[1]) + c.offset, true
 }
 
 // agentWorker is one worker the agent runs. Its stdin is fed by its own

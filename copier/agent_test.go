@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/pcopy/pcopy/internal/mux"
 	"github.com/pcopy/pcopy/internal/wire"
 )
 
@@ -74,6 +76,48 @@ func TestAgentChecksEachWorkersHello(t *testing.T) {
 		}
 		if tc.ok != (err == nil) || tc.ok && !bytes.Equal(passed, msg) || !tc.ok && len(passed) > 0 {
 			t.Errorf("src %s, dst %s: err %v, passed %d of %d bytes", tc.src, tc.dst, err, len(passed), len(msg))
+		}
+	}
+}
+
+// A ping read late, after waiting in a pipe while the agent's host was
+// stopped, is known for old news: what the fence is given is when the
+// coordinator last heard from the agent, by this host's clock, whenever
+// the ping is read.
+func TestPingClockKnowsOldPings(t *testing.T) {
+	c := newPingClock(int64(time.Hour)) // started long after the coordinator
+	ms := func(n int64) uint64 { return uint64(n * int64(time.Millisecond)) }
+	ping := func(sent, heard int64) []byte { return mux.PutUvarint(ms(sent), ms(heard)) }
+	// Sent at 100, 200, 300 ms by the coordinator's clock (which heard
+	// from the agent 10 ms before each), read 1 s later (or 1 s and a
+	// little) by this host's.
+	for i, read := range []int64{1100, 1203, 1301} {
+		sent := int64(i+1) * 100
+		heard, ok := c.heard(ping(sent, sent-10), int64(ms(read)))
+		if !ok {
+			t.Fatal("a ping not understood")
+		}
+		if want := int64(ms(1000 + sent - 10)); heard != want {
+			t.Errorf("ping %d: heard at %v, want %v", i, time.Duration(heard), time.Duration(want))
+		}
+	}
+	// Stopped at 1.3 s for 5 s: the pings the coordinator sent meanwhile,
+	// having heard nothing since 290 ms, are read at 6.3 s.
+	for _, sent := range []int64{400, 500, 2200} {
+		heard, _ := c.heard(ping(sent, 290), int64(ms(6300)))
+		if heard != int64(ms(1290)) {
+			t.Errorf("a ping sent at %d ms and read after a stop says the agent was heard at %v", sent, time.Duration(heard))
+		}
+	}
+	// Stopped before the first ping was read, an agent takes no ping for
+	// news: it was started after the coordinator's clock started.
+	late := newPingClock(int64(ms(500)))
+	if heard, _ := late.heard(ping(300, 290), int64(ms(6300))); heard > int64(ms(790)) {
+		t.Errorf("a first ping read after a stop says the agent was heard at %v", time.Duration(heard))
+	}
+	for _, bad := range [][]byte{{0xff}, mux.PutUvarint(1), mux.PutUvarint(1, 2), mux.PutUvarint(3, 2, 1)} {
+		if _, ok := c.heard(bad, 0); ok {
+			t.Errorf("a ping %x was taken", bad)
 		}
 	}
 }

@@ -12,15 +12,17 @@ import (
 )
 
 // An agent's fence: one word of memory shared with its workers, holding
-// when the agent last heard from its coordinator (CLOCK_MONOTONIC, which
-// goes on counting while a process is stopped). Before a worker gives an
-// entry its final name it looks: if the agent has not heard from the
-// coordinator for the timeout, the coordinator has given this host up and
-// its jobs to others, and the worker stops instead (tempname.Fence). A
-// host frozen whole (SIGSTOP) and continued after that is stopped so.
+// when its coordinator last heard from it, as the coordinator's pings say
+// (by this host's CLOCK_BOOTTIME, which goes on counting while a process
+// is stopped). The coordinator gives the host up, and its jobs to others,
+// a timeout after that. Before a worker starts a job, makes a pending
+// entry and gives it its final name, it looks: from an eighth of the
+// timeout before then, it stops instead (tempname.Fence). A host frozen
+// whole (SIGSTOP) and continued after it was given up is stopped so.
 
-// newFence makes an agent's fence; heard records that a frame came.
-func newFence() (f *os.File, heard func(), err error) {
+// newFence makes an agent's fence; heard records that the coordinator
+// spoke at a time (monotonicNow's).
+func newFence() (f *os.File, heard func(at int64), err error) {
 	fd, err := unix.MemfdCreate("pcopy-fence", unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, nil, err
@@ -36,8 +38,12 @@ func newFence() (f *os.File, heard func(), err error) {
 		return nil, nil, err
 	}
 	word := (*int64)(unsafe.Pointer(&mem[0]))
-	heard = func() { atomic.StoreInt64(word, monotonicNow()) }
-	heard()
+	atomic.StoreInt64(word, monotonicNow())
+	heard = func(at int64) {
+		if at > atomic.LoadInt64(word) { // one writer: the agent's loop
+			atomic.StoreInt64(word, at)
+		}
+	}
 	return f, heard, nil
 }
 
@@ -54,7 +60,7 @@ func useFence(fd int, timeout string) error {
 	}
 	word := (*int64)(unsafe.Pointer(&mem[0]))
 	tempname.Fence = func() error {
-		if monotonicNow()-atomic.LoadInt64(word) > ns {
+		if monotonicNow()-atomic.LoadInt64(word) > ns-ns/8 {
 			return tempname.ErrFenced
 		}
 		return nil
@@ -62,8 +68,11 @@ func useFence(fd int, timeout string) error {
 	return nil
 }
 
+// monotonicNow is CLOCK_BOOTTIME, the same in the agent and its workers:
+// monotonic, and counting on while the machine is suspended as well as
+// while a process is stopped.
 func monotonicNow() int64 {
 	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
 	return ts.Nano()
 }

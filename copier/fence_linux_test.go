@@ -27,7 +27,7 @@ func TestFence(t *testing.T) {
 	if err := tempname.Fenced(); !errors.Is(err, tempname.ErrFenced) {
 		t.Fatalf("not fenced after the timeout: %v", err)
 	}
-	heard()
+	heard(monotonicNow())
 	if err := tempname.Fenced(); err != nil {
 		t.Fatalf("still fenced after the agent heard again: %v", err)
 	}

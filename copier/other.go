@@ -14,6 +14,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"time"
 
 	"github.com/spf13/afero"
 )
@@ -76,7 +77,15 @@ func openNoFollow(p string) (*os.File, error) {
 
 // newFence makes no fence here: a host frozen and continued may finish
 // the file each worker was in (see fence_linux.go).
-func newFence() (f *os.File, heard func(), err error) { return nil, func() {}, errors.ErrUnsupported }
+// monotonicNow is this process's monotonic clock; with no fence, no other
+// process reads it.
+func monotonicNow() int64 { return int64(time.Since(processStart)) }
+
+var processStart = time.Now()
+
+func newFence() (f *os.File, heard func(at int64), err error) {
+	return nil, func(int64) {}, errors.ErrUnsupported
+}
 
 // useFence is never asked here: agents pass no fence.
 func useFence(fd int, timeout string) error { return errors.ErrUnsupported }

@@ -26,6 +26,7 @@ type Host struct {
 
 	cmd     *exec.Cmd
 	stdin   io.Closer
+	stdout  io.Closer
 	w       *mux.Writer
 	r       *mux.Reader
 	timeout time.Duration
@@ -38,6 +39,9 @@ type Host struct {
 	proved chan []byte   // the agent's answer to Prove
 	heard  atomic.Int64  // when a frame last came, in ns since start
 	start  time.Time
+
+	redial   func() (*Host, error) // reaches the host again, as ConnectHost did
+	previous *Host                 // the connection this one replaced
 }
 
 // HostConfig is how a coordinator reaches its hosts.
@@ -59,6 +63,9 @@ func ConnectHost(name string, argv []string, workers int, cfg HostConfig) (*Host
 	h.cmd = exec.Command(argv[0], argv[1:]...)
 	h.cmd.Stderr = &linePrefixer{w: cfg.Stderr, prefix: "pcopy: " + name + ": "}
 	setLauncherAttrs(h.cmd)
+	// A launcher that leaves a child holding its output (a stopped agent
+	// under setsid) must not hold up the end of the connection.
+	h.cmd.WaitDelay = 2 * time.Second
 	stdin, err := h.cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -100,6 +107,11 @@ func ConnectHost(name string, argv []string, workers int, cfg HostConfig) (*Host
 	}
 	switch {
 	case errors.Is(r.err, io.ErrUnexpectedEOF):
+		killLauncher(h.cmd)
+		h.cmd.Wait() // and what it printed has been read
+		if last := h.cmd.Stderr.(*linePrefixer).lastLine(); last != "" {
+			return nil, fmt.Errorf("host %s: no pcopy agent answered: %s", name, last)
+		}
 		return fail(errors.New("no pcopy agent answered (see the messages above; --remote-pcopy names the pcopy to run there)"))
 	case r.err != nil:
 		return fail(r.err)
@@ -116,7 +128,8 @@ func ConnectHost(name string, argv []string, workers int, cfg HostConfig) (*Host
 	if h.Workers <= 0 {
 		h.Workers = max(1, int(r.hello.CPUs))
 	}
-	h.w, h.stdin = mux.NewWriter(stdin), stdin
+	h.redial = func() (*Host, error) { return ConnectHost(name, argv, workers, cfg) }
+	h.w, h.stdin, h.stdout = mux.NewWriter(stdin), stdin, stdout
 	h.r = mux.NewReader(br)
 	h.heard.Store(int64(time.Since(h.start)))
 	go h.readLoop()
@@ -183,25 +196,32 @@ func (h *Host) readLoop() {
 func (h *Host) heartbeat() {
 	tick := time.NewTicker(max(h.timeout/4, 10*time.Millisecond))
 	defer tick.Stop()
-	for {
-		select {
-		case <-h.gone:
-			return
-		case <-tick.C:
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-h.gone:
+				return
+			case <-tick.C:
+			}
 		}
 		if silent := time.Since(h.start) - time.Duration(h.heard.Load()); silent > h.timeout {
 			h.lost(fmt.Errorf("no answer for %v", silent.Round(time.Second)))
 			return
 		}
 		// Never behind a write that is blocked on a host that stopped
-		// reading: this loop must go on to find the host silent.
-		h.w.TryWrite(mux.Ping, 0, nil)
+		// reading: this loop must go on to find the host silent. The
+		// ping says when it left and when the agent was last heard: the
+		// agent's fence closes when this loop gives the host up, even
+		// for an agent reading pings late (it was stopped).
+		h.w.Beat(mux.Ping, func() []byte {
+			return mux.PutUvarint(uint64(time.Since(h.start)), uint64(h.heard.Load()))
+		})
 	}
 }
 
 // lost ends the connection to h, for err: its launcher's process group
-// is killed, so the connection's output ends, and readLoop then ends
-// every worker there.
+// is killed and its output closed, and readLoop then ends every worker
+// there.
 func (h *Host) lost(err error) {
 	h.mu.Lock()
 	first := h.err == nil
@@ -211,6 +231,12 @@ func (h *Host) lost(err error) {
 	h.mu.Unlock()
 	if first {
 		killLauncher(h.cmd)
+		// And stop reading and writing (a write blocked on a full pipe
+		// ends): a process the launcher left behind, out of its process
+		// group (an agent under setsid, frozen), may still hold the
+		// connection's other ends.
+		h.stdout.Close()
+		h.stdin.Close()
 	}
 }
 
@@ -354,6 +380,7 @@ type linePrefixer struct {
 	w      io.Writer
 	prefix string
 	line   []byte
+	last   string // the last whole line
 }
 
 func (l *linePrefixer) Write(p []byte) (int, error) {
@@ -365,10 +392,20 @@ func (l *linePrefixer) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		fmt.Fprintf(l.w, "%s%s\n", l.prefix, strings.TrimRight(string(l.line[:i]), "\r"))
+		l.last = strings.TrimRight(string(l.line[:i]), "\r")
+		fmt.Fprintf(l.w, "%s%s\n", l.prefix, l.last)
 		l.line = l.line[i+1:]
 	}
 	return len(p), nil
+}
+
+func (l *linePrefixer) lastLine() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.line) > 0 {
+		return string(l.line)
+	}
+	return l.last
 }
 
 func (l *linePrefixer) flush() {

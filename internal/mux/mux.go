@@ -46,7 +46,7 @@ const (
 	EOF    byte = 4 // close the worker's stdin
 	Signal byte = 5 // send the worker a signal: SigTerm or SigKill
 	Exit   byte = 6 // the worker exited; payload: why, "" when it succeeded
-	Ping   byte = 7 // on channel 0: the agent answers Pong with the payload
+	Ping   byte = 7 // on channel 0: the coordinator's clock as it was sent and when it last heard from the agent (two Uvarint ns); the agent answers Pong with the payload
 	Pong   byte = 8
 	Prove  byte = 9  // on channel 0: show that you see SRC and DST as I do (see copier)
 	Proved byte = 10 // on channel 0: what the agent found
@@ -159,10 +159,11 @@ func readStr(r *bufio.Reader, max uint64) (string, error) {
 // Writer writes frames; many goroutines may share one. Each frame is
 // flushed as it is written: the workers' own streams are already batched.
 type Writer struct {
-	mu  sync.Mutex
-	w   *bufio.Writer
-	hdr []byte
-	n   uint64 // bytes written, frames included
+	mu   sync.Mutex
+	w    *bufio.Writer
+	hdr  []byte
+	n    uint64               // bytes written, frames included
+	beat atomic.Pointer[beat] // a heartbeat due (Beat)
 }
 
 // NewWriter returns a Writer writing to w.
@@ -175,7 +176,37 @@ func (w *Writer) Write(typ byte, ch uint64, payload []byte) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.write(typ, ch, payload)
+	if err := w.write(typ, ch, payload); err != nil {
+		return err
+	}
+	return w.writeBeat()
+}
+
+// Beat writes a heartbeat frame of type typ on channel 0, unless another
+// write is under way, which may be blocked on a peer that stopped
+// reading: then it never waits, and the next write sends the beat when it
+// is done. payload is called as the frame is written (a timestamp in it
+// says when the frame left).
+func (w *Writer) Beat(typ byte, payload func() []byte) error {
+	w.beat.Store(&beat{typ: typ, payload: payload})
+	if !w.mu.TryLock() {
+		return nil
+	}
+	defer w.mu.Unlock()
+	return w.writeBeat()
+}
+
+type beat struct {
+	typ     byte
+	payload func() []byte
+}
+
+// writeBeat writes the beat that is due, if one is.
+func (w *Writer) writeBeat() error {
+	if b := w.beat.Swap(nil); b != nil {
+		return w.write(b.typ, 0, b.payload())
+	}
+	return nil
 }
 
 // TryWrite is Write, unless another write is under way, which may be
@@ -268,8 +299,30 @@ func Uvarint(payload []byte) (uint64, error) {
 	return v, nil
 }
 
-// PutUvarint encodes v as a payload.
-func PutUvarint(v uint64) []byte { return binary.AppendUvarint(nil, v) }
+// PutUvarint encodes vs as a payload.
+func PutUvarint(vs ...uint64) []byte {
+	var b []byte
+	for _, v := range vs {
+		b = binary.AppendUvarint(b, v)
+	}
+	return b
+}
+
+// Uvarints decodes a payload of n numbers.
+func Uvarints(payload []byte, n int) ([]uint64, error) {
+	vs := make([]uint64, n)
+	for i := range vs {
+		v, m := binary.Uvarint(payload)
+		if m <= 0 {
+			return nil, fmt.Errorf("%w: bad number in frame", ErrProtocol)
+		}
+		vs[i], payload = v, payload[m:]
+	}
+	if len(payload) > 0 {
+		return nil, fmt.Errorf("%w: bad number in frame", ErrProtocol)
+	}
+	return vs, nil
+}
 
 // PutStrings encodes strs as a payload.
 func PutStrings(strs ...string) []byte {

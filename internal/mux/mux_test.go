@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -130,4 +131,35 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A beat never waits behind a write under way (one blocked on a peer
+// that stopped reading): the write sends it when it is done, with the
+// payload made then.
+func TestBeatRidesOnTheWriteUnderWay(t *testing.T) {
+	pr, pw := io.Pipe()
+	w := NewWriter(pw)
+	wrote := make(chan error, 1)
+	go func() { wrote <- w.Write(Data, 1, []byte("held up")) }()
+	r := NewReader(bufio.NewReader(pr))
+	// The write is blocked until the pipe is read. Give it the lock.
+	for w.mu.TryLock() {
+		w.mu.Unlock()
+		runtime.Gosched()
+	}
+	made := 0
+	if err := w.Beat(Ping, func() []byte { made++; return []byte{7} }); err != nil {
+		t.Fatal(err)
+	}
+	typ, ch, payload, err := r.Read()
+	if err != nil || typ != Data || ch != 1 || string(payload) != "held up" {
+		t.Fatalf("first frame %d %d %q %v", typ, ch, payload, err)
+	}
+	typ, ch, payload, err = r.Read()
+	if err != nil || typ != Ping || ch != 0 || !bytes.Equal(payload, []byte{7}) || made != 1 {
+		t.Fatalf("the beat: %d %d %q %v (payload made %d times)", typ, ch, payload, err, made)
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
 }

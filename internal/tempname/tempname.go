@@ -69,6 +69,9 @@ type Pending struct {
 // MakePending is Make (in dir, whose path is path, "" for names relative
 // to it), returning what it made as a Pending.
 func MakePending(dir Dir, path, prefix string, make func(name string) error) (Pending, error) {
+	if err := Fenced(); err != nil {
+		return Pending{}, err // nothing made in a directory another worker now fills
+	}
 	name, err := Make(path, prefix, make)
 	if err != nil {
 		return Pending{}, err
@@ -76,8 +79,8 @@ func MakePending(dir Dir, path, prefix string, make func(name string) error) (Pe
 	return Pending{Name: name, dir: dir}, nil
 }
 
-// Fence, if set, is asked before an entry is given its final name, and
-// a non-nil answer stops it. A worker process on another host sets it
+// Fence, if set, is asked before a pending entry is made and before it is
+// given its final name, and a non-nil answer stops it. A worker process on another host sets it
 // (see copier's agent): a host frozen past the coordinator's timeout, its
 // jobs given to others, must not finish the file it was in when it comes
 // back. It is set once, by a worker process's main, never by a library.

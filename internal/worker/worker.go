@@ -232,6 +232,9 @@ func (w *worker) copy(ctx context.Context, job *wire.Job) (int64, error) {
 	if TestHook != nil {
 		TestHook(job)
 	}
+	if err := tempname.Fenced(); err != nil {
+		return 0, err
+	}
 	src, dst := fsutil.Join(w.src, job.Rel), fsutil.Join(w.dst, job.Rel)
 	switch job.Kind {
 	case wire.KindFile:
