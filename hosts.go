@@ -244,9 +244,14 @@ func hostLine(h copier.HostSummary) string {
 		workers = "worker"
 	}
 	line := fmt.Sprintf("  %s: %d %s, %d done, %d failed, %s", name, h.Workers, workers, h.Done, h.Failed, progress.HumanBytes(h.Bytes))
+	if h.State == "ok" && h.Failures > 0 {
+		line += fmt.Sprintf("; lost %d times, reached again", h.Failures)
+	}
 	switch h.State {
 	case "lost":
 		line += "; lost (" + h.Reason + "), its jobs went to the others"
+	case "dropped":
+		line += "; dropped (" + h.Reason + "), its jobs went to the others"
 	case "refused":
 		line += "; refused"
 	}

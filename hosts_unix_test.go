@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,7 +22,9 @@ import (
 
 // standInHosts makes a pcopy command and a launcher, standin.sh HOST
 // COMMAND..., that runs COMMAND on this machine as ssh would on HOST,
-// after writing its pid (the agent's, as it execs) to DIR/HOST.pid.
+// after writing its pid (the agent's, as it execs) to DIR/HOST.pid;
+// while DIR/HOST.down exists it fails as ssh does with a host that is
+// down.
 func standInHosts(t *testing.T) (pcopy, launcher, dir string) {
 	t.Helper()
 	dir = t.TempDir()
@@ -30,7 +33,9 @@ func standInHosts(t *testing.T) (pcopy, launcher, dir string) {
 	pcopy = filepath.Join(dir, "pcopy") // the test binary is pcopy by that name (TestMain)
 	must(t, os.Symlink(exe, pcopy))
 	launcher = filepath.Join(dir, "standin.sh")
-	must(t, os.WriteFile(launcher, []byte("#!/bin/sh\necho $$ > "+dir+"/$1.pid\nshift\nexec \"$@\"\n"), 0o755))
+	must(t, os.WriteFile(launcher, []byte("#!/bin/sh\n"+
+		"[ -e "+dir+"/$1.down ] && { echo \"ssh: connect to host $1 port 22: No route to host\" >&2; exit 255; }\n"+
+		"echo $$ > "+dir+"/$1.pid\nshift\nexec \"$@\"\n"), 0o755))
 	return pcopy, launcher, dir
 }
 
@@ -70,9 +75,10 @@ func countFiles(root string) int {
 }
 
 // A host that dies mid-copy (its agent and workers SIGKILLed: a crashed
-// node) or hangs (SIGSTOPped past --host-timeout: a node cut off) has its
-// jobs done by the others: the copy completes, the same as its source,
-// with no temporary file left and no process of the lost host left.
+// node) or hangs (SIGSTOPped past --host-timeout: a node cut off), and
+// cannot be reached again, has its jobs done by the others: the copy
+// completes, the same as its source, with no temporary file left and no
+// process of the lost host left.
 func TestHostLostMidCopy(t *testing.T) {
 	for _, how := range []string{"killed", "stopped"} {
 		t.Run(how, func(t *testing.T) {
@@ -97,6 +103,7 @@ func TestHostLostMidCopy(t *testing.T) {
 			if how == "stopped" {
 				sig = syscall.SIGSTOP
 			}
+			must(t, os.WriteFile(filepath.Join(dir, "doomed.down"), nil, 0o644))
 			must(t, syscall.Kill(-pid, sig)) // the agent's process group: it and its workers
 			t.Cleanup(func() { syscall.Kill(-pid, syscall.SIGKILL) })
 			err := cmd.Wait()
@@ -106,7 +113,7 @@ func TestHostLostMidCopy(t *testing.T) {
 			if !strings.Contains(stderr.String(), "on doomed) died (host doomed:") {
 				t.Errorf("no warning names the lost host's workers:\n%s", stderr.String())
 			}
-			if !regexp.MustCompile(`(?m)^pcopy:   doomed: 2 workers, \d+ done, \d+ failed, .*; lost \(.*\), its jobs went to the others$`).MatchString(stderr.String()) {
+			if !regexp.MustCompile(`(?m)^pcopy:   doomed: 2 workers, \d+ done, \d+ failed, .*; (lost|dropped) \(.*\), its jobs went to the others$`).MatchString(stderr.String()) {
 				t.Errorf("the summary does not say doomed was lost:\n%s", stderr.String())
 			}
 			sameTree(t, src, dst)
@@ -120,6 +127,77 @@ func TestHostLostMidCopy(t *testing.T) {
 				out, _ := exec.Command("ps", "-o", "pid,stat,args", "-g", strconv.Itoa(pid)).CombinedOutput()
 				t.Errorf("the lost host's processes are still there:\n%s", out)
 			}
+		})
+	}
+}
+
+// A host lost mid-copy is reached again, with the same launcher and the
+// same proof that it sees SRC and DST: one that comes back gets workers
+// and jobs again; one that fails maxHostFailures times in all (lost,
+// then unreachable) is dropped with a warning, and the copy completes
+// without it.
+func TestHostReachedAgainOrDropped(t *testing.T) {
+	for _, how := range []string{"back", "down"} {
+		t.Run(how, func(t *testing.T) {
+			pcopy, launcher, dir := standInHosts(t)
+			src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+			manyFiles(t, src, 1000)
+			cmd := exec.Command(pcopy, "--json", "--hosts", "phoenix:1", "--local-workers", "1", "--host-timeout", "2s",
+				"--rsh", launcher+" {name} {argv}", "--remote-pcopy", pcopy, src, dst)
+			// Long enough (1000 files, 5 ms each, on two workers) for the
+			// host to be reached again after the pause (1 s) and do more
+			// than it had done (a worker holds two batches of up to 128
+			// files), or to be given up (after 1 + 2 s).
+			cmd.Env = append(os.Environ(), paceEnv+"=5ms", paceFilesEnv+"=1")
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			must(t, cmd.Start())
+			pid := agentPid(t, dir, "phoenix")
+			for start := time.Now(); countFiles(dst) < 20; time.Sleep(5 * time.Millisecond) {
+				if time.Since(start) > 30*time.Second {
+					t.Fatalf("the copy did not start: %s", stderr.String())
+				}
+			}
+			if how == "down" {
+				must(t, os.WriteFile(filepath.Join(dir, "phoenix.down"), nil, 0o644))
+			}
+			must(t, syscall.Kill(-pid, syscall.SIGKILL))
+			before := countFiles(dst) // no more than the host had done
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("pcopy: %v\n%s", err, stderr.String())
+			}
+			var report struct {
+				Hosts []struct {
+					Name   string `json:"name"`
+					Done   int    `json:"done"`
+					State  string `json:"state"`
+					Reason string `json:"reason"`
+					Lost   int    `json:"times_lost"`
+				} `json:"hosts"`
+			}
+			must(t, json.Unmarshal(stdout.Bytes(), &report))
+			h := report.Hosts[1]
+			switch how {
+			case "back":
+				if h.State != "ok" || h.Lost != 1 || h.Done <= before {
+					t.Errorf("the host did not come back and copy more than the %d files there were when it was lost: %+v\n%s",
+						before, h, stderr.String())
+				}
+				if !strings.Contains(stderr.String(), "host phoenix is back after 1 failures") {
+					t.Errorf("no warning says the host came back:\n%s", stderr.String())
+				}
+				if again := agentPid(t, dir, "phoenix"); again == pid {
+					t.Errorf("no second agent was started")
+				}
+			case "down":
+				if h.State != "dropped" || h.Lost != 3 || !strings.Contains(h.Reason, "No route to host") {
+					t.Errorf("the host was not dropped after 3 failures: %+v\n%s", h, stderr.String())
+				}
+				if !strings.Contains(stderr.String(), "host phoenix dropped, its jobs go to the others") {
+					t.Errorf("no warning says the host was dropped:\n%s", stderr.String())
+				}
+			}
+			sameTree(t, src, dst)
 		})
 	}
 }

@@ -167,6 +167,7 @@ type jsonHost struct {
 	Bytes   int64  `json:"bytes"`
 	State   string `json:"state"`
 	Reason  string `json:"reason,omitempty"`
+	Lost    int    `json:"times_lost"`
 	WireOut int64  `json:"wire_bytes_out"`
 	WireIn  int64  `json:"wire_bytes_in"`
 }
@@ -223,7 +224,7 @@ func writeJSON(w io.Writer, out outcome) error {
 	}
 	for _, h := range s.Hosts {
 		jh := jsonHost{Name: h.Name, Local: h.Name == "", Workers: h.Workers, Done: h.Done, Failed: h.Failed,
-			Bytes: h.Bytes, State: h.State, Reason: h.Reason, WireOut: h.WireOut, WireIn: h.WireIn}
+			Bytes: h.Bytes, State: h.State, Reason: h.Reason, Lost: h.Failures, WireOut: h.WireOut, WireIn: h.WireIn}
 		if jh.Local {
 			jh.Name, _ = os.Hostname()
 		}

@@ -23,11 +23,12 @@ import (
 // roots, SRC's protection from --delete.
 
 type coordinator struct {
-	fs    afero.Fs
-	plan  *plan
-	spawn Spawner
-	rep   Reporter
-	sum   Summary
+	fs     afero.Fs
+	plan   *plan
+	spawn  Spawner
+	places *places // where workers run, in a copy on many hosts
+	rep    Reporter
+	sum    Summary
 
 	onAction func(a Action, rel, host string, err error)
 	actHost  string // the host whose worker's result is being handled, "" for this machine
@@ -101,9 +102,14 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		}
 	}
 	err = c.copyAll(ctx, opts)
-	for i, h := range opts.Hosts {
-		if h.w != nil && i+1 < len(c.sum.Hosts) {
-			c.sum.Hosts[i+1].WireOut, c.sum.Hosts[i+1].WireIn = int64(h.w.Written()), int64(h.r.Consumed())
+	if c.places != nil {
+		c.places.close()
+		out, in := c.places.wire()
+		for i, s := range c.sum.Hosts[1:] {
+			if s.State != "refused" && len(out) > 0 {
+				c.sum.Hosts[i+1].WireOut, c.sum.Hosts[i+1].WireIn = out[0], in[0]
+				out, in = out[1:], in[1:]
+			}
 		}
 	}
 	c.sum.Duration = time.Since(start)

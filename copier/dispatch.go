@@ -78,7 +78,7 @@ func (c *coordinator) run(ctx context.Context, workers int) error {
 	defer close(c.quit)
 	for range workers {
 		err := c.startWorker()
-		if errors.Is(err, errNoRoom) && c.liveWorkers() > 0 {
+		if errors.Is(err, errNoRoom) && (c.liveWorkers() > 0 || c.places.waiting()) {
 			break // a host went away as the copy started: go on without it
 		}
 		if err != nil {
@@ -122,6 +122,11 @@ func (c *coordinator) run(ctx context.Context, workers int) error {
 			return fmt.Errorf("interrupted: %w", context.Cause(ctx))
 		case chunk, ok := <-entries:
 			c.received(chunk, ok)
+		case n := <-c.places.newsChan():
+			if err := c.hostChanged(n); err != nil {
+				c.abort()
+				return err
+			}
 		case <-wait:
 		}
 	}

@@ -221,8 +221,12 @@ type HostSummary struct {
 	Done    int64  // jobs it finished (a file, link or part copied, or found unchanged)
 	Failed  int64  // jobs that failed there
 	Bytes   int64  // bytes it copied
-	State   string // "ok"; "lost" (its jobs went to the others); "refused" (it ran none)
-	Reason  string // why it was lost or refused
+	// "ok"; "lost" (its jobs went to the others; it is being reached
+	// again); "dropped" (lost too often: the copy went on without it);
+	// "refused" (it ran none)
+	State    string
+	Reason   string // why it was lost, dropped or refused
+	Failures int    // how many times it was lost or could not be reached again
 	// The bytes sent to the host's agent and received from it, frames
 	// included: the copy's control traffic (the data moves on the
 	// shared filesystem).

@@ -4,75 +4,222 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
+	"time"
 )
 
 // errNoRoom is a worker that cannot be started anywhere: every place
 // that had room for it is a host that is gone.
 var errNoRoom = errors.New("no host left to run a worker on")
 
-// spread returns a Spawner that starts workers with local, up to nlocal at
-// once, and on hosts, up to each one's Workers at once, and how many
-// workers it has room for. A worker that ends frees its place for the one
-// that replaces it; a host that is gone has no place any more, and when
-// no place is left the Spawner fails with an error the coordinator takes
-// as "go on with the workers left".
-func spread(local Spawner, nlocal int, hosts []*Host) (Spawner, int) {
-	type place struct {
-		host  *Host // nil: this machine
-		limit int
-		live  int
-	}
-	var places []*place
+// maxHostFailures is how many times a host may be lost (its connection
+// ended, or it went silent) or fail to come back before it is dropped
+// for the rest of the copy.
+const maxHostFailures = 3
+
+// hostBackoff is how long a host that was lost is left alone before it
+// is reached again; doubled after each failure, never more than the
+// host timeout.
+var hostBackoff = time.Second
+
+// places spreads a copy's workers over this machine and its hosts, and
+// brings back a host that was lost.
+type places struct {
+	local Spawner
+	prove func(*Host) error // proof that a host reached again still sees SRC and DST
+	news  chan hostNews     // what became of a host that was lost
+	stop  chan struct{}     // closed when the copy ends: reach no host again
+	wg    sync.WaitGroup
+
+	mu     sync.Mutex
+	list   []*place
+	dialed []*Host // the connections made here, to be closed at the end
+}
+
+// place is where workers run: this machine, or a host.
+type place struct {
+	host      *Host // nil: this machine; the current connection otherwise
+	limit     int
+	live      int
+	fails     int
+	redialing bool // it is lost and being reached again
+	dropped   bool
+}
+
+// hostNews is what became of a host that was lost: State "lost" (it is
+// being reached again), "ok" (it is back: start its workers), "dropped".
+type hostNews struct {
+	name   string
+	state  string
+	reason string
+	fails  int
+}
+
+func newPlaces(local Spawner, nlocal int, hosts []*Host, prove func(*Host) error) (*places, int) {
+	ps := &places{local: local, prove: prove, news: make(chan hostNews, 2*len(hosts)+1), stop: make(chan struct{})}
 	total := 0
 	if nlocal > 0 {
-		places = append(places, &place{limit: nlocal})
+		ps.list = append(ps.list, &place{limit: nlocal})
 		total += nlocal
 	}
 	for _, h := range hosts {
-		places = append(places, &place{host: h, limit: h.Workers})
+		ps.list = append(ps.list, &place{host: h, limit: h.Workers})
 		total += h.Workers
 	}
-	var mu sync.Mutex
-	return func(id int) (WorkerProcess, error) {
-		var lastErr error
-		for _, p := range places {
-			mu.Lock()
-			free := p.live < p.limit && (p.host == nil || p.host.Err() == nil)
-			if free {
-				p.live++
-			}
-			mu.Unlock()
-			if !free {
-				continue
-			}
-			var proc WorkerProcess
-			var err error
-			if p.host == nil {
-				proc, err = local(id)
-			} else {
-				proc, err = p.host.spawn(id)
-			}
-			if err == nil {
-				return &placedWorker{WorkerProcess: proc, host: p.host, release: func() {
-					mu.Lock()
-					p.live--
-					mu.Unlock()
-				}}, nil
-			}
-			mu.Lock()
-			p.live--
-			mu.Unlock()
-			if p.host == nil || !errors.Is(err, errHostGone) {
-				return nil, err
-			}
-			lastErr = err
+	return ps, total
+}
+
+// spawn starts a worker with the first place that has room for one. A
+// worker that ends frees its place for the one that replaces it. A host
+// that is gone has no place until it is reached again; when no place is
+// left the Spawner fails with errNoRoom, which the coordinator takes as
+// "go on with the workers left" (and, if a host is being reached again,
+// start its workers when it is back).
+func (ps *places) spawn(id int) (WorkerProcess, error) {
+	var lastErr error
+	for _, p := range ps.list {
+		ps.mu.Lock()
+		host := p.host
+		free := p.live < p.limit && (host == nil || host.Err() == nil)
+		if free {
+			p.live++
+		} else if host != nil && host.Err() != nil && p.live == 0 && !p.redialing && !p.dropped && host.redial != nil {
+			// Its last worker has been waited for: the connection is
+			// over, and the host can be reached again.
+			p.redialing = true
+			ps.wg.Go(func() { ps.redial(p, host.Err()) })
 		}
-		if lastErr != nil {
-			return nil, fmt.Errorf("%w (%v)", errNoRoom, lastErr)
+		ps.mu.Unlock()
+		if !free {
+			continue
 		}
-		return nil, errNoRoom
-	}, total
+		var proc WorkerProcess
+		var err error
+		if host == nil {
+			proc, err = ps.local(id)
+		} else {
+			proc, err = host.spawn(id)
+		}
+		if err == nil {
+			return &placedWorker{WorkerProcess: proc, host: host, release: func() {
+				ps.mu.Lock()
+				p.live--
+				ps.mu.Unlock()
+			}}, nil
+		}
+		ps.mu.Lock()
+		p.live--
+		ps.mu.Unlock()
+		if host == nil || !errors.Is(err, errHostGone) {
+			return nil, err
+		}
+		lastErr = err
+	}
+	if lastErr != nil {
+		return nil, fmt.Errorf("%w (%v)", errNoRoom, lastErr)
+	}
+	return nil, errNoRoom
+}
+
+// redial reaches p's host again, after it was lost for why: after a
+// pause, the same launcher command, then the same proof that it sees SRC
+// and DST. A host that fails maxHostFailures times in all is dropped.
+func (ps *places) redial(p *place, why error) {
+	old := p.host
+	for {
+		ps.mu.Lock()
+		p.fails++
+		fails := p.fails
+		if fails >= maxHostFailures {
+			p.dropped, p.redialing = true, false
+		}
+		ps.mu.Unlock()
+		if fails >= maxHostFailures {
+			ps.tell(hostNews{old.Name, "dropped", fmt.Sprintf("lost or unreachable %d times, last: %v", fails, why), fails})
+			return
+		}
+		pause := min(hostBackoff<<(fails-1), max(old.timeout, hostBackoff))
+		ps.tell(hostNews{old.Name, "lost", fmt.Sprintf("%v; reaching it again in %v (failure %d of %d)", why, pause, fails, maxHostFailures), fails})
+		select {
+		case <-ps.stop:
+			return
+		case <-time.After(pause):
+		}
+		h, err := old.redial()
+		if err == nil {
+			if err = ps.prove(h); err != nil {
+				h.Close()
+			}
+		}
+		if err != nil {
+			why = errors.New(strings.TrimPrefix(err.Error(), "host "+old.Name+": "))
+			continue
+		}
+		h.previous = old
+		ps.mu.Lock()
+		ps.dialed = append(ps.dialed, h)
+		select {
+		case <-ps.stop:
+			ps.mu.Unlock()
+			return // closed by close
+		default:
+		}
+		p.host, p.redialing = h, false
+		ps.mu.Unlock()
+		ps.tell(hostNews{old.Name, "ok", "", fails})
+		return
+	}
+}
+
+func (ps *places) tell(n hostNews) {
+	select {
+	case ps.news <- n:
+	case <-ps.stop:
+	}
+}
+
+// waiting says whether a host is being reached again.
+func (ps *places) waiting() bool {
+	if ps == nil {
+		return false
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for _, p := range ps.list {
+		if p.redialing {
+			return true
+		}
+	}
+	return false
+}
+
+// close stops reaching hosts again, and closes the connections made
+// here; the hosts the copy was given are the caller's to close.
+func (ps *places) close() {
+	close(ps.stop)
+	ps.wg.Wait()
+	for _, h := range ps.dialed {
+		h.Close()
+	}
+}
+
+// wire is the control traffic each host's connections carried, in the
+// order of the hosts given.
+func (ps *places) wire() (out, in []int64) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for _, p := range ps.list {
+		if p.host == nil {
+			continue
+		}
+		var o, i int64
+		for h := p.host; h != nil; h = h.previous {
+			o, i = o+int64(h.w.Written()), i+int64(h.r.Consumed())
+		}
+		out, in = append(out, o), append(in, i)
+	}
+	return out, in
 }
 
 // placedWorker is a worker that frees its place when it has been waited
@@ -100,9 +247,13 @@ func (c *coordinator) placeOf(proc WorkerProcess) *HostSummary {
 	if p.host == nil {
 		return &c.sum.Hosts[0]
 	}
-	for i := range c.sum.Hosts {
-		if c.sum.Hosts[i].Name == p.host.Name {
-			return &c.sum.Hosts[i]
+	return c.hostSummary(p.host.Name)
+}
+
+func (c *coordinator) hostSummary(name string) *HostSummary {
+	for i := range c.sum.Hosts[1:] {
+		if c.sum.Hosts[i+1].Name == name {
+			return &c.sum.Hosts[i+1]
 		}
 	}
 	return nil
@@ -117,6 +268,7 @@ func (c *coordinator) placeWorkers(opts Options) error {
 	if !c.plan.dir {
 		dir = filepath.Dir(dir)
 	}
+	prove := func(h *Host) error { return h.Prove(c.plan.srcRoot, dir, c.set.DryRun) }
 	c.sum.Hosts = []HostSummary{{Workers: max(opts.Workers, 0), State: "ok"}}
 	for _, h := range opts.Hosts {
 		c.sum.Hosts = append(c.sum.Hosts, HostSummary{Name: h.Name, Workers: h.Workers, State: "ok"})
@@ -124,7 +276,7 @@ func (c *coordinator) placeWorkers(opts Options) error {
 	errs := make([]error, len(opts.Hosts))
 	var wg sync.WaitGroup
 	for i, h := range opts.Hosts {
-		wg.Go(func() { errs[i] = h.Prove(c.plan.srcRoot, dir, c.set.DryRun) })
+		wg.Go(func() { errs[i] = prove(h) })
 	}
 	wg.Wait()
 	var live []*Host
@@ -144,6 +296,46 @@ func (c *coordinator) placeWorkers(opts Options) error {
 		return refused("a host must see SRC and DST at the same paths as this machine (the same filesystems mounted there)",
 			"no host could run workers: %v", errors.Join(errs...))
 	}
-	c.spawn, c.workerCount = spread(c.spawn, max(opts.Workers, 0), live)
+	c.places, c.workerCount = newPlaces(c.spawn, max(opts.Workers, 0), live, prove)
+	c.spawn = c.places.spawn
 	return nil
+}
+
+// hostChanged takes in what became of a host that was lost: the summary
+// and a warning say it, and a host that is back gets its workers again.
+func (c *coordinator) hostChanged(n hostNews) error {
+	s := c.hostSummary(n.name)
+	s.Failures = n.fails
+	switch n.state {
+	case "lost":
+		s.State, s.Reason = "lost", n.reason
+		c.warn(fmt.Sprintf("host %s lost: %s", n.name, n.reason))
+	case "dropped":
+		s.State, s.Reason = "dropped", n.reason
+		c.warn(fmt.Sprintf("host %s dropped, its jobs go to the others: %s", n.name, n.reason))
+	case "ok":
+		s.State, s.Reason = "ok", ""
+		c.warn(fmt.Sprintf("host %s is back after %d failures; its workers start again", n.name, n.fails))
+		for c.liveWorkers() < c.workerCount {
+			if err := c.startWorker(); err != nil {
+				if errors.Is(err, errNoRoom) {
+					break
+				}
+				return err
+			}
+		}
+	}
+	if c.liveWorkers() == 0 && !c.places.waiting() {
+		return errors.New("no worker left: every host was dropped")
+	}
+	return nil
+}
+
+// newsChan is where what became of lost hosts comes; nil (never ready)
+// in a copy on this machine alone.
+func (ps *places) newsChan() <-chan hostNews {
+	if ps == nil {
+		return nil
+	}
+	return ps.news
 }

@@ -166,7 +166,7 @@ func (c *coordinator) workerEnded(w *workerState, err error) error {
 	if errors.Is(err, errNoRoom) {
 		// Its host is gone: the workers left take its jobs.
 		c.warn(fmt.Sprintf("%s died (%s); %d jobs requeued to the workers left", w, reason, requeued))
-		if c.liveWorkers() == 0 {
+		if c.liveWorkers() == 0 && !c.places.waiting() {
 			return fmt.Errorf("no worker left: %w", err)
 		}
 		return nil
