@@ -245,7 +245,7 @@ func hostLine(h copier.HostSummary) string {
 	}
 	line := fmt.Sprintf("  %s: %d %s, %d done, %d failed, %s", name, h.Workers, workers, h.Done, h.Failed, progress.HumanBytes(h.Bytes))
 	if h.State == "ok" && h.Failures > 0 {
-		line += fmt.Sprintf("; lost %d times, reached again", h.Failures)
+		line += fmt.Sprintf("; lost %s, reached again", hosts.Times(h.Failures))
 	}
 	switch h.State {
 	case "lost":

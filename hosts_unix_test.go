@@ -183,7 +183,7 @@ func TestHostReachedAgainOrDropped(t *testing.T) {
 					t.Errorf("the host did not come back and copy more than the %d files there were when it was lost: %+v\n%s",
 						before, h, stderr.String())
 				}
-				if !strings.Contains(stderr.String(), "host phoenix is back after 1 failures") {
+				if !strings.Contains(stderr.String(), "host phoenix is back (lost once); its workers start again") {
 					t.Errorf("no warning says the host came back:\n%s", stderr.String())
 				}
 				if again := agentPid(t, dir, "phoenix"); again == pid {

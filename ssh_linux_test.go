@@ -255,7 +255,7 @@ func TestSSHHostStoppedThenContinued(t *testing.T) {
 	}
 	// Reached again (a new session, its own agent), or still being
 	// reached when the copy ended.
-	if !regexp.MustCompile(`nodeA: 2 workers, .*; (lost 1 times, reached again|lost \(no answer for )`).MatchString(stderr.String()) {
+	if !regexp.MustCompile(`nodeA: 2 workers, .*; (lost once, reached again|lost \(no answer for )`).MatchString(stderr.String()) {
 		t.Errorf("the summary does not say nodeA was lost:\n%s", stderr.String())
 	}
 	sameTree(t, src, dst)

@@ -178,6 +178,13 @@ type Reporter interface {
 	Warn(msg string)
 }
 
+// A HostReporter is also told, in a copy on many hosts, how many of the
+// hosts given are running workers, each time that changes: at the start
+// (some refused), when one is lost, dropped or back.
+type HostReporter interface {
+	Hosts(running, given int)
+}
+
 // A WorkingReporter is also told which file a worker is in the middle
 // of, when that file is large enough to report progress before it ends.
 type WorkingReporter interface {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pcopy/pcopy/internal/hosts"
 )
 
 // errNoRoom is a worker that cannot be started anywhere: every place
@@ -54,6 +56,7 @@ type hostNews struct {
 	state  string
 	reason string
 	fails  int
+	pause  time.Duration // before it is reached again
 }
 
 func newPlaces(local Spawner, nlocal int, hosts []*Host, prove func(*Host) error) (*places, int) {
@@ -136,11 +139,11 @@ func (ps *places) redial(p *place, why error) {
 		}
 		ps.mu.Unlock()
 		if fails >= maxHostFailures {
-			ps.tell(hostNews{old.Name, "dropped", fmt.Sprintf("lost or unreachable %d times, last: %v", fails, why), fails})
+			ps.tell(hostNews{old.Name, "dropped", fmt.Sprintf("lost or unreachable %d times, last: %v", fails, why), fails, 0})
 			return
 		}
 		pause := min(hostBackoff<<(fails-1), max(old.timeout, hostBackoff))
-		ps.tell(hostNews{old.Name, "lost", fmt.Sprintf("%v; reaching it again in %v (failure %d of %d)", why, pause, fails, maxHostFailures), fails})
+		ps.tell(hostNews{old.Name, "lost", why.Error(), fails, pause})
 		select {
 		case <-ps.stop:
 			return
@@ -167,7 +170,7 @@ func (ps *places) redial(p *place, why error) {
 		}
 		p.host, p.redialing = h, false
 		ps.mu.Unlock()
-		ps.tell(hostNews{old.Name, "ok", "", fails})
+		ps.tell(hostNews{old.Name, "ok", "", fails, 0})
 		return
 	}
 }
@@ -298,7 +301,23 @@ func (c *coordinator) placeWorkers(opts Options) error {
 	}
 	c.places, c.workerCount = newPlaces(c.spawn, max(opts.Workers, 0), live, prove)
 	c.spawn = c.places.spawn
+	c.reportHosts()
 	return nil
+}
+
+// reportHosts tells the Reporter how many hosts run workers.
+func (c *coordinator) reportHosts() {
+	hr, ok := c.rep.(HostReporter)
+	if !ok || len(c.sum.Hosts) < 2 {
+		return
+	}
+	running := 0
+	for _, h := range c.sum.Hosts[1:] {
+		if h.State == "ok" {
+			running++
+		}
+	}
+	hr.Hosts(running, len(c.sum.Hosts)-1)
 }
 
 // hostChanged takes in what became of a host that was lost: the summary
@@ -309,13 +328,13 @@ func (c *coordinator) hostChanged(n hostNews) error {
 	switch n.state {
 	case "lost":
 		s.State, s.Reason = "lost", n.reason
-		c.warn(fmt.Sprintf("host %s lost: %s", n.name, n.reason))
+		c.warn(fmt.Sprintf("host %s lost: %s; reaching it again in %v (failure %d of %d)", n.name, n.reason, n.pause, n.fails, maxHostFailures))
 	case "dropped":
 		s.State, s.Reason = "dropped", n.reason
 		c.warn(fmt.Sprintf("host %s dropped, its jobs go to the others: %s", n.name, n.reason))
 	case "ok":
 		s.State, s.Reason = "ok", ""
-		c.warn(fmt.Sprintf("host %s is back after %d failures; its workers start again", n.name, n.fails))
+		c.warn(fmt.Sprintf("host %s is back (lost %s); its workers start again", n.name, hosts.Times(n.fails)))
 		for c.liveWorkers() < c.workerCount {
 			if err := c.startWorker(); err != nil {
 				if errors.Is(err, errNoRoom) {
@@ -325,6 +344,7 @@ func (c *coordinator) hostChanged(n hostNews) error {
 			}
 		}
 	}
+	c.reportHosts()
 	if c.liveWorkers() == 0 && !c.places.waiting() {
 		return errors.New("no worker left: every host was dropped")
 	}

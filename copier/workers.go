@@ -160,6 +160,7 @@ func (c *coordinator) workerEnded(w *workerState, err error) error {
 	if w.place != nil && w.place.Name != "" && w.place.State == "ok" {
 		if h := w.proc.(*placedWorker).host; h.Err() != nil {
 			w.place.State, w.place.Reason = "lost", h.Err().Error()
+			c.reportHosts()
 		}
 	}
 	err = c.startWorker()

@@ -18,6 +18,7 @@ type frame struct {
 	rate    string // "37 MB/s"
 	eta     string // "ETA 21s"; empty when there is no estimate
 	files   string // done of all: "5632/200000 files"
+	hosts   string // in a copy on many hosts, those running: "2/3 hosts"
 	errors  string // "3 errors"; empty when there are none
 	name    string // the file finished or in flight last
 }
@@ -26,6 +27,7 @@ type frame struct {
 // cannot hold them all, in this order, least telling first. The
 // percentage and the count of errors are never dropped.
 var dropOrder = []func(*frame) *string{
+	func(f *frame) *string { return &f.hosts },
 	func(f *frame) *string { return &f.files },
 	func(f *frame) *string { return &f.rate },
 	func(f *frame) *string { return &f.bytes },
@@ -59,16 +61,16 @@ func (l *layout) fit(f frame, width int) string {
 		head = fmt.Sprintf("%3d%%", f.percent)
 	}
 	sep := " · "
-	nums := joinFields(sep, f.bytes, f.rate, f.eta, f.files, f.errors)
+	nums := joinFields(sep, f.bytes, f.rate, f.eta, f.files, f.hosts, f.errors)
 	for _, drop := range dropOrder {
 		if cells(head)+1+cells(nums) <= room {
 			break
 		}
 		sep = " "
-		nums = joinFields(sep, f.bytes, f.rate, f.eta, f.files, f.errors)
+		nums = joinFields(sep, f.bytes, f.rate, f.eta, f.files, f.hosts, f.errors)
 		if cells(head)+1+cells(nums) > room {
 			*drop(&f) = ""
-			nums = joinFields(sep, f.bytes, f.rate, f.eta, f.files, f.errors)
+			nums = joinFields(sep, f.bytes, f.rate, f.eta, f.files, f.hosts, f.errors)
 		}
 	}
 	line := joinFields(" ", head, nums)

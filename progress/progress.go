@@ -51,6 +51,7 @@ type Reporter struct {
 	bytes       int64 // total bytes, as counted so far
 	totalsKnown bool
 	last        string // the file finished or begun last
+	hosts       string // "3 hosts", "2/3 hosts": those running of those given
 
 	byteRate, fileRate meter
 
@@ -158,6 +159,9 @@ func (r *Reporter) progressLine() string {
 	}
 	line := fmt.Sprintf("%d%%, %s of %s, %d/%d files, %s/s, ETA %s",
 		r.percent(), HumanBytes(r.copied), HumanBytes(r.toCopy()), r.done, r.files, rate, eta)
+	if r.hosts != "" {
+		line += ", " + r.hosts
+	}
 	if r.failed > 0 {
 		line += fmt.Sprintf(", %s so far", plural(r.failed, "error"))
 	}
@@ -222,6 +226,7 @@ func (r *Reporter) frame() frame {
 		bytes:   bytesOf(r.copied, r.toCopy(), !r.totalsKnown),
 		rate:    HumanBytes(int64(r.byteRate.rate())) + "/s",
 		files:   fmt.Sprintf("%d/%d files", r.done, max(r.files, r.done)),
+		hosts:   r.hosts,
 		name:    copier.DisplayPath(r.last),
 	}
 	if !r.totalsKnown {
@@ -305,6 +310,17 @@ func (r *Reporter) Working(rel string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.last = rel
+}
+
+// Hosts implements copier.HostReporter: the line says how many hosts run
+// workers, of how many were given.
+func (r *Reporter) Hosts(running, given int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hosts = fmt.Sprintf("%d/%d hosts", running, given)
+	if running == given {
+		r.hosts = plural(int64(given), "host")
+	}
 }
 
 // Warn implements copier.Reporter. It shows nothing: warnings are printed

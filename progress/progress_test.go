@@ -345,3 +345,27 @@ func TestErrorsShowWhileTheyHappen(t *testing.T) {
 		t.Errorf("frame at 14 columns %q", f)
 	}
 }
+
+// In a copy on many hosts, the line says how many of them run workers: all
+// of them, or fewer once one is lost. It goes first when room is short.
+func TestLineCountsHosts(t *testing.T) {
+	s := newScripted(t, 120)
+	s.r.Totals(10, 0, true)
+	s.r.Hosts(3, 3)
+	if f := s.after(time.Second); !strings.Contains(f, "0/10 files · 3 hosts") {
+		t.Errorf("frame %q does not count the hosts", f)
+	}
+	s.r.Hosts(2, 3)
+	s.r.FileDone("a", errors.New("permission denied"))
+	if f := s.after(time.Second); !strings.Contains(f, "1/10 files · 2/3 hosts · 1 error") {
+		t.Errorf("frame %q does not say a host is lost", f)
+	}
+	if l := s.r.progressLine(); !strings.Contains(l, ", 2/3 hosts, 1 error so far") {
+		t.Errorf("progress line %q does not say a host is lost", l)
+	}
+	s.width = 40
+	if f := s.after(time.Second); strings.Contains(f, "host") || !strings.Contains(f, "1 error") {
+		t.Errorf("frame at 40 columns %q: the hosts go first", f)
+	}
+	var _ copier.HostReporter = s.r
+}

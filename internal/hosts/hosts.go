@@ -198,3 +198,14 @@ func checkName(what, s string) error {
 	}
 	return nil
 }
+
+// Times is "once", "twice", "3 times": how often a host was lost.
+func Times(n int) string {
+	switch n {
+	case 1:
+		return "once"
+	case 2:
+		return "twice"
+	}
+	return fmt.Sprintf("%d times", n)
+}
