@@ -73,6 +73,7 @@ func TestScripts(t *testing.T) {
 			"notemp": cmdNoTemp,
 			"json":   cmdJSON,
 			"inode":  cmdInode,
+			"mtime":  cmdMtime,
 		},
 	})
 }
@@ -191,4 +192,19 @@ func cmdInode(ts *testscript.TestScript, neg bool, args []string) {
 	if same := os.SameFile(a, b); same == neg {
 		ts.Fatalf("%s and %s: same file %v, want %v", args[0], args[1], same, !neg)
 	}
+}
+
+// mtime FILE SECONDS moves FILE's modification time by SECONDS (+1.5,
+// -100): DST's copy made older or newer, or off by less than a window.
+func cmdMtime(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mtime FILE SECONDS")
+	}
+	secs, err := strconv.ParseFloat(args[1], 64)
+	ts.Check(err)
+	p := ts.MkAbs(args[0])
+	info, err := os.Lstat(p)
+	ts.Check(err)
+	t := info.ModTime().Add(time.Duration(secs * float64(time.Second)))
+	ts.Check(os.Chtimes(p, t, t))
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/pcopy/pcopy/copier"
+	"github.com/pcopy/pcopy/internal/walk"
 )
 
 // cliFlags are pcopy's options, each also settable by an environment
@@ -33,6 +35,16 @@ func cliFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "checksum", Aliases: []string{"c"}, Usage: "leave a file already in DST alone when its " +
 			"content is the same (read both), not when its size and modification time are"},
 		&cli.BoolFlag{Name: "force", Usage: "copy every file, even those DST already holds"},
+		&cli.StringFlag{Name: "modify-window", Value: "0", Usage: "on re-runs, count modification times " +
+			"within `SECONDS` of each other as equal (2 for FAT, 1 for some network filesystems)"},
+		&cli.BoolFlag{Name: "ignore-existing", Usage: "leave whatever DST already has at a name as it is, " +
+			"even if it differs from SRC"},
+		&cli.BoolFlag{Name: "update", Aliases: []string{"u"}, Usage: "leave a file DST already has when it " +
+			"is newer (a later modification time) than its source"},
+		&cli.BoolFlag{Name: "one-file-system", Aliases: []string{"x"}, Usage: "do not cross into other " +
+			"filesystems or bind mounts below SRC (/proc, a USB disk): their mount points are made, empty"},
+		&cli.StringFlag{Name: "min-size", Usage: "leave out files smaller than `SIZE` (e.g. 4K); they count as excluded"},
+		&cli.StringFlag{Name: "max-size", Usage: "leave out files larger than `SIZE` (e.g. 2G); they count as excluded"},
 		&cli.BoolFlag{Name: "dereference", Aliases: []string{"L"}, Usage: "follow symlinks in SRC: copy what they " +
 			"point to instead of the links (a link to nothing, or round in a loop, is reported)"},
 		&cli.BoolFlag{Name: "no-owner", Usage: "leave copies owned by whoever runs pcopy; otherwise they get " +
@@ -205,6 +217,9 @@ type request struct {
 	args            []string // SRC [DST]
 	force, checksum bool
 	splitSize       string
+	modifyWindow    string
+	minSize         string
+	maxSize         string
 	excludeFrom     string
 	hosts           hostRequest
 	remote          []*copier.Host // the hosts whose agents run workers, closed after the copy
@@ -228,18 +243,24 @@ func readRequest(c *cli.Context) *request {
 			DryRun:          c.Bool("dry-run"),
 			Exclude:         c.StringSlice("exclude"),
 			Include:         c.StringSlice("include"),
+			IgnoreExisting:  c.Bool("ignore-existing"),
+			KeepNewer:       c.Bool("update"),
+			OneFilesystem:   c.Bool("one-file-system"),
 		},
-		quiet:       c.Bool("quiet"),
-		json:        c.Bool("json"),
-		log:         c.String("log"),
-		interval:    c.Duration("progress-interval"),
-		args:        c.Args().Slice(),
-		force:       c.Bool("force"),
-		checksum:    c.Bool("checksum"),
-		splitSize:   c.String("split-size"),
-		excludeFrom: c.String("exclude-from"),
-		hosts:       readHostRequest(c),
-		checked:     -1,
+		quiet:        c.Bool("quiet"),
+		json:         c.Bool("json"),
+		log:          c.String("log"),
+		interval:     c.Duration("progress-interval"),
+		args:         c.Args().Slice(),
+		force:        c.Bool("force"),
+		checksum:     c.Bool("checksum"),
+		splitSize:    c.String("split-size"),
+		modifyWindow: c.String("modify-window"),
+		minSize:      c.String("min-size"),
+		maxSize:      c.String("max-size"),
+		excludeFrom:  c.String("exclude-from"),
+		hosts:        readHostRequest(c),
+		checked:      -1,
 	}
 }
 
@@ -275,9 +296,12 @@ func (r *request) check(stderr io.Writer) *failure {
 	}
 	size, err := parseSize(r.splitSize)
 	if err != nil {
-		return &failure{exitUsage, "--split-size: " + err.Error(), "a number of bytes with an optional K, M, G or T suffix, like 512M"}
+		return &failure{exitUsage, "--split-size: " + err.Error(), sizeHint}
 	}
 	r.copy.SplitSize = size
+	if f := r.selection(); f != nil {
+		return f
+	}
 	if r.excludeFrom != "" {
 		ex, in, err := readPatterns(r.excludeFrom)
 		if err != nil {
@@ -295,6 +319,46 @@ func (r *request) check(stderr io.Writer) *failure {
 	}
 	if r.hosts.any() {
 		return r.spread(stderr)
+	}
+	return nil
+}
+
+const sizeHint = "a number of bytes with an optional K, M, G or T suffix, like 512M"
+
+// selection checks the options that choose which files are copied and
+// which DST keeps: --modify-window, --ignore-existing, --update,
+// --min-size and --max-size.
+func (r *request) selection() *failure {
+	secs, err := strconv.ParseFloat(r.modifyWindow, 64)
+	if err != nil || secs < 0 || math.IsInf(secs, 0) || math.IsNaN(secs) || secs > 1e9 {
+		return &failure{exitUsage, fmt.Sprintf("--modify-window: %q is not a number of seconds", r.modifyWindow), "like 2 (for FAT) or 0.5"}
+	}
+	r.copy.ModifyWindow = time.Duration(secs * float64(time.Second))
+	keep := r.copy.IgnoreExisting || r.copy.KeepNewer
+	switch {
+	case r.copy.IgnoreExisting && r.copy.KeepNewer:
+		return &failure{exitUsage, "--ignore-existing and --update cannot go together", "--ignore-existing already leaves every file DST has"}
+	case keep && r.force:
+		return &failure{exitUsage, "--force cannot go with --ignore-existing or --update", "--force copies everything; they leave some files as they are"}
+	}
+	for _, o := range []struct {
+		flag, value string
+		to          *int64
+	}{{"--min-size", r.minSize, &r.copy.MinSize}, {"--max-size", r.maxSize, &r.copy.MaxSize}} {
+		if o.value == "" {
+			continue
+		}
+		n, err := parseSize(o.value)
+		if err != nil {
+			return &failure{exitUsage, o.flag + ": " + err.Error(), sizeHint}
+		}
+		*o.to = n
+	}
+	if r.copy.OneFilesystem && !walk.OneFilesystemWorks {
+		return &failure{exitUsage, "-x (--one-file-system) works on Linux only", ""}
+	}
+	if r.copy.MaxSize > 0 && r.copy.MinSize > r.copy.MaxSize {
+		return &failure{exitUsage, fmt.Sprintf("--min-size %s is more than --max-size %s: nothing would be copied", r.minSize, r.maxSize), ""}
 	}
 	return nil
 }

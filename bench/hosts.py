@@ -16,7 +16,10 @@ Configurations, W = --workers:
     local    pcopy -q -j W SRC DST
     ssh      pcopy -q --hosts nodeA:W --local-workers 0 --rsh 'ssh -F CFG -T -o BatchMode=yes
              {host} {cmd}' --remote-pcopy PCOPY SRC DST   (the agent and workers run under sshd)
-    ssh-2ms  the same with host slow:W (through the delaying relay)
+    ssh-open the same with host nodeB:W, through an ssh ControlMaster connection opened before
+             timing (as ControlPersist keeps one): what the transport costs once a connection
+             is there; the master's CPU is counted here
+    ssh-2ms  the same as ssh with host slow:W (through the delaying relay)
 
 For each tree, one untimed run of ssh and ssh-2ms with --json gives the control traffic
 (hosts[1].wire_bytes_out / _in over hosts[1].done: bytes per job each way). Then each
@@ -53,7 +56,7 @@ sys.path.insert(0, HERE)
 from compare import check_space, settle, warm  # noqa: E402  (one copy of each, beside this file)
 ROOT = os.path.dirname(HERE)
 DELAY = "1ms"  # each way: the round trip through the relay takes 2 ms more
-CONFIGS = ["local", "ssh", "ssh-2ms"]
+CONFIGS = ["local", "ssh", "ssh-open", "ssh-2ms"]
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -155,6 +158,18 @@ Host *
   ControlPath none
   LogLevel ERROR
 """)
+        # The ControlMaster connection for ssh-open, to nodeB.
+        self.master = self.spawn(["ssh", "-F", self.config, "-T", "-N", "-o", "BatchMode=yes",
+                                  "-o", "ControlMaster=yes", "-o", f"ControlPath={d}/cm", "nodeB"],
+                                 os.path.join(d, "master.log"))
+        for _ in range(100):
+            if subprocess.run(["ssh", "-F", self.config, "-o", f"ControlPath={d}/cm", "-O", "check", "nodeB"],
+                              capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            die(f"the ControlMaster connection to nodeB did not come up: {tail(os.path.join(d, 'master.log'))}")
+        self.control_path = f"{d}/cm"
         for alias in ("nodeA", "nodeB", "slow"):
             p = subprocess.run(["ssh", "-F", self.config, "-T", "-o", "BatchMode=yes", alias, "true"],
                                capture_output=True, text=True, timeout=30)
@@ -166,6 +181,12 @@ Host *
             p = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.procs.append(p)
         return p
+
+    def master_cpu(self):
+        """CPU time the ControlMaster ssh has used so far."""
+        with open(f"/proc/{self.master.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
 
     def sshd_children_cpu(self):
         """CPU seconds of sshd's children it has waited for (per connection: its session
@@ -251,7 +272,7 @@ def run(argv, hosts):
     """Runs argv; returns its wall time, the CPU time of every process of this machine it
     waited for (pcopy, its local workers, the ssh client) and the CPU time sshd's children
     took meanwhile (the agent and the workers on the "host")."""
-    remote0 = hosts.sshd_children_cpu()
+    remote0, master0 = hosts.sshd_children_cpu(), hosts.master_cpu()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=3600)
@@ -260,6 +281,7 @@ def run(argv, hosts):
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)!r} exited {p.returncode}: {p.stderr.decode(errors='replace')[-500:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu += hosts.master_cpu() - master0  # the ControlMaster's, for ssh-open
     return took, cpu, hosts.sshd_children_cpu() - remote0
 
 
@@ -333,8 +355,11 @@ def main():
         def argv(cfg, src, dst):
             if cfg == "local":
                 return [pcopy, "-q", "-j", str(W), src, dst]
-            host = "nodeA" if cfg == "ssh" else "slow"
-            return [pcopy, "-q", "--hosts", f"{host}:{W}", "--local-workers", "0", "--rsh", rsh,
+            host = {"ssh": "nodeA", "ssh-open": "nodeB", "ssh-2ms": "slow"}[cfg]
+            r = rsh
+            if cfg == "ssh-open":
+                r = f"ssh -F {hosts.config} -o ControlPath={hosts.control_path} -T -o BatchMode=yes {{host}} {{cmd}}"
+            return [pcopy, "-q", "--hosts", f"{host}:{W}", "--local-workers", "0", "--rsh", r,
                     "--remote-pcopy", pcopy, src, dst]
 
         direct, relayed = relay_rtt(hosts.relay_bin)
@@ -354,7 +379,7 @@ def main():
             checks = {}
             wire = {}
             # Untimed: the control traffic, from --json.
-            for c in ("ssh", "ssh-2ms"):
+            for c in ("ssh", "ssh-open", "ssh-2ms"):
                 dst = os.path.join(work, f"{name}.{c}.json-run")
                 to_trash(dst, trash)
                 check_space(work, trash, nbytes, nfiles)
@@ -399,7 +424,7 @@ def main():
                 print(f"| {c} | {m:.3f} s | {min(times[c]):.2f}-{max(times[c]):.2f} s | "
                       f"{statistics.median(cpus[c]):.3f} s | {statistics.median(remote[c]):.3f} s | "
                       f"{m / base:.2f} | {checks[c]} |")
-            print("\nCPU here: pcopy, its local workers and the ssh client (getrusage of children). "
+            print("\nCPU here: pcopy, its local workers and the ssh client (getrusage of children; for ssh-open, the ControlMaster ssh too). "
                   "The agent and the remote workers run under sshd and are not counted in it, so it "
                   "compares only with `local`; CPU under sshd is what sshd's children (per-connection "
                   "sshd, agent, workers) used, from sshd's cutime+cstime.")
@@ -411,7 +436,7 @@ def main():
             print("\n| config (untimed --json run) | jobs done on the host | wire bytes out | wire bytes in "
                   "| bytes/job out | bytes/job in |")
             print("|---|---|---|---|---|---|")
-            for c in ("ssh", "ssh-2ms"):
+            for c in ("ssh", "ssh-open", "ssh-2ms"):
                 h = wire[c]
                 n = max(1, h["done"])
                 print(f"| {c} | {h['done']} | {h['wire_bytes_out']} | {h['wire_bytes_in']} | "

@@ -49,6 +49,7 @@ type coordinator struct {
 	set           wire.Settings // how each file is copied; the workers get them in their hello
 	isOS          bool          // fs is the operating system's
 	filter        *filter.Filter
+	selection               // which entries the walk lists
 	euid, egid    uint32
 	links         map[fileID]*linkGroup
 	warned        map[string]bool // warnings workers sent that were shown
@@ -180,6 +181,7 @@ func newCoordinator(fsys afero.Fs, opts Options) (c *coordinator, release func()
 		set:         settingsOf(opts, linkDest),
 		isOS:        osfs.Is(fsys),
 		filter:      filt,
+		selection:   selection{minSize: opts.MinSize, maxSize: opts.MaxSize, oneFS: opts.OneFilesystem},
 		euid:        uint32(os.Geteuid()),
 		egid:        uint32(os.Getegid()),
 		warned:      make(map[string]bool),
@@ -210,7 +212,7 @@ func (c *coordinator) countTotals(ctx context.Context, opts Options) (stop func(
 	counted := make(chan struct{})
 	go func() {
 		defer close(counted)
-		countTotals(countCtx, c.fs, c.plan, opts.Dereference, c.filter, c.dirFds, opts.Reporter)
+		countTotals(countCtx, c.fs, c.plan, opts.Dereference, c.filter, c.selection, c.dirFds, opts.Reporter)
 	}()
 	return func() { stopCount(); <-counted }
 }

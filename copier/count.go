@@ -14,7 +14,7 @@ import (
 // countTotals walks the source on its own, ahead of the copy, and tells rep
 // how many files and bytes there are, so a progress bar can show a
 // percentage long before the copy's own walk reaches the end.
-func countTotals(ctx context.Context, fsys afero.Fs, p *plan, deref bool, filt *filter.Filter, maxFds int, rep Reporter) {
+func countTotals(ctx context.Context, fsys afero.Fs, p *plan, deref bool, filt *filter.Filter, sel selection, maxFds int, rep Reporter) {
 	if !p.dir {
 		rep.Totals(1, p.srcInfo.Size(), true)
 		return
@@ -22,7 +22,7 @@ func countTotals(ctx context.Context, fsys afero.Fs, p *plan, deref bool, filt *
 	// The same lister as the copy's walk, running on its own, ahead.
 	var files, bytes int64
 	last := time.Now()
-	for chunk := range walk.Start(fsys, walk.Spec{Root: p.srcRoot, RootInfo: p.srcInfo, Deref: deref, Filter: filt, MaxFds: maxFds, OS: osfs.Is(fsys)}, ctx.Done()) {
+	for chunk := range walk.Start(fsys, walk.Spec{Root: p.srcRoot, RootInfo: p.srcInfo, Deref: deref, Filter: filt, MinSize: sel.minSize, MaxSize: sel.maxSize, OneFilesystem: sel.oneFS, MaxFds: maxFds, OS: osfs.Is(fsys)}, ctx.Done()) {
 		for _, e := range chunk {
 			if e.Kind != walk.Other || e.Err != nil {
 				continue
@@ -45,4 +45,11 @@ func countTotals(ctx context.Context, fsys afero.Fs, p *plan, deref bool, filt *
 	if ctx.Err() == nil {
 		rep.Totals(files, bytes, true)
 	}
+}
+
+// selection is what, beside the filter, leaves entries out of the walks:
+// Options.MinSize, MaxSize and OneFilesystem.
+type selection struct {
+	minSize, maxSize int64
+	oneFS            bool
 }

@@ -91,6 +91,26 @@ type Options struct {
 	// copies only what changed); the zero value is UpdateChanged.
 	Update UpdatePolicy
 
+	// ModifyWindow: modification times this close count as the same, on
+	// re-runs (Update) and for KeepNewer, for DST filesystems with coarse
+	// times (FAT keeps 2 s, some network filesystems 1 s).
+	ModifyWindow time.Duration
+
+	// IgnoreExisting leaves whatever DST already has at a name as it is
+	// (rsync's --ignore-existing); KeepNewer leaves an entry whose mtime
+	// is later than its source's (rsync's --update). Either way it counts
+	// as unchanged.
+	IgnoreExisting, KeepNewer bool
+
+	// MinSize and MaxSize, when positive, leave out regular files
+	// smaller or larger than that many bytes (counted as excluded).
+	MinSize, MaxSize int64
+
+	// OneFilesystem does not cross into other mounts below SRC (other
+	// filesystems, bind mounts): a mount point's directory is made, empty,
+	// as rsync -x does. Linux only (walk.OneFilesystemWorks).
+	OneFilesystem bool
+
 	// Spawn starts worker number id. Nil means in-process workers on Fs
 	// (see InProcess); the pcopy command passes Exec, which re-executes
 	// the binary.

@@ -42,6 +42,13 @@ type Host struct {
 
 	redial   func() (*Host, error) // reaches the host again, as ConnectHost did
 	previous *Host                 // the connection this one replaced
+
+	// What the workers send goes through a queue that writeLoop empties:
+	// a host that stopped reading holds up no one but itself.
+	outMu    sync.Mutex
+	outq     []mux.Frame
+	outErr   error
+	outReady chan struct{}
 }
 
 // HostConfig is how a coordinator reaches its hosts.
@@ -129,12 +136,64 @@ func ConnectHost(name string, argv []string, workers int, cfg HostConfig) (*Host
 		h.Workers = max(1, int(r.hello.CPUs))
 	}
 	h.redial = func() (*Host, error) { return ConnectHost(name, argv, workers, cfg) }
+	h.outReady = make(chan struct{}, 1)
 	h.w, h.stdin, h.stdout = mux.NewWriter(stdin), stdin, stdout
 	h.r = mux.NewReader(br)
 	h.heard.Store(int64(time.Since(h.start)))
 	go h.readLoop()
+	go h.writeLoop()
 	go h.heartbeat()
 	return h, nil
+}
+
+// send queues a frame for the agent; writeLoop writes it. payload is
+// copied. The error is the one that ended the connection, if it has.
+func (h *Host) send(typ byte, ch uint64, payload []byte) error {
+	h.outMu.Lock()
+	if h.outErr != nil {
+		err := h.outErr
+		h.outMu.Unlock()
+		return err
+	}
+	h.outq = append(h.outq, mux.Frame{Type: typ, Ch: ch, Payload: bytes.Clone(payload)})
+	h.outMu.Unlock()
+	select {
+	case h.outReady <- struct{}{}:
+	default: // already told
+	}
+	return nil
+}
+
+// writeLoop writes what send queued, all that is queued at once, until
+// the connection ends.
+func (h *Host) writeLoop() {
+	for {
+		select {
+		case <-h.outReady:
+		case <-h.gone:
+			h.failSends(errors.New("connection closed"))
+			return
+		}
+		h.outMu.Lock()
+		q := h.outq
+		h.outq = nil
+		h.outMu.Unlock()
+		if err := h.w.WriteFrames(q); err != nil {
+			h.failSends(err)
+			h.lost(err)
+			return
+		}
+	}
+}
+
+// failSends makes every send from now on fail with err.
+func (h *Host) failSends(err error) {
+	h.outMu.Lock()
+	defer h.outMu.Unlock()
+	if h.outErr == nil {
+		h.outErr = fmt.Errorf("host %s: %w", h.Name, err)
+	}
+	h.outq = nil
 }
 
 // readLoop hands each frame from the agent to its worker's channel until
@@ -286,7 +345,7 @@ func (h *Host) spawn(id int) (WorkerProcess, error) {
 	w := &remoteWorker{h: h, ch: h.nextCh, out: make(chan []byte, 16), opened: make(chan struct{}), exited: make(chan struct{})}
 	h.chans[w.ch] = w
 	h.mu.Unlock()
-	if err := h.w.Write(mux.Open, w.ch, mux.PutUvarint(uint64(id))); err != nil {
+	if err := h.send(mux.Open, w.ch, mux.PutUvarint(uint64(id))); err != nil {
 		h.lost(err)
 	}
 	select {
@@ -323,12 +382,12 @@ func (w *remoteWorker) end(why string) {
 func (w *remoteWorker) Stdin() io.WriteCloser { return remoteStdin{w} }
 func (w *remoteWorker) Stdout() io.Reader     { return w }
 func (w *remoteWorker) Pid() int              { return w.pid }
-func (w *remoteWorker) Terminate() error      { return w.h.w.Write(mux.Signal, w.ch, []byte{mux.SigTerm}) }
+func (w *remoteWorker) Terminate() error      { return w.h.send(mux.Signal, w.ch, []byte{mux.SigTerm}) }
 
 // Kill asks the agent to kill the worker; on a host that is gone, the
 // worker is over already.
 func (w *remoteWorker) Kill() error {
-	w.h.w.Write(mux.Signal, w.ch, []byte{mux.SigKill})
+	w.h.send(mux.Signal, w.ch, []byte{mux.SigKill})
 	return nil
 }
 
@@ -363,7 +422,7 @@ type remoteStdin struct{ w *remoteWorker }
 func (s remoteStdin) Write(p []byte) (int, error) {
 	for n := 0; n < len(p); {
 		m := min(len(p)-n, mux.MaxPayload)
-		if err := s.w.h.w.Write(mux.Data, s.w.ch, p[n:n+m]); err != nil {
+		if err := s.w.h.send(mux.Data, s.w.ch, p[n:n+m]); err != nil {
 			return n, err
 		}
 		n += m
@@ -371,7 +430,7 @@ func (s remoteStdin) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (s remoteStdin) Close() error { return s.w.h.w.Write(mux.EOF, s.w.ch, nil) }
+func (s remoteStdin) Close() error { return s.w.h.send(mux.EOF, s.w.ch, nil) }
 
 // linePrefixer writes what a host prints, a line at a time, each line
 // prefixed with the host's name.

@@ -36,8 +36,15 @@ func settingsOf(opts Options, linkDest string) wire.Settings {
 		UpdateChecksum: wire.UpdateChecksum,
 		UpdateAll:      wire.UpdateAll,
 	}[opts.Update]
+	keep := wire.KeepNone
+	switch {
+	case opts.IgnoreExisting:
+		keep = wire.KeepExisting
+	case opts.KeepNewer:
+		keep = wire.KeepNewer
+	}
 	return wire.Settings{Update: update, Fsync: opts.Fsync, Owner: !opts.NoOwner, Deref: opts.Dereference,
-		Verify: opts.Verify, LinkDest: linkDest, DryRun: opts.DryRun}
+		Verify: opts.Verify, LinkDest: linkDest, DryRun: opts.DryRun, ModifyWindow: max(int64(opts.ModifyWindow), 0), Keep: keep}
 }
 
 // removeStaleTemps removes from dir, a destination directory that existed

@@ -182,6 +182,29 @@ func (w *Writer) Write(typ byte, ch uint64, payload []byte) error {
 	return w.writeBeat()
 }
 
+// A Frame is one frame to write with WriteFrames.
+type Frame struct {
+	Type    byte
+	Ch      uint64
+	Payload []byte
+}
+
+// WriteFrames writes frames, in order, with one flush at the end.
+func (w *Writer) WriteFrames(frames []Frame) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, f := range frames {
+		if len(f.Payload) > MaxPayload {
+			return fmt.Errorf("%w: frame of %d bytes", ErrProtocol, len(f.Payload))
+		}
+		w.put(f.Type, f.Ch, f.Payload)
+	}
+	if err := w.w.Flush(); err != nil {
+		return err
+	}
+	return w.writeBeat()
+}
+
 // Beat writes a heartbeat frame of type typ on channel 0, unless another
 // write is under way, which may be blocked on a peer that stopped
 // reading: then it never waits, and the next write sends the beat when it
@@ -221,13 +244,18 @@ func (w *Writer) TryWrite(typ byte, ch uint64, payload []byte) error {
 }
 
 func (w *Writer) write(typ byte, ch uint64, payload []byte) error {
+	w.put(typ, ch, payload)
+	return w.w.Flush()
+}
+
+// put buffers a frame.
+func (w *Writer) put(typ byte, ch uint64, payload []byte) {
 	w.hdr = append(w.hdr[:0], typ)
 	w.hdr = binary.AppendUvarint(w.hdr, ch)
 	w.hdr = binary.AppendUvarint(w.hdr, uint64(len(payload)))
 	w.w.Write(w.hdr)
 	w.w.Write(payload)
 	w.n += uint64(len(w.hdr) + len(payload))
-	return w.w.Flush()
 }
 
 // Written returns the bytes written so far.

@@ -36,3 +36,9 @@ var errLoop = syscall.ELOOP
 
 // sameFile says whether a and b describe one file.
 func sameFile(a, b os.FileInfo) bool { return os.SameFile(a, b) }
+
+// mountOf is never asked here: OneFilesystem is Linux's.
+func mountOf(dirfd int, name, p string, follow bool) (uint64, error) { return 0, errors.ErrUnsupported }
+
+// OneFilesystemWorks says whether the walk can tell mounts apart here.
+const OneFilesystemWorks = false

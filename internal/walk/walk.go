@@ -76,23 +76,33 @@ type Spec struct {
 	Dst      os.FileInfo // DST's root, never entered (nil: none yet)
 	Deref    bool        // follow symlinks (--dereference)
 	Filter   *filter.Filter
-	MaxFds   int  // directories it may keep open (0: one)
-	OS       bool // the filesystem is the operating system's: work relative to open directories
+	// MinSize and MaxSize, when positive, leave out (Excluded) regular
+	// files smaller or larger than that.
+	MinSize, MaxSize int64
+	// OneFilesystem: a directory on another mount than Root (another
+	// filesystem, or a bind mount) is listed with no entries, as rsync
+	// -x and find -xdev do (Linux; see OneFilesystemWorks).
+	OneFilesystem bool
+	MaxFds        int  // directories it may keep open (0: one)
+	OS            bool // the filesystem is the operating system's: work relative to open directories
 }
 
 // lister walks the source and sends its entries to the coordinator.
 type lister struct {
-	fs     afero.Fs
-	root   string
-	useFds bool // list and lstat relative to open directories
-	os     bool // fs is the operating system's
-	deref  bool // follow symlinks (Options.Dereference)
-	filter *filter.Filter
-	dst    os.FileInfo // DST's root, never entered (nil: none yet)
-	maxFds int
-	out    chan<- []Entry
-	quit   <-chan struct{}
-	chunk  []Entry
+	fs               afero.Fs
+	root             string
+	useFds           bool // list and lstat relative to open directories
+	os               bool // fs is the operating system's
+	deref            bool // follow symlinks (Options.Dereference)
+	filter           *filter.Filter
+	minSize, maxSize int64
+	oneFS            bool        // Spec.OneFilesystem
+	rootMount        uint64      // with oneFS: the mount Root is on
+	dst              os.FileInfo // DST's root, never entered (nil: none yet)
+	maxFds           int
+	out              chan<- []Entry
+	quit             <-chan struct{}
+	chunk            []Entry
 }
 
 // listFrame is a directory the lister is in.
@@ -110,7 +120,7 @@ type listFrame struct {
 func Start(fsys afero.Fs, s Spec, quit <-chan struct{}) <-chan []Entry {
 	out := make(chan []Entry, chunksAhead)
 	l := &lister{fs: fsys, root: s.Root, useFds: dirFds && s.OS, os: s.OS, deref: s.Deref, filter: s.Filter, dst: s.Dst,
-		maxFds: max(s.MaxFds, 1), out: out, quit: quit}
+		minSize: s.MinSize, maxSize: s.MaxSize, oneFS: s.OneFilesystem, maxFds: max(s.MaxFds, 1), out: out, quit: quit}
 	go l.run(s.RootInfo)
 	return out
 }
@@ -125,11 +135,25 @@ func (l *lister) run(rootInfo os.FileInfo) {
 		}
 	}()
 	enter := func(parent *listFrame, rel string, info os.FileInfo, follow bool) bool {
-		f, err := l.list(parent, rel, follow)
+		var f *listFrame
+		var err error
+		if l.oneFS && parent != nil && l.elsewhere(parent, rel, follow) {
+			f = &listFrame{rel: rel, fd: -1} // the mount point, empty
+		} else {
+			f, err = l.list(parent, rel, follow)
+		}
 		f.info = info
 		stack = append(stack, f)
 		noXattrs := f.fd >= 0 && !fdHasXattrs(f.fd)
 		return l.emit(Entry{Kind: Dir, Rel: rel, Info: info, Err: err, NoXattrs: noXattrs})
+	}
+	if l.oneFS {
+		var err error
+		if l.rootMount, err = mountOf(-1, "", l.root, true); err != nil {
+			l.emit(Entry{Kind: Dir, Rel: "", Info: rootInfo, Err: err})
+			l.emit(Entry{Kind: End, Rel: ""})
+			return
+		}
 	}
 	if !enter(nil, "", rootInfo, false) {
 		return
@@ -159,7 +183,7 @@ func (l *lister) run(rootInfo os.FileInfo) {
 			info, err = l.follow(top, rel, name)
 			followed = true
 		}
-		if l.filter.Excluded(rel, err == nil && info.IsDir()) {
+		if l.filter.Excluded(rel, err == nil && info.IsDir()) || err == nil && l.outOfSize(info) {
 			if !l.emit(Entry{Kind: Excluded, Rel: rel}) {
 				return
 			}
@@ -187,6 +211,21 @@ func (l *lister) run(rootInfo os.FileInfo) {
 	if len(l.chunk) > 0 {
 		l.send()
 	}
+}
+
+// elsewhere says whether directory rel, in parent, is on another mount
+// than the root (one it cannot tell is taken to be).
+func (l *lister) elsewhere(parent *listFrame, rel string, follow bool) bool {
+	id, err := mountOf(parent.fd, path.Base(rel), fsutil.Join(l.root, rel), follow)
+	return err != nil || id != l.rootMount
+}
+
+// outOfSize says whether info is a regular file outside the sizes asked for.
+func (l *lister) outOfSize(info os.FileInfo) bool {
+	if !info.Mode().IsRegular() {
+		return false
+	}
+	return l.minSize > 0 && info.Size() < l.minSize || l.maxSize > 0 && info.Size() > l.maxSize
 }
 
 // list reads the names of directory rel, below parent; follow: rel is a

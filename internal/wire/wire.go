@@ -22,7 +22,7 @@ const (
 	helloMagic = "pcopy-wire"
 	// Version is the protocol's; peers of different versions refuse each
 	// other.
-	Version = 10
+	Version = 11
 
 	// maxFrame and maxFrameJobs bound the memory a malformed or hostile
 	// frame can make the decoder allocate. A batch of jobs with long
@@ -89,7 +89,22 @@ type Settings struct {
 	// DryRun: decide what to do with each job, reading what it takes, but
 	// write nothing; the result says what the job would have done.
 	DryRun bool
+	// ModifyWindow: modification times this close (in ns) count as the
+	// same, for DST filesystems that keep coarse times (FAT's 2 s).
+	ModifyWindow int64
+	// Keep says which entries DST already has are left as they are,
+	// whatever Update says.
+	Keep Keep
 }
+
+// Keep says which entries DST already has are left alone.
+type Keep uint8
+
+const (
+	KeepNone     Keep = iota // as Update says
+	KeepExisting             // whatever is at the name (--ignore-existing)
+	KeepNewer                // a file whose mtime is later than its source's (--update)
+)
 
 // Update says when a file already in DST is left as it is.
 type Update uint8
@@ -302,6 +317,8 @@ func (c *Conn) WriteHello(h Hello) error {
 	c.enc.bool(s.Verify)
 	c.enc.str(s.LinkDest)
 	c.enc.bool(s.DryRun)
+	c.enc.uvarint(uint64(s.ModifyWindow))
+	c.enc.uvarint(uint64(s.Keep))
 	return c.put()
 }
 
@@ -421,10 +438,18 @@ func decode(t msgType, payload []byte) (any, error) {
 				Verify:   d.bool("hello verify flag"),
 				LinkDest: d.str("hello link-dest"),
 				DryRun:   d.bool("hello dry-run flag"),
+				ModifyWindow: int64(d.uvarint("hello modify window")),
+				Keep:         Keep(d.uvarint("hello keep policy")),
 			},
 		}
 		if h.Settings.Update > UpdateAll {
 			d.fail("hello update policy")
+		}
+		if h.Settings.ModifyWindow < 0 {
+			d.fail("hello modify window")
+		}
+		if h.Settings.Keep > KeepNewer {
+			d.fail("hello keep policy")
 		}
 		return h, d.done("hello")
 	case msgBatch:

@@ -49,7 +49,7 @@ func (w *worker) upToDate(job *wire.Job, src, dst string) (bool, error) {
 			return false, nil
 		}
 	}
-	sameTime := info.ModTime().UnixNano() == job.Mtime
+	sameTime := sameTime(info.ModTime().UnixNano(), job.Mtime, w.set.ModifyWindow)
 	switch w.set.Update {
 	case wire.UpdateChanged:
 		if !sameTime {
@@ -74,6 +74,31 @@ func (w *worker) upToDate(job *wire.Job, src, dst string) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// sameTime says whether two modification times are the same, to within
+// window ns.
+func sameTime(a, b, window int64) bool {
+	d := a - b
+	return d == 0 || window > 0 && d <= window && d >= -window
+}
+
+// kept says whether what DST has at dst stays as it is, whatever job
+// would write there: with KeepExisting, anything; with KeepNewer, an
+// entry (not a directory, which a job never replaces anyway) whose mtime
+// is later than the source's, beyond the modify window.
+func (w *worker) kept(job *wire.Job, dst string) bool {
+	info, err := fsutil.Lstat(w.fs, dst)
+	if err != nil {
+		return false
+	}
+	switch w.set.Keep {
+	case wire.KeepExisting:
+		return true
+	case wire.KeepNewer:
+		return !info.IsDir() && info.ModTime().UnixNano()-job.Mtime > w.set.ModifyWindow
+	}
+	return false
 }
 
 // sameContent compares the first size bytes of two files.

@@ -236,6 +236,9 @@ func (w *worker) copy(ctx context.Context, job *wire.Job) (int64, error) {
 		return 0, err
 	}
 	src, dst := fsutil.Join(w.src, job.Rel), fsutil.Join(w.dst, job.Rel)
+	if w.set.Keep != wire.KeepNone && !job.Fresh && job.Kind != wire.KindPart && w.kept(job, dst) {
+		return 0, ErrUpToDate
+	}
 	switch job.Kind {
 	case wire.KindFile:
 		if !job.Fresh && w.set.Update != wire.UpdateAll {
