@@ -49,7 +49,7 @@ type coordinator struct {
 	set           wire.Settings // how each file is copied; the workers get them in their hello
 	isOS          bool          // fs is the operating system's
 	filter        *filter.Filter
-	selection               // which entries the walk lists
+	selection     // which entries the walk lists
 	euid, egid    uint32
 	links         map[fileID]*linkGroup
 	warned        map[string]bool // warnings workers sent that were shown
