@@ -348,3 +348,42 @@ func TestDryRunDrawsNoBar(t *testing.T) {
 		t.Errorf("dry run output:\n%q", out)
 	}
 }
+
+// With -v on a terminal, the listing on stdout scrolls above the bar on
+// stderr: once pcopy exits the screen holds each file copied on a line
+// of its own, whole, then the summary, and no fragment of the bar.
+func TestVerboseListsAboveTheBar(t *testing.T) {
+	src := barTree(t)
+	t.Setenv(paceFilesEnv, "1") // long enough for frames to be due
+	run := startOnTerminal(t, 80, 5*time.Millisecond, "-v", src, filepath.Join(t.TempDir(), "dst"))
+	out, err := run.wait()
+	if err != nil {
+		t.Fatalf("pcopy -v: %v\n%q", err, out)
+	}
+	if len(barFrames(out)) < 2 {
+		t.Fatalf("no bar drawn beside the listing:\n%q", out)
+	}
+	want := map[string]bool{}
+	filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() {
+			rel, _ := filepath.Rel(src, p)
+			want[rel] = true
+		}
+		return nil
+	})
+	vt := newVTerm(80)
+	vt.write(t, out)
+	lines := vt.lines()
+	if len(lines) != len(want)+1 || !strings.HasPrefix(lines[len(lines)-1], "pcopy: 90 files, ") {
+		t.Fatalf("the screen holds %d lines, want %d files and the summary:\n%s\n%q", len(lines), len(want), strings.Join(lines, "\n"), out)
+	}
+	for _, l := range lines[:len(lines)-1] {
+		if !want[l] {
+			t.Errorf("a line that is not a file copied: %q", l)
+		}
+		delete(want, l)
+	}
+	if len(want) > 0 {
+		t.Errorf("not listed: %v", want)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -65,18 +66,32 @@ func runCopy(ctx context.Context, r *request, log *actionLog, stdout, stderr io.
 		rep.PrintEvery(r.interval)
 	}
 	var deleted []string // listed at the end, as what --delete did matters
-	r.copy.OnAction = r.actions(log, &deleted, stdout)
+	out, flush := r.verboseOut(stdout, rep)
+	defer flush()
+	r.copy.OnAction = r.actions(log, &deleted, out)
 	r.copy.Reporter, r.copy.CountTotals = rep, rep.WantsTotals()
 	sum, err := copier.Copy(ctx, r.copy)
 	rep.Finish(err == nil, sum.Duration)
 	return r.printOutcome(stderr, sum, err, deleted)
 }
 
+// verboseOut returns how lines are listed on stdout (by -v, or a dry
+// run): above the bar when stdout is the terminal it is drawn on,
+// buffered when stdout is not a terminal (flush writes what is left).
+func (r *request) verboseOut(stdout io.Writer, rep *progress.Reporter) (println func(string), flush func()) {
+	f, ok := stdout.(*os.File)
+	if ok && term.IsTerminal(int(f.Fd())) {
+		return func(line string) { rep.Println(stdout, true, line) }, func() {}
+	}
+	w := bufio.NewWriterSize(stdout, 32<<10)
+	return func(line string) { rep.Println(w, false, line) }, func() { w.Flush() }
+}
+
 // actions returns the copy's OnAction, nil if it needs none: it writes
 // each action to log, adds what --delete removes to deleted, and lists
-// on stdout what a dry run would copy and delete (not with --json: its
-// report is stdout).
-func (r *request) actions(log *actionLog, deleted *[]string, stdout io.Writer) func(copier.Action, string, string, error) {
+// with println, on stdout, what a dry run would copy and delete, or,
+// with -v, what the copy did (not with --json: its report is stdout).
+func (r *request) actions(log *actionLog, deleted *[]string, println func(string)) func(copier.Action, string, string, error) {
 	var onAction func(copier.Action, string, string, error)
 	if log != nil {
 		onAction = log.action
@@ -92,19 +107,46 @@ func (r *request) actions(log *actionLog, deleted *[]string, stdout io.Writer) f
 			}
 		}
 	}
-	if r.copy.DryRun && !r.json {
+	list := r.listing()
+	if list != nil {
 		logAction := onAction
 		onAction = func(a copier.Action, rel, host string, err error) {
 			if logAction != nil {
 				logAction(a, rel, host, err)
 			}
-			if a == copier.Copied || a == copier.Deleted {
-				verb := map[copier.Action]string{copier.Copied: "copy", copier.Deleted: "delete"}[a]
-				fmt.Fprintf(stdout, "would %s %s\n", verb, displayRel(rel))
+			if line := list(a, displayRel(rel)); line != "" {
+				println(line)
 			}
 		}
 	}
 	return onAction
+}
+
+// listing returns the line on stdout for each action: what a dry run
+// would copy and delete, what -v saw copied, linked and deleted, and with
+// -vv what was left unchanged or out; "" for no line. Nil when nothing is
+// listed (with --json, whose report is stdout, or without -n and -v).
+func (r *request) listing() func(a copier.Action, rel string) string {
+	if r.json || !r.copy.DryRun && r.verbose == 0 {
+		return nil
+	}
+	copied, deleted := "", "deleting " // as rsync -v says them
+	if r.copy.DryRun {
+		copied, deleted = "would copy ", "would delete "
+	}
+	return func(a copier.Action, rel string) string {
+		switch {
+		case a == copier.Copied || a == copier.Linked && !r.copy.DryRun:
+			return copied + rel
+		case a == copier.Deleted:
+			return deleted + rel
+		case r.verbose >= 2 && (a == copier.Unchanged || a == copier.Reused):
+			return rel + " is uptodate"
+		case r.verbose >= 2 && a == copier.Excluded:
+			return rel + " is left out"
+		}
+		return ""
+	}
 }
 
 // printOutcome prints on stderr how the copy went, from its summary sum,

@@ -26,6 +26,8 @@ func cliFlags() []cli.Flag {
 		&cli.IntFlag{Name: "workers", Aliases: []string{"j"}, Value: runtime.NumCPU(),
 			Usage: "number of worker processes", DefaultText: "number of CPUs"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "list on stdout each entry as it is " +
+			"copied, linked or deleted; -vv also those left unchanged or left out"},
 		&cli.StringFlag{Name: "log", Usage: "append to `FILE` a line for each entry copied, linked, left " +
 			"unchanged, skipped or failed, with the time, and one when the run starts and ends"},
 		&cli.DurationFlag{Name: "progress-interval", Usage: "when stderr is not a terminal, print a plain " +
@@ -146,9 +148,6 @@ func usageHint(err error, flags []cli.Flag) string {
 	if !ok {
 		return generic
 	}
-	if name == "v" {
-		return "-v is not --version, and pcopy has no verbose listing yet: --log FILE records every entry"
-	}
 	name = strings.TrimLeft(name, "-")
 	best, bestDist := "", 3 // no further than two edits
 	for _, f := range append(flags, cli.HelpFlag, cli.VersionFlag) {
@@ -209,6 +208,7 @@ func wantsJSON(args []string) bool {
 type request struct {
 	copy     copier.Options // the run adds OnAction, Reporter and CountTotals
 	quiet    bool           // print only errors
+	verbose  int            // -v: 1, -vv: 2
 	json     bool           // print a JSON report on stdout
 	log      string         // --log FILE, or ""
 	interval time.Duration  // --progress-interval
@@ -248,6 +248,7 @@ func readRequest(c *cli.Context) *request {
 			OneFilesystem:   c.Bool("one-file-system"),
 		},
 		quiet:        c.Bool("quiet"),
+		verbose:      verbosity(c),
 		json:         c.Bool("json"),
 		log:          c.String("log"),
 		interval:     c.Duration("progress-interval"),
@@ -262,6 +263,17 @@ func readRequest(c *cli.Context) *request {
 		hosts:        readHostRequest(c),
 		checked:      -1,
 	}
+}
+
+// verbosity is 1 for -v (or PCOPY_VERBOSE=true), 2 for -vv.
+func verbosity(c *cli.Context) int {
+	if n := c.Count("verbose"); n > 0 {
+		return n
+	}
+	if c.Bool("verbose") {
+		return 1 // from the environment, which sets no count
+	}
+	return 0
 }
 
 // failure is why a run stops before it copies: an error, a hint (or
@@ -301,6 +313,12 @@ func (r *request) check(stderr io.Writer) *failure {
 	r.copy.SplitSize = size
 	if f := r.selection(); f != nil {
 		return f
+	}
+	switch {
+	case r.verbose > 0 && r.json:
+		return &failure{exitUsage, "-v lists on stdout, where --json's report goes", "--log FILE records every entry"}
+	case r.verbose > 0 && r.quiet:
+		return &failure{exitUsage, "-v and -q cannot go together", ""}
 	}
 	if r.excludeFrom != "" {
 		ex, in, err := readPatterns(r.excludeFrom)

@@ -219,7 +219,7 @@ type Summary struct {
 	Specials  int64 // FIFOs, sockets and device nodes made
 	Dirs      int64 // directories created or updated
 	Bytes     int64 // bytes of file content copied
-	Unchanged int64 // regular files DST already held (see UpdatePolicy), not copied
+	Unchanged int64 // files and symlinks DST already held (see UpdatePolicy), not copied
 	Excluded  int64 // entries left out by Exclude (a directory counts once)
 	Deleted   int64 // entries of DST removed by Delete (a directory counts once)
 	Reused    int64 // files hard-linked from LinkDest instead of copied

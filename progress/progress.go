@@ -56,7 +56,8 @@ type Reporter struct {
 	byteRate, fileRate meter
 
 	lay   layout
-	shown int // cells of the line on the screen; 0 when there is none
+	shown int       // cells of the line on the screen; 0 when there is none
+	drawn time.Time // when Println last drew the line
 
 	stop    chan struct{} // closes to stop the drawing or the plain lines
 	stopped chan struct{}
@@ -320,6 +321,28 @@ func (r *Reporter) Hosts(running, given int) {
 	r.hosts = fmt.Sprintf("%d/%d hosts", running, given)
 	if running == given {
 		r.hosts = plural(int64(given), "host")
+	}
+}
+
+// Println writes line to w (stdout, for -v). When w is the terminal the
+// line is drawn on (sameScreen), the line is taken off first and drawn
+// again below what was written, at most 20 times a second (the next
+// frame draws it otherwise), so that the listing scrolls above it.
+func (r *Reporter) Println(w io.Writer, sameScreen bool, line string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.tty || !sameScreen {
+		io.WriteString(w, line+"\n")
+		return
+	}
+	if r.shown > 0 {
+		io.WriteString(r.w, r.erase(r.width()))
+		r.shown = 0
+	}
+	io.WriteString(w, line+"\n")
+	if now := r.now(); now.Sub(r.drawn) >= time.Second/20 {
+		r.drawn = now
+		r.draw(r.lay.fit(r.frame(), r.width()))
 	}
 }
 

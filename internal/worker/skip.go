@@ -76,6 +76,32 @@ func (w *worker) upToDate(job *wire.Job, src, dst string) (bool, error) {
 	return true, nil
 }
 
+// symlinkUpToDate says whether dst is already the symlink job would make:
+// the same target, modification time and (when owners are kept) owner.
+// A re-run then leaves it, rather than making it again.
+func (w *worker) symlinkUpToDate(job *wire.Job, src, dst string) bool {
+	reader, ok := w.fs.(afero.LinkReader)
+	if !ok {
+		return false
+	}
+	info, err := fsutil.Lstat(w.fs, dst)
+	if err != nil || info.Mode()&fs.ModeSymlink == 0 || !sameTime(info.ModTime().UnixNano(), job.Mtime, w.set.ModifyWindow) {
+		return false
+	}
+	if w.set.Owner {
+		curUid, curGid := meta.OwnerOf(info)
+		if _, _, change := meta.OwnerChange(job.Uid, job.Gid, curUid, curGid); change {
+			return false
+		}
+	}
+	want, err := reader.ReadlinkIfPossible(src)
+	if err != nil {
+		return false
+	}
+	have, err := reader.ReadlinkIfPossible(dst)
+	return err == nil && have == want
+}
+
 // sameTime says whether two modification times are the same, to within
 // window ns.
 func sameTime(a, b, window int64) bool {

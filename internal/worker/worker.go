@@ -285,6 +285,9 @@ func (w *worker) copy(ctx context.Context, job *wire.Job) (int64, error) {
 		}
 		return w.wouldWrite(job, src, dst)
 	case wire.KindSymlink:
+		if !job.Fresh && w.set.Update != wire.UpdateAll && w.symlinkUpToDate(job, src, dst) {
+			return 0, ErrUpToDate
+		}
 		if w.set.DryRun {
 			return w.wouldWrite(job, src, dst)
 		}
