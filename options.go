@@ -43,6 +43,9 @@ func cliFlags() []cli.Flag {
 			"even if it differs from SRC"},
 		&cli.BoolFlag{Name: "update", Aliases: []string{"u"}, Usage: "leave a file DST already has when it " +
 			"is newer (a later modification time) than its source"},
+		&cli.StringFlag{Name: "files-from", Usage: "copy only the paths listed in `FILE` (- for stdin), one a line, " +
+			"relative to SRC, with the directories above them; a directory listed is made, not filled"},
+		&cli.BoolFlag{Name: "from0", Usage: "the --files-from list is separated by NUL bytes, as find -print0 makes it"},
 		&cli.BoolFlag{Name: "one-file-system", Aliases: []string{"x"}, Usage: "do not cross into other " +
 			"filesystems or bind mounts below SRC (/proc, a USB disk): their mount points are made, empty"},
 		&cli.StringFlag{Name: "min-size", Usage: "leave out files smaller than `SIZE` (e.g. 4K); they count as excluded"},
@@ -218,6 +221,8 @@ type request struct {
 	force, checksum bool
 	splitSize       string
 	modifyWindow    string
+	filesFrom       string // --files-from FILE
+	from0           bool
 	minSize         string
 	maxSize         string
 	excludeFrom     string
@@ -257,6 +262,8 @@ func readRequest(c *cli.Context) *request {
 		checksum:     c.Bool("checksum"),
 		splitSize:    c.String("split-size"),
 		modifyWindow: c.String("modify-window"),
+		filesFrom:    c.String("files-from"),
+		from0:        c.Bool("from0"),
 		minSize:      c.String("min-size"),
 		maxSize:      c.String("max-size"),
 		excludeFrom:  c.String("exclude-from"),
@@ -372,11 +379,46 @@ func (r *request) selection() *failure {
 		}
 		*o.to = n
 	}
+	if f := r.readFilesFrom(); f != nil {
+		return f
+	}
 	if r.copy.OneFilesystem && !walk.OneFilesystemWorks {
 		return &failure{exitUsage, "-x (--one-file-system) works on Linux only", ""}
 	}
 	if r.copy.MaxSize > 0 && r.copy.MinSize > r.copy.MaxSize {
 		return &failure{exitUsage, fmt.Sprintf("--min-size %s is more than --max-size %s: nothing would be copied", r.minSize, r.maxSize), ""}
+	}
+	return nil
+}
+
+// readFilesFrom reads the list of --files-from: lines, or with --from0
+// NUL-separated names (which may hold newlines).
+func (r *request) readFilesFrom() *failure {
+	if r.filesFrom == "" {
+		if r.from0 {
+			return &failure{exitUsage, "--from0 says how the --files-from list is separated: no list given", ""}
+		}
+		return nil
+	}
+	var data []byte
+	var err error
+	if r.filesFrom == "-" {
+		data, err = io.ReadAll(os.Stdin)
+	} else {
+		data, err = os.ReadFile(r.filesFrom)
+	}
+	if err != nil {
+		return &failure{exitUsage, "--files-from: " + err.Error(), ""}
+	}
+	sep := "\n"
+	if r.from0 {
+		sep = "\x00"
+	}
+	r.copy.FilesFrom = []string{}
+	for _, p := range strings.Split(string(data), sep) {
+		if p != "" {
+			r.copy.FilesFrom = append(r.copy.FilesFrom, p)
+		}
 	}
 	return nil
 }

@@ -142,6 +142,19 @@ func newCoordinator(fsys afero.Fs, opts Options) (c *coordinator, release func()
 	if err != nil {
 		return nil, release, err
 	}
+	var only *walk.Only
+	if opts.FilesFrom != nil {
+		switch {
+		case !p.dir:
+			return nil, release, refused("the paths listed are relative to SRC", "--files-from needs SRC to be a directory")
+		case opts.Delete:
+			return nil, release, refused("mirror the whole tree with --delete, or copy a list without it",
+				"--delete cannot go with --files-from: a list says what to copy, not what DST should hold")
+		}
+		if only, err = walk.NewOnly(opts.FilesFrom); err != nil {
+			return nil, release, refused("paths relative to SRC, without ..", "--files-from: %v", err)
+		}
+	}
 	if opts.Delete && p.dir {
 		// Mirroring DST would delete SRC itself, or what holds it.
 		if dinfo, err := fsys.Stat(p.dstRoot); err == nil && isInside(fsys, p.dstRoot, p.srcRoot, dinfo) {
@@ -181,7 +194,7 @@ func newCoordinator(fsys afero.Fs, opts Options) (c *coordinator, release func()
 		set:         settingsOf(opts, linkDest),
 		isOS:        osfs.Is(fsys),
 		filter:      filt,
-		selection:   selection{minSize: opts.MinSize, maxSize: opts.MaxSize, oneFS: opts.OneFilesystem},
+		selection:   selection{minSize: opts.MinSize, maxSize: opts.MaxSize, oneFS: opts.OneFilesystem, only: only},
 		euid:        uint32(os.Geteuid()),
 		egid:        uint32(os.Getegid()),
 		warned:      make(map[string]bool),

@@ -22,7 +22,7 @@ func countTotals(ctx context.Context, fsys afero.Fs, p *plan, deref bool, filt *
 	// The same lister as the copy's walk, running on its own, ahead.
 	var files, bytes int64
 	last := time.Now()
-	for chunk := range walk.Start(fsys, walk.Spec{Root: p.srcRoot, RootInfo: p.srcInfo, Deref: deref, Filter: filt, MinSize: sel.minSize, MaxSize: sel.maxSize, OneFilesystem: sel.oneFS, MaxFds: maxFds, OS: osfs.Is(fsys)}, ctx.Done()) {
+	for chunk := range walk.Start(fsys, walk.Spec{Root: p.srcRoot, RootInfo: p.srcInfo, Deref: deref, Filter: filt, MinSize: sel.minSize, MaxSize: sel.maxSize, OneFilesystem: sel.oneFS, Only: sel.only, MaxFds: maxFds, OS: osfs.Is(fsys)}, ctx.Done()) {
 		for _, e := range chunk {
 			if e.Kind != walk.Other || e.Err != nil {
 				continue
@@ -48,8 +48,9 @@ func countTotals(ctx context.Context, fsys afero.Fs, p *plan, deref bool, filt *
 }
 
 // selection is what, beside the filter, leaves entries out of the walks:
-// Options.MinSize, MaxSize and OneFilesystem.
+// Options.MinSize, MaxSize, OneFilesystem and FilesFrom.
 type selection struct {
 	minSize, maxSize int64
 	oneFS            bool
+	only             *walk.Only // Options.FilesFrom
 }

@@ -106,6 +106,13 @@ type Options struct {
 	// smaller or larger than that many bytes (counted as excluded).
 	MinSize, MaxSize int64
 
+	// FilesFrom, if not nil, is what is copied: paths relative to SRC (a
+	// directory SRC), each with the directories above it; a directory
+	// listed is made, not what it holds (unless listed too). A path SRC
+	// lacks is an error for that path; the rest is copied. Not with
+	// Delete.
+	FilesFrom []string
+
 	// OneFilesystem does not cross into other mounts below SRC (other
 	// filesystems, bind mounts): a mount point's directory is made, empty,
 	// as rsync -x does. Linux only (walk.OneFilesystemWorks).

@@ -44,7 +44,7 @@ func (c *coordinator) startWalk() error {
 	}
 	dstInfo, _ := c.fs.Stat(p.dstRoot)
 	c.entries = walk.Start(c.fs, walk.Spec{Root: p.srcRoot, RootInfo: p.srcInfo, Dst: dstInfo, Deref: c.set.Deref, Filter: c.filter,
-		MinSize: c.minSize, MaxSize: c.maxSize, OneFilesystem: c.oneFS,
+		MinSize: c.minSize, MaxSize: c.maxSize, OneFilesystem: c.oneFS, Only: c.only,
 		MaxFds: c.dirFds, OS: c.isOS}, c.quit)
 	return nil
 }

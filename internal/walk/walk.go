@@ -83,8 +83,11 @@ type Spec struct {
 	// filesystem, or a bind mount) is listed with no entries, as rsync
 	// -x and find -xdev do (Linux; see OneFilesystemWorks).
 	OneFilesystem bool
-	MaxFds        int  // directories it may keep open (0: one)
-	OS            bool // the filesystem is the operating system's: work relative to open directories
+	// Only, if set, is what the walk lists (--files-from); a path listed
+	// that is not there is an entry with ErrNotInSrc, at the end.
+	Only   *Only
+	MaxFds int  // directories it may keep open (0: one)
+	OS     bool // the filesystem is the operating system's: work relative to open directories
 }
 
 // lister walks the source and sends its entries to the coordinator.
@@ -96,9 +99,12 @@ type lister struct {
 	deref            bool // follow symlinks (Options.Dereference)
 	filter           *filter.Filter
 	minSize, maxSize int64
-	oneFS            bool        // Spec.OneFilesystem
-	rootMount        uint64      // with oneFS: the mount Root is on
-	dst              os.FileInfo // DST's root, never entered (nil: none yet)
+	oneFS            bool            // Spec.OneFilesystem
+	only             *Only           // Spec.Only
+	seen             map[string]bool // with only: the paths listed that were met
+	cut              map[string]bool // with only: directories left out or not entered
+	rootMount        uint64          // with oneFS: the mount Root is on
+	dst              os.FileInfo     // DST's root, never entered (nil: none yet)
 	maxFds           int
 	out              chan<- []Entry
 	quit             <-chan struct{}
@@ -120,7 +126,10 @@ type listFrame struct {
 func Start(fsys afero.Fs, s Spec, quit <-chan struct{}) <-chan []Entry {
 	out := make(chan []Entry, chunksAhead)
 	l := &lister{fs: fsys, root: s.Root, useFds: dirFds && s.OS, os: s.OS, deref: s.Deref, filter: s.Filter, dst: s.Dst,
-		minSize: s.MinSize, maxSize: s.MaxSize, oneFS: s.OneFilesystem, maxFds: max(s.MaxFds, 1), out: out, quit: quit}
+		minSize: s.MinSize, maxSize: s.MaxSize, oneFS: s.OneFilesystem, only: s.Only, maxFds: max(s.MaxFds, 1), out: out, quit: quit}
+	if s.Only != nil {
+		l.seen, l.cut = make(map[string]bool), make(map[string]bool)
+	}
 	go l.run(s.RootInfo)
 	return out
 }
@@ -137,9 +146,14 @@ func (l *lister) run(rootInfo os.FileInfo) {
 	enter := func(parent *listFrame, rel string, info os.FileInfo, follow bool) bool {
 		var f *listFrame
 		var err error
-		if l.oneFS && parent != nil && l.elsewhere(parent, rel, follow) {
+		switch {
+		case l.oneFS && parent != nil && l.elsewhere(parent, rel, follow):
 			f = &listFrame{rel: rel, fd: -1} // the mount point, empty
-		} else {
+			l.mark(rel, true)
+		case !l.only.enters(rel):
+			f = &listFrame{rel: rel, fd: -1} // listed itself, not what it holds
+			l.mark(rel, false)
+		default:
 			f, err = l.list(parent, rel, follow)
 		}
 		f.info = info
@@ -171,6 +185,10 @@ func (l *lister) run(rootInfo os.FileInfo) {
 		name := top.names[top.next]
 		top.next++
 		rel := path.Join(top.rel, name)
+		if !l.only.wanted(rel) {
+			continue
+		}
+		l.mark(rel, false)
 		var info os.FileInfo
 		var err error
 		if top.fd >= 0 {
@@ -184,6 +202,7 @@ func (l *lister) run(rootInfo os.FileInfo) {
 			followed = true
 		}
 		if l.filter.Excluded(rel, err == nil && info.IsDir()) || err == nil && l.outOfSize(info) {
+			l.mark(rel, err == nil && info.IsDir())
 			if !l.emit(Entry{Kind: Excluded, Rel: rel}) {
 				return
 			}
@@ -208,8 +227,27 @@ func (l *lister) run(rootInfo os.FileInfo) {
 			return
 		}
 	}
+	if l.only != nil {
+		for _, rel := range l.only.missing(l.seen, l.cut) {
+			if !l.emit(Entry{Kind: Other, Rel: rel, Err: ErrNotInSrc}) {
+				return
+			}
+		}
+	}
 	if len(l.chunk) > 0 {
 		l.send()
+	}
+}
+
+// mark records, with --files-from, that the walk met rel; cut: it is a
+// directory the walk does not enter.
+func (l *lister) mark(rel string, cut bool) {
+	if l.only == nil {
+		return
+	}
+	l.seen[rel] = true
+	if cut {
+		l.cut[rel] = true
 	}
 }
 
