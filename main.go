@@ -70,6 +70,8 @@ EXIT CODES:
    full, what did not fit is counted); 2 usage error or refused request
    (nothing written); 130/143 interrupted by SIGINT/SIGTERM`
 
+//go:generate go test -run TestManPageIsCurrent -update-man .
+
 // main runs pcopy, or a worker when pcopy started it as one. A signal
 // stops the copy; a second one ends pcopy at once.
 func main() {
@@ -103,6 +105,51 @@ func main() {
 	os.Exit(run(ctx, os.Args, os.Stdout, os.Stderr))
 }
 
+// newApp is pcopy's command line: its options (cliFlags, and --help,
+// --help-all, --version, --completion), help texts and the copy, action.
+// The man page is made from it too (TestManPageIsCurrent).
+func newApp(stdout, stderr io.Writer, action cli.ActionFunc) *cli.App {
+	// --version has no -v: cp -v and rsync -v users mean "verbose", and a
+	// version printed instead of a copy would fail them silently.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version", DisableDefaultText: true}
+	// --help is one screen of the common options (printShortHelp); the
+	// help urfave/cli makes, of every option, is --help-all.
+	cli.HelpFlag = &cli.BoolFlag{Name: "help-all", Usage: "print every option and the full description", DisableDefaultText: true}
+	flags := append(cliFlags(), &cli.BoolFlag{Name: "help", Aliases: []string{"h"},
+		Usage: "print the common options and examples (--help-all: every option)", DisableDefaultText: true},
+		&cli.StringFlag{Name: "completion", Usage: "print the completion script for `SHELL` (bash, zsh or fish) and exit"})
+	return &cli.App{
+		Name: "pcopy",
+		// -qn, -Lq: short options bundle as in every Unix tool.
+		UseShortOptionHandling: true,
+		Usage:                  "copy a directory tree with parallel worker processes",
+		UsageText:              "pcopy [options] SRC [DST]",
+		Description:            helpText,
+		HideHelpCommand:        true,
+		// A comma is part of a pattern ("*.{c,h}", "a,b.txt"), not a
+		// separator: repeat the flag instead.
+		DisableSliceFlagSeparator: true,
+		Version:                   version(),
+		Writer:                    stdout,
+		ErrWriter:                 stderr,
+		Flags:                     flags,
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usageError{err.Error()}
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // run maps errors to exit codes
+		Action: func(c *cli.Context) error {
+			switch {
+			case c.Bool("help"):
+				printShortHelp(stdout, flags)
+				return nil
+			case c.IsSet("completion"):
+				return printCompletion(stdout, c.App, c.String("completion"))
+			}
+			return action(c)
+		},
+	}
+}
+
 // interrupted is the cause of the context's cancellation on a signal.
 type interrupted struct{ sig os.Signal }
 
@@ -134,33 +181,10 @@ func signalExitCode(sig os.Signal) int {
 // run runs pcopy with the command line args and returns its exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var code int
-	// --version has no -v: cp -v and rsync -v users mean "verbose", and a
-	// version printed instead of a copy would fail them silently.
-	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version", DisableDefaultText: true}
-	app := &cli.App{
-		Name: "pcopy",
-		// -qn, -Lq: short options bundle as in every Unix tool.
-		UseShortOptionHandling: true,
-		Usage:                  "copy a directory tree with parallel worker processes",
-		UsageText:              "pcopy [options] SRC [DST]",
-		Description:            helpText,
-		HideHelpCommand:        true,
-		// A comma is part of a pattern ("*.{c,h}", "a,b.txt"), not a
-		// separator: repeat the flag instead.
-		DisableSliceFlagSeparator: true,
-		Version:                   version(),
-		Writer:                    stdout,
-		ErrWriter:                 stderr,
-		Flags:                     cliFlags(),
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usageError{err.Error()}
-		},
-		ExitErrHandler: func(*cli.Context, error) {}, // run maps errors to exit codes, below
-		Action: func(c *cli.Context) error {
-			code = copyCommand(ctx, readRequest(c), args, stdout, stderr)
-			return nil
-		},
-	}
+	app := newApp(stdout, stderr, func(c *cli.Context) error {
+		code = copyCommand(ctx, readRequest(c), args, stdout, stderr)
+		return nil
+	})
 	if err := app.Run(splitShortValues(args)); err != nil {
 		msg := err.Error()
 		if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
