@@ -48,6 +48,8 @@ func cliFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "from0", Usage: "the --files-from list is separated by NUL bytes, as find -print0 makes it"},
 		&cli.BoolFlag{Name: "one-file-system", Aliases: []string{"x"}, Usage: "do not cross into other " +
 			"filesystems or bind mounts below SRC (/proc, a USB disk): their mount points are made, empty"},
+		&cli.StringFlag{Name: "bwlimit", Usage: "copy at most `RATE` bytes a second, all workers together " +
+			"(50M, 1G), so a backup does not starve a busy disk"},
 		&cli.StringFlag{Name: "min-size", Usage: "leave out files smaller than `SIZE` (e.g. 4K); they count as excluded"},
 		&cli.StringFlag{Name: "max-size", Usage: "leave out files larger than `SIZE` (e.g. 2G); they count as excluded"},
 		&cli.BoolFlag{Name: "dereference", Aliases: []string{"L"}, Usage: "follow symlinks in SRC: copy what they " +
@@ -224,6 +226,7 @@ type request struct {
 	filesFrom       string // --files-from FILE
 	from0           bool
 	minSize         string
+	bwlimit         string
 	maxSize         string
 	excludeFrom     string
 	hosts           hostRequest
@@ -265,6 +268,7 @@ func readRequest(c *cli.Context) *request {
 		filesFrom:    c.String("files-from"),
 		from0:        c.Bool("from0"),
 		minSize:      c.String("min-size"),
+		bwlimit:      c.String("bwlimit"),
 		maxSize:      c.String("max-size"),
 		excludeFrom:  c.String("exclude-from"),
 		hosts:        readHostRequest(c),
@@ -384,6 +388,18 @@ func (r *request) selection() *failure {
 	}
 	if r.copy.OneFilesystem && !walk.OneFilesystemWorks {
 		return &failure{exitUsage, "-x (--one-file-system) works on Linux only", ""}
+	}
+	if r.bwlimit != "" {
+		rate := strings.TrimSuffix(strings.TrimSuffix(r.bwlimit, "/s"), "B")
+		n, err := parseSize(rate)
+		switch {
+		case err == nil && strings.Trim(rate, "0123456789") == "":
+			// rsync takes a bare number as KiB/s: say which it is.
+			return &failure{exitUsage, fmt.Sprintf("--bwlimit %s: give the unit", r.bwlimit), "like 500K or 50M (bytes a second, K = 1024)"}
+		case err != nil || n <= 0:
+			return &failure{exitUsage, fmt.Sprintf("--bwlimit %s: not a rate", r.bwlimit), "like 500K or 50M (bytes a second, K = 1024)"}
+		}
+		r.copy.BwLimit = n
 	}
 	if r.copy.MaxSize > 0 && r.copy.MinSize > r.copy.MaxSize {
 		return &failure{exitUsage, fmt.Sprintf("--min-size %s is more than --max-size %s: nothing would be copied", r.minSize, r.maxSize), ""}

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/pcopy/pcopy/internal/bwlimit"
+
 	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/beneath"
@@ -100,6 +102,16 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 	if len(opts.Hosts) > 0 {
 		if err := c.placeWorkers(opts); err != nil {
 			return Summary{}, err
+		}
+	}
+	if c.set.BwLimit > 0 && c.isOS {
+		// The word the workers of this machine share (bwlimit); without
+		// it, each keeps to its share of the limit alone.
+		if f, _, err := bwlimit.Shared(); err == nil {
+			defer f.Close()
+			c.set.BwWord = bwlimit.Path(f)
+		} else {
+			c.set.BwLimit = max(c.set.BwLimit/int64(max(c.workerCount, 1)), 1)
 		}
 	}
 	err = c.copyAll(ctx, opts)

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/pcopy/pcopy/internal/bwlimit"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/internal/tempname"
@@ -28,11 +30,11 @@ func newFence() (f *os.File, heard func(at int64), err error) {
 		return nil, nil, err
 	}
 	f = os.NewFile(uintptr(fd), "pcopy-fence")
-	if err := f.Truncate(8); err != nil {
+	if err := f.Truncate(fenceSize); err != nil {
 		f.Close()
 		return nil, nil, err
 	}
-	mem, err := unix.Mmap(fd, 0, 8, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	mem, err := unix.Mmap(fd, 0, fenceSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		f.Close()
 		return nil, nil, err
@@ -47,18 +49,24 @@ func newFence() (f *os.File, heard func(at int64), err error) {
 	return f, heard, nil
 }
 
+// fenceSize is the memory an agent shares with its workers: the fence's
+// word, then the host's bandwidth word (bwlimit.HostWord).
+const fenceSize = 16
+
 // useFence, in a worker process an agent started, sets tempname.Fence from
-// the fence at fd (3: the first of the files the agent gave it).
+// the fence at fd (3: the first of the files the agent gave it), and
+// bwlimit.HostWord.
 func useFence(fd int, timeout string) error {
 	var ns int64
 	if _, err := fmt.Sscan(timeout, &ns); err != nil || ns <= 0 {
 		return fmt.Errorf("bad %s %q", fenceEnv, timeout)
 	}
-	mem, err := unix.Mmap(fd, 0, 8, unix.PROT_READ, unix.MAP_SHARED)
+	mem, err := unix.Mmap(fd, 0, fenceSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return fmt.Errorf("map the agent's fence: %w", err)
 	}
 	word := (*int64)(unsafe.Pointer(&mem[0]))
+	bwlimit.HostWord = (*int64)(unsafe.Pointer(&mem[8]))
 	tempname.Fence = func() error {
 		if monotonicNow()-atomic.LoadInt64(word) > ns-ns/8 {
 			return tempname.ErrFenced

@@ -113,6 +113,12 @@ type Options struct {
 	// Delete.
 	FilesFrom []string
 
+	// BwLimit, when positive, is the bytes a second the workers copy
+	// together (--bwlimit): each chunk waits its turn; files are read and
+	// written, never cloned (a clone would take no time). With hosts,
+	// each machine gets the share its workers are of all.
+	BwLimit int64
+
 	// OneFilesystem does not cross into other mounts below SRC (other
 	// filesystems, bind mounts): a mount point's directory is made, empty,
 	// as rsync -x does. Linux only (walk.OneFilesystemWorks).

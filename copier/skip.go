@@ -44,7 +44,8 @@ func settingsOf(opts Options, linkDest string) wire.Settings {
 		keep = wire.KeepNewer
 	}
 	return wire.Settings{Update: update, Fsync: opts.Fsync, Owner: !opts.NoOwner, Deref: opts.Dereference,
-		Verify: opts.Verify, LinkDest: linkDest, DryRun: opts.DryRun, ModifyWindow: max(int64(opts.ModifyWindow), 0), Keep: keep}
+		Verify: opts.Verify, LinkDest: linkDest, DryRun: opts.DryRun, ModifyWindow: max(int64(opts.ModifyWindow), 0), Keep: keep,
+		BwLimit: max(opts.BwLimit, 0)}
 }
 
 // removeStaleTemps removes from dir, a destination directory that existed

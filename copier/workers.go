@@ -68,7 +68,7 @@ func (c *coordinator) startWorker() error {
 	c.workers = append(c.workers, w)
 	go c.readLoop(w)
 	err = w.conn.WriteHello(wire.Hello{Version: wire.Version, Worker: uint64(w.id),
-		SrcRoot: c.plan.srcRoot, DstRoot: c.plan.dstRoot, Settings: c.set})
+		SrcRoot: c.plan.srcRoot, DstRoot: c.plan.dstRoot, Settings: c.settingsFor(w)})
 	if err == nil {
 		err = w.conn.Flush()
 	}
@@ -76,6 +76,20 @@ func (c *coordinator) startWorker() error {
 		w.broken = true // its reader reports the death
 	}
 	return nil
+}
+
+// settingsFor is the settings w is given: the copy's, with, in a copy on
+// many hosts and a bandwidth limit, its machine's share of the limit
+// (those on a host share a word their agent gives them).
+func (c *coordinator) settingsFor(w *workerState) wire.Settings {
+	set := c.set
+	if set.BwLimit > 0 && w.place != nil && c.workerCount > 0 {
+		set.BwLimit = max(set.BwLimit*int64(w.place.Workers)/int64(c.workerCount), 1)
+		if w.place.Name != "" {
+			set.BwWord = ""
+		}
+	}
+	return set
 }
 
 // readLoop forwards w's messages to the coordinator until its output ends.

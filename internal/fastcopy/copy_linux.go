@@ -12,6 +12,8 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/pcopy/pcopy/internal/bwlimit"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/spf13/afero"
@@ -59,7 +61,8 @@ type osCopier struct {
 	srcFlags   int    // how sources are opened: O_NOFOLLOW unless symlinks are followed
 	euid, egid uint32 // whom files this process makes belong to
 	xbuf       meta.XattrBuf
-	warn       string // what the last job could not keep
+	warn       string           // what the last job could not keep
+	limit      *bwlimit.Limiter // --bwlimit; nil: none
 }
 
 // New returns the Linux fast path for a worker on the operating system's
@@ -73,7 +76,7 @@ func New(tempPrefix string, set wire.Settings, namedTemps bool) worker.FileCopie
 		flags &^= unix.O_NOFOLLOW
 	}
 	o := &osCopier{tempPrefix: tempPrefix, set: set, srcFlags: flags, srcfd: -1, dstfd: -1,
-		euid: uint32(os.Geteuid()), egid: uint32(os.Getegid())}
+		euid: uint32(os.Geteuid()), egid: uint32(os.Getegid()), limit: bwlimit.For(set.BwLimit, set.BwWord)}
 	if namedTemps {
 		o.naming = linkNone
 	}

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/pcopy/pcopy/internal/bwlimit"
 	"github.com/pcopy/pcopy/internal/wire"
 	"github.com/pcopy/pcopy/internal/worker"
 )
@@ -29,7 +30,9 @@ import (
 // is sparse, with copy_file_range otherwise, and with read and write where
 // the kernel cannot copy between these files.
 func (o *osCopier) copyData(ctx context.Context, dstfd, srcfd int, job *wire.Job, progress func(int64) error) (int64, error) {
-	if devs := [2]uint64{o.srcDev, o.dstDev}; !o.noClone[devs] {
+	// With a bandwidth limit the bytes are read, at its pace: a clone,
+	// all at once, would not be.
+	if devs := [2]uint64{o.srcDev, o.dstDev}; !o.noClone[devs] && o.limit == nil {
 		switch err := unix.IoctlFileClone(dstfd, srcfd); err {
 		case nil:
 			return job.Size, nil
@@ -44,9 +47,9 @@ func (o *osCopier) copyData(ctx context.Context, dstfd, srcfd int, job *wire.Job
 		// Otherwise not for this file (EINVAL, EPERM): copy the bytes.
 	}
 	if job.Sparse {
-		return copySparse(ctx, dstfd, srcfd, job.Size, progress)
+		return copySparse(ctx, dstfd, srcfd, job.Size, progress, o.limit)
 	}
-	return copyRange(ctx, dstfd, srcfd, 0, job.Size, progress, 0)
+	return copyRange(ctx, dstfd, srcfd, 0, job.Size, progress, 0, o.limit)
 }
 
 // FsyncFd flushes a file to disk (a variable: tests count the calls).
@@ -54,7 +57,7 @@ var FsyncFd = unix.Fsync
 
 // copySparse copies only the data regions of srcfd, found with SEEK_DATA
 // and SEEK_HOLE, and sets the size, so holes stay holes.
-func copySparse(ctx context.Context, dstfd, srcfd int, size int64, progress func(int64) error) (int64, error) {
+func copySparse(ctx context.Context, dstfd, srcfd int, size int64, progress func(int64) error, limit *bwlimit.Limiter) (int64, error) {
 	var done int64
 	for pos := int64(0); pos < size; {
 		data, err := unix.Seek(srcfd, pos, unix.SEEK_DATA)
@@ -68,7 +71,7 @@ func copySparse(ctx context.Context, dstfd, srcfd int, size int64, progress func
 		if err != nil {
 			return done, fmt.Errorf("copy data: seek: %w", err)
 		}
-		n, err := copyRange(ctx, dstfd, srcfd, data, hole-data, progress, done)
+		n, err := copyRange(ctx, dstfd, srcfd, data, hole-data, progress, done, limit)
 		done += n
 		if err == nil && progress != nil {
 			err = progress(done)
@@ -86,8 +89,9 @@ func copySparse(ctx context.Context, dstfd, srcfd int, size int64, progress func
 
 // copyRange copies length bytes (to the end of the file when length < 0)
 // from offset off of srcfd to the same offset of dstfd, in chunks that
-// adapt as in copyData. base is added to the progress reports.
-func copyRange(ctx context.Context, dstfd, srcfd int, off, length int64, progress func(int64) error, base int64) (int64, error) {
+// adapt as in copyData, each waiting its turn under limit (nil: none).
+// base is added to the progress reports.
+func copyRange(ctx context.Context, dstfd, srcfd int, off, length int64, progress func(int64) error, base int64, limit *bwlimit.Limiter) (int64, error) {
 	var done int64
 	chunk := int64(worker.FirstChunk)
 	useRead := false
@@ -96,8 +100,14 @@ func copyRange(ctx context.Context, dstfd, srcfd int, off, length int64, progres
 			return done, err
 		}
 		want := chunk
+		if limit != nil {
+			want = min(want, limit.Chunk())
+		}
 		if length >= 0 {
 			want = min(want, length-done)
+		}
+		if err := limit.Wait(ctx, want); err != nil {
+			return done, err
 		}
 		// The last chunk is not timed and its progress not reported: the
 		// job's result says the file is done. A small file is one chunk.

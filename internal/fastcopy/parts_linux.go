@@ -148,7 +148,7 @@ func (o *osCopier) CopyPart(ctx context.Context, job *wire.Job, src, dst string,
 		}
 	}()
 	r := unix.FileCloneRange{Src_fd: int64(srcfd), Src_offset: uint64(job.Offset), Src_length: uint64(job.Size), Dest_offset: uint64(job.Offset)}
-	if err := unix.IoctlFileCloneRange(dstfd, &r); err == nil {
+	if o.limit == nil && unix.IoctlFileCloneRange(dstfd, &r) == nil {
 		if progress != nil {
 			if err := progress(job.Size); err != nil {
 				return job.Size, err
@@ -156,7 +156,7 @@ func (o *osCopier) CopyPart(ctx context.Context, job *wire.Job, src, dst string,
 		}
 		return job.Size, nil
 	}
-	n, err := copyRange(ctx, dstfd, srcfd, job.Offset, job.Size, progress, 0)
+	n, err := copyRange(ctx, dstfd, srcfd, job.Offset, job.Size, progress, 0, o.limit)
 	if err == nil && n != job.Size {
 		err = errors.New("shorter than when it was listed (changed while it was being copied)")
 	}

@@ -95,6 +95,11 @@ type Settings struct {
 	// Keep says which entries DST already has are left as they are,
 	// whatever Update says.
 	Keep Keep
+	// BwLimit, when positive, is the bytes a second this machine's
+	// workers copy together; BwWord is where the word they share is
+	// opened (see package bwlimit); "" where it comes otherwise.
+	BwLimit int64
+	BwWord  string
 }
 
 // Keep says which entries DST already has are left alone.
@@ -319,6 +324,8 @@ func (c *Conn) WriteHello(h Hello) error {
 	c.enc.bool(s.DryRun)
 	c.enc.uvarint(uint64(s.ModifyWindow))
 	c.enc.uvarint(uint64(s.Keep))
+	c.enc.uvarint(uint64(s.BwLimit))
+	c.enc.str(s.BwWord)
 	return c.put()
 }
 
@@ -440,6 +447,8 @@ func decode(t msgType, payload []byte) (any, error) {
 				DryRun:       d.bool("hello dry-run flag"),
 				ModifyWindow: int64(d.uvarint("hello modify window")),
 				Keep:         Keep(d.uvarint("hello keep policy")),
+				BwLimit:      int64(d.uvarint("hello bandwidth limit")),
+				BwWord:       d.str("hello bandwidth word"),
 			},
 		}
 		if h.Settings.Update > UpdateAll {
@@ -447,6 +456,9 @@ func decode(t msgType, payload []byte) (any, error) {
 		}
 		if h.Settings.ModifyWindow < 0 {
 			d.fail("hello modify window")
+		}
+		if h.Settings.BwLimit < 0 {
+			d.fail("hello bandwidth limit")
 		}
 		if h.Settings.Keep > KeepNewer {
 			d.fail("hello keep policy")

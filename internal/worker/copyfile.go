@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pcopy/pcopy/internal/bwlimit"
+
 	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/fsutil"
@@ -134,6 +136,7 @@ func (a *aferoCopier) Close() {}
 type fileOpts struct {
 	tempPrefix string
 	set        wire.Settings
+	limit      *bwlimit.Limiter // --bwlimit; nil: none
 }
 
 // copyFile copies one regular file: data into a temporary file next to dst,
@@ -159,7 +162,7 @@ func copyFile(ctx context.Context, fsys afero.Fs, job *wire.Job, src, dst string
 		}
 	}()
 
-	n, err = copyData(ctx, out, in, progress)
+	n, err = copyData(ctx, out, in, progress, o.limit)
 	if err != nil {
 		return n, err
 	}
@@ -222,12 +225,18 @@ func AdaptChunk(chunk int64, took time.Duration) int64 {
 
 // copyData copies in to out in chunks. io.CopyN keeps the kernel fast
 // path: *os.File.ReadFrom sees through the io.LimitedReader it wraps in.
-func copyData(ctx context.Context, out io.Writer, in io.Reader, progress func(int64) error) (int64, error) {
+func copyData(ctx context.Context, out io.Writer, in io.Reader, progress func(int64) error, limit *bwlimit.Limiter) (int64, error) {
 	var total int64
 	chunk := int64(FirstChunk)
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, err
+		}
+		if limit != nil {
+			chunk = min(chunk, limit.Chunk())
+			if err := limit.Wait(ctx, chunk); err != nil {
+				return total, err
+			}
 		}
 		start := time.Now()
 		n, err := io.CopyN(out, in, chunk)

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pcopy/pcopy/internal/bwlimit"
+
 	"github.com/spf13/afero"
 
 	"github.com/pcopy/pcopy/internal/beneath"
@@ -169,7 +171,7 @@ func newFileCopier(fsys afero.Fs, tempPrefix string, set wire.Settings, fast New
 			return f
 		}
 	}
-	return &aferoCopier{fs: fsys, opts: fileOpts{tempPrefix: tempPrefix, set: set}}
+	return &aferoCopier{fs: fsys, opts: fileOpts{tempPrefix: tempPrefix, set: set, limit: bwlimit.For(set.BwLimit, set.BwWord)}}
 }
 
 // run copies one job and writes its result. Its error is for the worker as
