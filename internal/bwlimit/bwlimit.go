@@ -19,7 +19,7 @@ type Limiter struct {
 	burst     int64   // credit an idle limiter may build, in ns
 	rate      int64
 
-	now   func() int64                                   // monotonic ns (a seam for tests)
+	now   func() int64                                     // monotonic ns (a seam for tests)
 	sleep func(ctx context.Context, d time.Duration) error // likewise
 }
 
