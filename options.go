@@ -48,6 +48,8 @@ func cliFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "from0", Usage: "the --files-from list is separated by NUL bytes, as find -print0 makes it"},
 		&cli.BoolFlag{Name: "one-file-system", Aliases: []string{"x"}, Usage: "do not cross into other " +
 			"filesystems or bind mounts below SRC (/proc, a USB disk): their mount points are made, empty"},
+		&cli.StringFlag{Name: "backup-dir", Usage: "move what DST has into `DIR` (relative to DST, or absolute; " +
+			"on DST's filesystem) before a re-run replaces it or --delete removes it, under the same path"},
 		&cli.StringFlag{Name: "bwlimit", Usage: "copy at most `RATE` bytes a second, all workers together " +
 			"(50M, 1G), so a backup does not starve a busy disk"},
 		&cli.StringFlag{Name: "min-size", Usage: "leave out files smaller than `SIZE` (e.g. 4K); they count as excluded"},
@@ -254,6 +256,7 @@ func readRequest(c *cli.Context) *request {
 			IgnoreExisting:  c.Bool("ignore-existing"),
 			KeepNewer:       c.Bool("update"),
 			OneFilesystem:   c.Bool("one-file-system"),
+			BackupDir:       c.String("backup-dir"),
 		},
 		quiet:        c.Bool("quiet"),
 		verbose:      verbosity(c),

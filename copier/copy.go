@@ -178,8 +178,17 @@ func newCoordinator(fsys afero.Fs, opts Options) (c *coordinator, release func()
 	if err != nil {
 		return nil, release, err
 	}
+	backupDir, err := checkBackupDir(fsys, p, opts.BackupDir, opts.DryRun)
+	if err != nil {
+		return nil, release, err
+	}
 	if osfs.Is(fsys) {
 		release = beneath.HoldRoots(p.srcRoot, p.dstRoot, linkDest, opts.Dereference)
+		if backupDir != "" {
+			roots := release
+			held := beneath.Hold(backupDir, false)
+			release = func() { held(); roots() }
+		}
 	}
 	if opts.Delete && p.dir && !opts.DeleteUnrelated {
 		if err := checkRelated(fsys, p, filt); err != nil {
@@ -203,7 +212,7 @@ func newCoordinator(fsys afero.Fs, opts Options) (c *coordinator, release func()
 		splits:      map[*split]bool{},
 		workerCount: max(opts.Workers, 1),
 		splitSize:   opts.SplitSize,
-		set:         settingsOf(opts, linkDest),
+		set:         settingsOf(opts, linkDest, backupDir),
 		isOS:        osfs.Is(fsys),
 		filter:      filt,
 		selection:   selection{minSize: opts.MinSize, maxSize: opts.MaxSize, oneFS: opts.OneFilesystem, only: only},

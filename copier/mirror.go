@@ -80,6 +80,8 @@ func (c *coordinator) deleteExtraName(ctx context.Context, rel, name string, inS
 	case c.protected(dinfo):
 		c.fail(r, fmt.Errorf("--delete: %w", beneath.ErrProtected))
 		return false
+	case c.backupHolds(dst):
+		return false // --backup-dir inside DST: kept
 	}
 	if inSrc {
 		sinfo, err := c.srcInfo(fsutil.Join(c.plan.srcRoot, r))
@@ -101,7 +103,7 @@ func (c *coordinator) deleteExtraName(ctx context.Context, rel, name string, inS
 		return false
 	}
 	if !dry {
-		if err := c.removeAll(dst); err != nil {
+		if err := c.remove(r, dst); err != nil {
 			c.fail(r, fmt.Errorf("delete: %w", fsutil.UnwrapPath(err)))
 			return false
 		}

@@ -113,6 +113,13 @@ type Options struct {
 	// Delete.
 	FilesFrom []string
 
+	// BackupDir, if set, is where what DST has is moved, under its path
+	// below DST, before a re-run replaces it or Delete removes it
+	// (rsync's --backup --backup-dir): by rename, so on DST's filesystem
+	// (refused otherwise); relative to DST, or absolute. A replacement
+	// that fails puts the file back. Files are not split with it.
+	BackupDir string
+
 	// BwLimit, when positive, is the bytes a second the workers copy
 	// together (--bwlimit): each chunk waits its turn; files are read and
 	// written, never cloned (a clone would take no time). With hosts,

@@ -30,7 +30,7 @@ const (
 // settingsOf are how each file of the copy opts asks for is copied: the
 // one value the coordinator sends every worker. linkDest is
 // opts.LinkDest made absolute and clean.
-func settingsOf(opts Options, linkDest string) wire.Settings {
+func settingsOf(opts Options, linkDest, backupDir string) wire.Settings {
 	update := map[UpdatePolicy]wire.Update{
 		UpdateChanged:  wire.UpdateChanged,
 		UpdateChecksum: wire.UpdateChecksum,
@@ -45,7 +45,7 @@ func settingsOf(opts Options, linkDest string) wire.Settings {
 	}
 	return wire.Settings{Update: update, Fsync: opts.Fsync, Owner: !opts.NoOwner, Deref: opts.Dereference,
 		Verify: opts.Verify, LinkDest: linkDest, DryRun: opts.DryRun, ModifyWindow: max(int64(opts.ModifyWindow), 0), Keep: keep,
-		BwLimit: max(opts.BwLimit, 0)}
+		BwLimit: max(opts.BwLimit, 0), BackupDir: backupDir}
 }
 
 // removeStaleTemps removes from dir, a destination directory that existed

@@ -24,7 +24,7 @@ func (c *coordinator) trySplit(dir *dirState, rel string, info os.FileInfo, grou
 // splitFile is trySplit; it returns the file queued in parts, or nil.
 func (c *coordinator) splitFile(dir *dirState, rel string, info os.FileInfo, group *linkGroup) *split {
 	size := info.Size()
-	if !c.isOS || c.workerCount < 2 || c.splitSize <= 0 || size < c.splitSize || c.set.Verify || c.set.LinkDest != "" {
+	if !c.isOS || c.workerCount < 2 || c.splitSize <= 0 || size < c.splitSize || c.set.Verify || c.set.LinkDest != "" || c.set.BackupDir != "" {
 		return nil // --verify and --link-dest handle files whole
 	}
 	listed := listedJob(0, wire.KindFile, rel, info, false)

@@ -100,6 +100,10 @@ type Settings struct {
 	// opened (see package bwlimit); "" where it comes otherwise.
 	BwLimit int64
 	BwWord  string
+	// BackupDir, if set, is where what DST has at a name is moved (by
+	// rename, under the same path) before a job replaces it (absolute,
+	// clean, on DST's filesystem).
+	BackupDir string
 }
 
 // Keep says which entries DST already has are left alone.
@@ -326,6 +330,7 @@ func (c *Conn) WriteHello(h Hello) error {
 	c.enc.uvarint(uint64(s.Keep))
 	c.enc.uvarint(uint64(s.BwLimit))
 	c.enc.str(s.BwWord)
+	c.enc.str(s.BackupDir)
 	return c.put()
 }
 
@@ -449,6 +454,7 @@ func decode(t msgType, payload []byte) (any, error) {
 				Keep:         Keep(d.uvarint("hello keep policy")),
 				BwLimit:      int64(d.uvarint("hello bandwidth limit")),
 				BwWord:       d.str("hello bandwidth word"),
+				BackupDir:    d.str("hello backup directory"),
 			},
 		}
 		if h.Settings.Update > UpdateAll {

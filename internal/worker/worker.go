@@ -53,6 +53,9 @@ func Serve(ctx context.Context, fsys afero.Fs, r io.Reader, w io.Writer, fast Ne
 	}
 	if osfs.Is(fsys) {
 		defer beneath.HoldRoots(filepath.Clean(h.SrcRoot), filepath.Clean(h.DstRoot), h.Settings.LinkDest, h.Settings.Deref)()
+		if h.Settings.BackupDir != "" {
+			defer beneath.Hold(filepath.Clean(h.Settings.BackupDir), false)()
+		}
 	}
 	if err := c.WriteHello(wire.Hello{Version: wire.Version, Pid: uint64(os.Getpid())}); err != nil {
 		return err
@@ -259,7 +262,12 @@ func (w *worker) copy(ctx context.Context, job *wire.Job) (int64, error) {
 					w.reused = err == nil
 					return 0, err
 				}
+				done, err := w.replacing(job, dst)
+				if err != nil {
+					return 0, err
+				}
 				n, err := w.files.Link(ctx, job, prev, src, dst, progress)
+				done(err)
 				w.reused = n == 0 // not copied instead (a link limit reached)
 				return n, err
 			}
@@ -267,7 +275,13 @@ func (w *worker) copy(ctx context.Context, job *wire.Job) (int64, error) {
 		if w.set.DryRun {
 			return w.wouldWrite(job, src, dst)
 		}
-		return w.files.CopyFile(ctx, job, src, dst, progress)
+		done, err := w.replacing(job, dst)
+		if err != nil {
+			return 0, err
+		}
+		n, err := w.files.CopyFile(ctx, job, src, dst, progress)
+		done(err)
+		return n, err
 	case wire.KindPart:
 		return w.files.CopyPart(ctx, job, src, dst, w.progressFunc(job))
 	case wire.KindHardlink:
@@ -280,7 +294,17 @@ func (w *worker) copy(ctx context.Context, job *wire.Job) (int64, error) {
 			}
 			return w.wouldWrite(job, src, dst)
 		}
-		return w.files.Link(ctx, job, fsutil.Join(w.dst, job.Link), src, dst, w.progressFunc(job))
+		target := fsutil.Join(w.dst, job.Link)
+		done := func(error) {}
+		if !w.files.Linked(target, dst) {
+			var err error
+			if done, err = w.replacing(job, dst); err != nil {
+				return 0, err
+			}
+		}
+		n, err := w.files.Link(ctx, job, target, src, dst, w.progressFunc(job))
+		done(err)
+		return n, err
 	case wire.KindSpecial:
 		if err := w.files.MakeSpecial(job, src, dst); err != nil || !w.set.DryRun {
 			return 0, err
@@ -293,11 +317,40 @@ func (w *worker) copy(ctx context.Context, job *wire.Job) (int64, error) {
 		if w.set.DryRun {
 			return w.wouldWrite(job, src, dst)
 		}
-		return 0, copySymlink(w.fs, job, src, dst, w.tempPrefix, func(tmp string) error {
+		done, err := w.replacing(job, dst)
+		if err != nil {
+			return 0, err
+		}
+		err = copySymlink(w.fs, job, src, dst, w.tempPrefix, func(tmp string) error {
 			return w.files.SymlinkMeta(job, src, tmp)
 		})
+		done(err)
+		return 0, err
 	}
 	return 0, fmt.Errorf("%w: unknown job kind %d", wire.ErrProtocol, job.Kind)
+}
+
+// replacing moves what DST has at dst (not a directory, which no job
+// replaces) into the backup directory (--backup-dir) before the job
+// writes there; done puts it back if the job then failed, so that a
+// failed copy replaces nothing.
+func (w *worker) replacing(job *wire.Job, dst string) (done func(error), err error) {
+	done = func(error) {}
+	if w.set.BackupDir == "" || job.Fresh || w.set.DryRun {
+		return done, nil
+	}
+	if info, err := fsutil.Lstat(w.fs, dst); err != nil || info.IsDir() {
+		return done, nil
+	}
+	restore, err := fsutil.Backup(w.fs, w.dst, w.set.BackupDir, job.Rel)
+	if err != nil {
+		return done, err
+	}
+	return func(err error) {
+		if err != nil && !errors.Is(err, ErrUpToDate) {
+			restore()
+		}
+	}, nil
 }
 
 // wouldWrite is what a job of a dry run does instead of its first write:
