@@ -55,9 +55,11 @@ type Reporter struct {
 
 	byteRate, fileRate meter
 
-	lay   layout
-	shown int       // cells of the line on the screen; 0 when there is none
-	drawn time.Time // when Println last drew the line
+	lay      layout
+	shown    int       // cells of the line on the screen; 0 when there is none
+	lines    []byte    // what Println gathered for linesOut, above the bar
+	linesOut io.Writer // stdout
+	drawn    time.Time // when flushLines last wrote
 
 	stop    chan struct{} // closes to stop the drawing or the plain lines
 	stopped chan struct{}
@@ -127,6 +129,10 @@ func (r *Reporter) tick() {
 	r.byteRate.sample(now, r.copied)
 	r.fileRate.sample(now, r.done)
 	if r.tty {
+		if len(r.lines) > 0 {
+			r.flushLines()
+			return
+		}
 		r.draw(r.lay.fit(r.frame(), r.width()))
 		return
 	}
@@ -325,9 +331,10 @@ func (r *Reporter) Hosts(running, given int) {
 }
 
 // Println writes line to w (stdout, for -v). When w is the terminal the
-// line is drawn on (sameScreen), the line is taken off first and drawn
-// again below what was written, at most 20 times a second (the next
-// frame draws it otherwise), so that the listing scrolls above it.
+// bar is drawn on (sameScreen), lines are gathered and written together,
+// at most 20 times a second (and at each frame): the bar is taken off,
+// the lines written, and the bar drawn again below them, so that the
+// listing scrolls above a bar that stays in sight.
 func (r *Reporter) Println(w io.Writer, sameScreen bool, line string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -335,15 +342,26 @@ func (r *Reporter) Println(w io.Writer, sameScreen bool, line string) {
 		io.WriteString(w, line+"\n")
 		return
 	}
+	r.lines, r.linesOut = append(r.lines, line+"\n"...), w
+	if r.now().Sub(r.drawn) >= time.Second/20 {
+		r.flushLines()
+	}
+}
+
+// flushLines writes the lines Println gathered above the bar, and draws
+// the bar below them.
+func (r *Reporter) flushLines() {
+	if len(r.lines) == 0 {
+		return
+	}
 	if r.shown > 0 {
 		io.WriteString(r.w, r.erase(r.width()))
 		r.shown = 0
 	}
-	io.WriteString(w, line+"\n")
-	if now := r.now(); now.Sub(r.drawn) >= time.Second/20 {
-		r.drawn = now
-		r.draw(r.lay.fit(r.frame(), r.width()))
-	}
+	r.linesOut.Write(r.lines)
+	r.lines = r.lines[:0]
+	r.drawn = r.now()
+	r.draw(r.lay.fit(r.frame(), r.width()))
 }
 
 // Warn implements copier.Reporter. It shows nothing: warnings are printed
@@ -365,6 +383,7 @@ func (r *Reporter) Finish(complete bool, elapsed time.Duration) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.flushLines()
 	if !r.tty || r.shown == 0 {
 		return // a copy over before the first frame shows only its summary
 	}
