@@ -154,18 +154,9 @@ func newCoordinator(fsys afero.Fs, opts Options) (c *coordinator, release func()
 	if err != nil {
 		return nil, release, err
 	}
-	var only *walk.Only
-	if opts.FilesFrom != nil {
-		switch {
-		case !p.dir:
-			return nil, release, refused("the paths listed are relative to SRC", "--files-from needs SRC to be a directory")
-		case opts.Delete:
-			return nil, release, refused("mirror the whole tree with --delete, or copy a list without it",
-				"--delete cannot go with --files-from: a list says what to copy, not what DST should hold")
-		}
-		if only, err = walk.NewOnly(opts.FilesFrom); err != nil {
-			return nil, release, refused("paths relative to SRC, without ..", "--files-from: %v", err)
-		}
+	only, err := filesFrom(p, opts)
+	if err != nil {
+		return nil, release, err
 	}
 	if opts.Delete && p.dir {
 		// Mirroring DST would delete SRC itself, or what holds it.
@@ -183,23 +174,11 @@ func newCoordinator(fsys afero.Fs, opts Options) (c *coordinator, release func()
 		return nil, release, err
 	}
 	if osfs.Is(fsys) {
-		release = beneath.HoldRoots(p.srcRoot, p.dstRoot, linkDest, opts.Dereference)
-		if backupDir != "" {
-			roots := release
-			held := beneath.Hold(backupDir, false)
-			release = func() { held(); roots() }
-		}
+		release = holdRoots(p, linkDest, backupDir, opts.Dereference)
 	}
-	if opts.Delete && p.dir && !opts.DeleteUnrelated {
-		if err := checkRelated(fsys, p, filt); err != nil {
-			return nil, release, err
-		}
-	}
-	var protect map[fileID]bool
-	if opts.Delete && p.dir && osfs.Is(fsys) {
-		if protect, err = protectSrc(fsys, p, opts); err != nil {
-			return nil, release, err
-		}
+	protect, err := checkDelete(fsys, p, opts, filt)
+	if err != nil {
+		return nil, release, err
 	}
 	c = &coordinator{
 		fs:          fsys,
@@ -237,6 +216,53 @@ func newCoordinator(fsys afero.Fs, opts Options) (c *coordinator, release func()
 		c.warn(linkWarning)
 	}
 	return c, release, nil
+}
+
+// holdRoots holds the roots below which the copy reaches entries (see
+// beneath.Hold): SRC, DST, the earlier copy and the backup directory.
+func holdRoots(p *plan, linkDest, backupDir string, deref bool) (release func()) {
+	roots := beneath.HoldRoots(p.srcRoot, p.dstRoot, linkDest, deref)
+	if backupDir == "" {
+		return roots
+	}
+	held := beneath.Hold(backupDir, false)
+	return func() { held(); roots() }
+}
+
+// checkDelete refuses a --delete that would mirror SRC into an unrelated
+// DST, and returns SRC's root and the directories above it, which it
+// never deletes.
+func checkDelete(fsys afero.Fs, p *plan, opts Options, filt *filter.Filter) (protect map[fileID]bool, err error) {
+	if !opts.Delete || !p.dir {
+		return nil, nil
+	}
+	if !opts.DeleteUnrelated {
+		if err := checkRelated(fsys, p, filt); err != nil {
+			return nil, err
+		}
+	}
+	if osfs.Is(fsys) {
+		return protectSrc(fsys, p, opts)
+	}
+	return nil, nil
+}
+
+// filesFrom is the set of paths Options.FilesFrom lists, nil without it.
+func filesFrom(p *plan, opts Options) (*walk.Only, error) {
+	switch {
+	case opts.FilesFrom == nil:
+		return nil, nil
+	case !p.dir:
+		return nil, refused("the paths listed are relative to SRC", "--files-from needs SRC to be a directory")
+	case opts.Delete:
+		return nil, refused("mirror the whole tree with --delete, or copy a list without it",
+			"--delete cannot go with --files-from: a list says what to copy, not what DST should hold")
+	}
+	only, err := walk.NewOnly(opts.FilesFrom)
+	if err != nil {
+		return nil, refused("paths relative to SRC, without ..", "--files-from: %v", err)
+	}
+	return only, nil
 }
 
 // countTotals starts the counting walk for opts.Reporter; the function it

@@ -114,12 +114,7 @@ func ConnectHost(name string, argv []string, workers int, cfg HostConfig) (*Host
 	}
 	switch {
 	case errors.Is(r.err, io.ErrUnexpectedEOF):
-		killLauncher(h.cmd)
-		h.cmd.Wait() // and what it printed has been read
-		if last := h.cmd.Stderr.(*linePrefixer).lastLine(); last != "" {
-			return nil, fmt.Errorf("host %s: no pcopy agent answered: %s", name, last)
-		}
-		return fail(errors.New("no pcopy agent answered (see the messages above; --remote-pcopy names the pcopy to run there)"))
+		return fail(h.noAgent())
 	case r.err != nil:
 		return fail(r.err)
 	case r.hello.Mux != mux.Version || r.hello.Wire != wire.Version:
@@ -194,6 +189,17 @@ func (h *Host) failSends(err error) {
 		h.outErr = fmt.Errorf("host %s: %w", h.Name, err)
 	}
 	h.outq = nil
+}
+
+// noAgent says why the launcher ended before an agent spoke: its last
+// words (ssh's "No route to host"), once it is over.
+func (h *Host) noAgent() error {
+	killLauncher(h.cmd)
+	h.cmd.Wait() // and what it printed has been read
+	if last := h.cmd.Stderr.(*linePrefixer).lastLine(); last != "" {
+		return fmt.Errorf("no pcopy agent answered: %s", last)
+	}
+	return errors.New("no pcopy agent answered (see the messages above; --remote-pcopy names the pcopy to run there)")
 }
 
 // readLoop hands each frame from the agent to its worker's channel until

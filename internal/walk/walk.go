@@ -109,6 +109,7 @@ type lister struct {
 	out              chan<- []Entry
 	quit             <-chan struct{}
 	chunk            []Entry
+	stack            []*listFrame // the directories it is in, innermost last
 }
 
 // listFrame is a directory the lister is in.
@@ -137,30 +138,11 @@ func Start(fsys afero.Fs, s Spec, quit <-chan struct{}) <-chan []Entry {
 // run walks the tree, then closes out; it stops early when quit closes.
 func (l *lister) run(rootInfo os.FileInfo) {
 	defer close(l.out)
-	var stack []*listFrame
 	defer func() {
-		for _, f := range stack {
+		for _, f := range l.stack {
 			f.close()
 		}
 	}()
-	enter := func(parent *listFrame, rel string, info os.FileInfo, follow bool) bool {
-		var f *listFrame
-		var err error
-		switch {
-		case l.oneFS && parent != nil && l.elsewhere(parent, rel, follow):
-			f = &listFrame{rel: rel, fd: -1} // the mount point, empty
-			l.mark(rel, true)
-		case !l.only.enters(rel):
-			f = &listFrame{rel: rel, fd: -1} // listed itself, not what it holds
-			l.mark(rel, false)
-		default:
-			f, err = l.list(parent, rel, follow)
-		}
-		f.info = info
-		stack = append(stack, f)
-		noXattrs := f.fd >= 0 && !fdHasXattrs(f.fd)
-		return l.emit(Entry{Kind: Dir, Rel: rel, Info: info, Err: err, NoXattrs: noXattrs})
-	}
 	if l.oneFS {
 		var err error
 		if l.rootMount, err = mountOf(-1, "", l.root, true); err != nil {
@@ -169,14 +151,14 @@ func (l *lister) run(rootInfo os.FileInfo) {
 			return
 		}
 	}
-	if !enter(nil, "", rootInfo, false) {
+	if !l.enter(nil, "", rootInfo, false) {
 		return
 	}
-	for len(stack) > 0 {
-		top := stack[len(stack)-1]
+	for len(l.stack) > 0 {
+		top := l.stack[len(l.stack)-1]
 		if top.next == len(top.names) {
 			top.close()
-			stack = stack[:len(stack)-1]
+			l.stack = l.stack[:len(l.stack)-1]
 			if !l.emit(Entry{Kind: End, Rel: top.rel}) {
 				return
 			}
@@ -184,46 +166,7 @@ func (l *lister) run(rootInfo os.FileInfo) {
 		}
 		name := top.names[top.next]
 		top.next++
-		rel := path.Join(top.rel, name)
-		if !l.only.wanted(rel) {
-			continue
-		}
-		l.mark(rel, false)
-		var info os.FileInfo
-		var err error
-		if top.fd >= 0 {
-			info, err = lstatAt(top.fd, name)
-		} else {
-			info, err = fsutil.Lstat(l.fs, fsutil.Join(l.root, rel))
-		}
-		followed := false
-		if err == nil && l.deref && info.Mode()&fs.ModeSymlink != 0 {
-			info, err = l.follow(top, rel, name)
-			followed = true
-		}
-		if l.filter.Excluded(rel, err == nil && info.IsDir()) || err == nil && l.outOfSize(info) {
-			l.mark(rel, err == nil && info.IsDir())
-			if !l.emit(Entry{Kind: Excluded, Rel: rel}) {
-				return
-			}
-			continue
-		}
-		if err == nil && info.IsDir() && l.dst != nil && sameFile(info, l.dst) {
-			if !l.emit(Entry{Kind: Refused, Rel: rel, Err: ErrIsDst}) {
-				return
-			}
-			continue
-		}
-		if err == nil && info.IsDir() {
-			if followed && inStack(stack, info) {
-				err = errors.New("symlink to a directory that holds it (a loop); not followed")
-			} else if !enter(top, rel, info, followed) {
-				return
-			} else {
-				continue
-			}
-		}
-		if !l.emit(Entry{Kind: Other, Rel: rel, Info: info, Err: err}) {
+		if !l.visit(top, name) {
 			return
 		}
 	}
@@ -237,6 +180,62 @@ func (l *lister) run(rootInfo os.FileInfo) {
 	if len(l.chunk) > 0 {
 		l.send()
 	}
+}
+
+// enter lists directory rel (below parent) and sends its entry: with no
+// entries when it is on another mount (-x) or listed alone (--files-from).
+func (l *lister) enter(parent *listFrame, rel string, info os.FileInfo, follow bool) bool {
+	var f *listFrame
+	var err error
+	switch {
+	case l.oneFS && parent != nil && l.elsewhere(parent, rel, follow):
+		f = &listFrame{rel: rel, fd: -1} // the mount point, empty
+		l.mark(rel, true)
+	case !l.only.enters(rel):
+		f = &listFrame{rel: rel, fd: -1} // listed itself, not what it holds
+		l.mark(rel, false)
+	default:
+		f, err = l.list(parent, rel, follow)
+	}
+	f.info = info
+	l.stack = append(l.stack, f)
+	noXattrs := f.fd >= 0 && !fdHasXattrs(f.fd)
+	return l.emit(Entry{Kind: Dir, Rel: rel, Info: info, Err: err, NoXattrs: noXattrs})
+}
+
+// visit looks at the entry name of directory top and sends what it is,
+// or enters it; false when the walk is to stop.
+func (l *lister) visit(top *listFrame, name string) bool {
+	rel := path.Join(top.rel, name)
+	if !l.only.wanted(rel) {
+		return true
+	}
+	l.mark(rel, false)
+	var info os.FileInfo
+	var err error
+	if top.fd >= 0 {
+		info, err = lstatAt(top.fd, name)
+	} else {
+		info, err = fsutil.Lstat(l.fs, fsutil.Join(l.root, rel))
+	}
+	followed := false
+	if err == nil && l.deref && info.Mode()&fs.ModeSymlink != 0 {
+		info, err = l.follow(top, rel, name)
+		followed = true
+	}
+	isDir := err == nil && info.IsDir()
+	switch {
+	case l.filter.Excluded(rel, isDir) || err == nil && l.outOfSize(info):
+		l.mark(rel, isDir)
+		return l.emit(Entry{Kind: Excluded, Rel: rel})
+	case isDir && l.dst != nil && sameFile(info, l.dst):
+		return l.emit(Entry{Kind: Refused, Rel: rel, Err: ErrIsDst})
+	case isDir && followed && inStack(l.stack, info):
+		err = errors.New("symlink to a directory that holds it (a loop); not followed")
+	case isDir:
+		return l.enter(top, rel, info, followed)
+	}
+	return l.emit(Entry{Kind: Other, Rel: rel, Info: info, Err: err})
 }
 
 // mark records, with --files-from, that the walk met rel; cut: it is a

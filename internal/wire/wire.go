@@ -429,47 +429,52 @@ func (c *Conn) Read() (any, error) {
 	return decode(msgType(buf[0]), buf[1:])
 }
 
+// decodeHello decodes a hello's fields and checks them.
+func decodeHello(d *decoder) (any, error) {
+	if magic := d.str("hello"); d.err == nil && magic != helloMagic {
+		return nil, fmt.Errorf("%w: not a pcopy peer (bad magic)", ErrProtocol)
+	}
+	h := Hello{
+		Version: d.uvarint("hello version"),
+		Worker:  d.uvarint("hello worker"),
+		Pid:     d.uvarint("hello pid"),
+		SrcRoot: d.str("hello source root"),
+		DstRoot: d.str("hello destination root"),
+		Settings: Settings{
+			Update:       Update(d.uvarint("hello update policy")),
+			Fsync:        d.bool("hello fsync flag"),
+			Owner:        d.bool("hello owner flag"),
+			Deref:        d.bool("hello dereference flag"),
+			Verify:       d.bool("hello verify flag"),
+			LinkDest:     d.str("hello link-dest"),
+			DryRun:       d.bool("hello dry-run flag"),
+			ModifyWindow: int64(d.uvarint("hello modify window")),
+			Keep:         Keep(d.uvarint("hello keep policy")),
+			BwLimit:      int64(d.uvarint("hello bandwidth limit")),
+			BwWord:       d.str("hello bandwidth word"),
+			BackupDir:    d.str("hello backup directory"),
+		},
+	}
+	if h.Settings.Update > UpdateAll {
+		d.fail("hello update policy")
+	}
+	if h.Settings.ModifyWindow < 0 {
+		d.fail("hello modify window")
+	}
+	if h.Settings.BwLimit < 0 {
+		d.fail("hello bandwidth limit")
+	}
+	if h.Settings.Keep > KeepNewer {
+		d.fail("hello keep policy")
+	}
+	return h, d.done("hello")
+}
+
 func decode(t msgType, payload []byte) (any, error) {
 	d := decoder{b: payload}
 	switch t {
 	case msgHello:
-		if magic := d.str("hello"); d.err == nil && magic != helloMagic {
-			return nil, fmt.Errorf("%w: not a pcopy peer (bad magic)", ErrProtocol)
-		}
-		h := Hello{
-			Version: d.uvarint("hello version"),
-			Worker:  d.uvarint("hello worker"),
-			Pid:     d.uvarint("hello pid"),
-			SrcRoot: d.str("hello source root"),
-			DstRoot: d.str("hello destination root"),
-			Settings: Settings{
-				Update:       Update(d.uvarint("hello update policy")),
-				Fsync:        d.bool("hello fsync flag"),
-				Owner:        d.bool("hello owner flag"),
-				Deref:        d.bool("hello dereference flag"),
-				Verify:       d.bool("hello verify flag"),
-				LinkDest:     d.str("hello link-dest"),
-				DryRun:       d.bool("hello dry-run flag"),
-				ModifyWindow: int64(d.uvarint("hello modify window")),
-				Keep:         Keep(d.uvarint("hello keep policy")),
-				BwLimit:      int64(d.uvarint("hello bandwidth limit")),
-				BwWord:       d.str("hello bandwidth word"),
-				BackupDir:    d.str("hello backup directory"),
-			},
-		}
-		if h.Settings.Update > UpdateAll {
-			d.fail("hello update policy")
-		}
-		if h.Settings.ModifyWindow < 0 {
-			d.fail("hello modify window")
-		}
-		if h.Settings.BwLimit < 0 {
-			d.fail("hello bandwidth limit")
-		}
-		if h.Settings.Keep > KeepNewer {
-			d.fail("hello keep policy")
-		}
-		return h, d.done("hello")
+		return decodeHello(&d)
 	case msgBatch:
 		n := d.uvarint("batch count")
 		// Each job takes at least 14 bytes, so a count larger than that

@@ -246,88 +246,105 @@ func (w *worker) copy(ctx context.Context, job *wire.Job) (int64, error) {
 	}
 	switch job.Kind {
 	case wire.KindFile:
-		if !job.Fresh && w.set.Update != wire.UpdateAll {
-			if ok, err := w.upToDate(job, src, dst); ok || err != nil {
-				if ok {
-					err = ErrUpToDate
-				}
-				return 0, err
-			}
-		}
-		progress := w.progressFunc(job)
-		if w.set.LinkDest != "" {
-			if prev, ok := w.files.Reusable(job); ok {
-				if w.set.DryRun {
-					err := w.inTheWay(dst)
-					w.reused = err == nil
-					return 0, err
-				}
-				done, err := w.replacing(job, dst)
-				if err != nil {
-					return 0, err
-				}
-				n, err := w.files.Link(ctx, job, prev, src, dst, progress)
-				done(err)
-				w.reused = n == 0 // not copied instead (a link limit reached)
-				return n, err
-			}
-		}
-		if w.set.DryRun {
-			return w.wouldWrite(job, src, dst)
-		}
-		done, err := w.replacing(job, dst)
-		if err != nil {
-			return 0, err
-		}
-		n, err := w.files.CopyFile(ctx, job, src, dst, progress)
-		done(err)
-		return n, err
+		return w.copyFile(ctx, job, src, dst)
 	case wire.KindPart:
 		return w.files.CopyPart(ctx, job, src, dst, w.progressFunc(job))
 	case wire.KindHardlink:
-		if err := checkRel(job.Link); err != nil {
-			return 0, err
-		}
-		if w.set.DryRun {
-			if !job.Fresh && w.files.Linked(fsutil.Join(w.dst, job.Link), dst) {
-				return 0, ErrUpToDate
-			}
-			return w.wouldWrite(job, src, dst)
-		}
-		target := fsutil.Join(w.dst, job.Link)
-		done := func(error) {}
-		if !w.files.Linked(target, dst) {
-			var err error
-			if done, err = w.replacing(job, dst); err != nil {
-				return 0, err
-			}
-		}
-		n, err := w.files.Link(ctx, job, target, src, dst, w.progressFunc(job))
-		done(err)
-		return n, err
+		return w.link(ctx, job, src, dst)
 	case wire.KindSpecial:
 		if err := w.files.MakeSpecial(job, src, dst); err != nil || !w.set.DryRun {
 			return 0, err
 		}
 		return w.wouldWrite(job, src, dst)
 	case wire.KindSymlink:
-		if !job.Fresh && w.set.Update != wire.UpdateAll && w.symlinkUpToDate(job, src, dst) {
-			return 0, ErrUpToDate
-		}
-		if w.set.DryRun {
-			return w.wouldWrite(job, src, dst)
-		}
-		done, err := w.replacing(job, dst)
-		if err != nil {
-			return 0, err
-		}
-		err = copySymlink(w.fs, job, src, dst, w.tempPrefix, func(tmp string) error {
-			return w.files.SymlinkMeta(job, src, tmp)
-		})
-		done(err)
-		return 0, err
+		return 0, w.symlink(job, src, dst)
 	}
 	return 0, fmt.Errorf("%w: unknown job kind %d", wire.ErrProtocol, job.Kind)
+}
+
+// copyFile copies the regular file of job, unless DST has it already: from
+// the earlier copy (--link-dest) where it is there unchanged.
+func (w *worker) copyFile(ctx context.Context, job *wire.Job, src, dst string) (int64, error) {
+	if !job.Fresh && w.set.Update != wire.UpdateAll {
+		if ok, err := w.upToDate(job, src, dst); ok || err != nil {
+			if ok {
+				err = ErrUpToDate
+			}
+			return 0, err
+		}
+	}
+	progress := w.progressFunc(job)
+	if w.set.LinkDest != "" {
+		if prev, ok := w.files.Reusable(job); ok {
+			if w.set.DryRun {
+				err := w.inTheWay(dst)
+				w.reused = err == nil
+				return 0, err
+			}
+			done, err := w.replacing(job, dst)
+			if err != nil {
+				return 0, err
+			}
+			n, err := w.files.Link(ctx, job, prev, src, dst, progress)
+			done(err)
+			w.reused = n == 0 // not copied instead (a link limit reached)
+			return n, err
+		}
+	}
+	if w.set.DryRun {
+		return w.wouldWrite(job, src, dst)
+	}
+	done, err := w.replacing(job, dst)
+	if err != nil {
+		return 0, err
+	}
+	n, err := w.files.CopyFile(ctx, job, src, dst, progress)
+	done(err)
+	return n, err
+}
+
+// link gives the file already copied to job.Link the name dst too.
+func (w *worker) link(ctx context.Context, job *wire.Job, src, dst string) (int64, error) {
+	if err := checkRel(job.Link); err != nil {
+		return 0, err
+	}
+	target := fsutil.Join(w.dst, job.Link)
+	if w.set.DryRun {
+		if !job.Fresh && w.files.Linked(target, dst) {
+			return 0, ErrUpToDate
+		}
+		return w.wouldWrite(job, src, dst)
+	}
+	done := func(error) {}
+	if !w.files.Linked(target, dst) {
+		var err error
+		if done, err = w.replacing(job, dst); err != nil {
+			return 0, err
+		}
+	}
+	n, err := w.files.Link(ctx, job, target, src, dst, w.progressFunc(job))
+	done(err)
+	return n, err
+}
+
+// symlink makes the symlink of job again at dst, unless it is there.
+func (w *worker) symlink(job *wire.Job, src, dst string) error {
+	if !job.Fresh && w.set.Update != wire.UpdateAll && w.symlinkUpToDate(job, src, dst) {
+		return ErrUpToDate
+	}
+	if w.set.DryRun {
+		_, err := w.wouldWrite(job, src, dst)
+		return err
+	}
+	done, err := w.replacing(job, dst)
+	if err != nil {
+		return err
+	}
+	err = copySymlink(w.fs, job, src, dst, w.tempPrefix, func(tmp string) error {
+		return w.files.SymlinkMeta(job, src, tmp)
+	})
+	done(err)
+	return err
 }
 
 // replacing moves what DST has at dst (not a directory, which no job
