@@ -19,10 +19,7 @@ func TestBackupDirElsewhereIsRefused(t *testing.T) {
 		t.Skip("needs root to mount a tmpfs")
 	}
 	dir := t.TempDir()
-	exe, err := os.Executable()
-	must(t, err)
-	pcopy := filepath.Join(dir, "pcopy")
-	must(t, os.Symlink(exe, pcopy))
+	pcopy := pcopyIn(t, dir)
 	src, dst, other := filepath.Join(dir, "src"), filepath.Join(dir, "dst"), filepath.Join(dir, "other")
 	for _, d := range []string{src, dst, other} {
 		must(t, os.Mkdir(d, 0o755))

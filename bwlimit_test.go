@@ -20,10 +20,7 @@ import (
 // JSON report's rate is the limited one.
 func TestBwLimitHoldsTheRate(t *testing.T) {
 	dir := t.TempDir()
-	exe, err := os.Executable()
-	must(t, err)
-	pcopy := filepath.Join(dir, "pcopy")
-	must(t, os.Symlink(exe, pcopy))
+	pcopy := pcopyIn(t, dir)
 	src := filepath.Join(dir, "src")
 	must(t, os.MkdirAll(src, 0o755))
 	for i := range 8 {

@@ -28,15 +28,23 @@ import (
 func standInHosts(t *testing.T) (pcopy, launcher, dir string) {
 	t.Helper()
 	dir = t.TempDir()
-	exe, err := os.Executable()
-	must(t, err)
-	pcopy = filepath.Join(dir, "pcopy") // the test binary is pcopy by that name (TestMain)
-	must(t, os.Symlink(exe, pcopy))
+	pcopy = pcopyIn(t, dir)
 	launcher = filepath.Join(dir, "standin.sh")
 	must(t, os.WriteFile(launcher, []byte("#!/bin/sh\n"+
 		"[ -e "+dir+"/$1.down ] && { echo \"ssh: connect to host $1 port 22: No route to host\" >&2; exit 255; }\n"+
 		"echo $$ > "+dir+"/$1.pid\nshift\nexec \"$@\"\n"), 0o755))
 	return pcopy, launcher, dir
+}
+
+// pcopyIn makes the pcopy command in dir: the test binary, which is pcopy
+// by that name (TestMain).
+func pcopyIn(t *testing.T, dir string) string {
+	t.Helper()
+	exe, err := os.Executable()
+	must(t, err)
+	pcopy := filepath.Join(dir, "pcopy")
+	must(t, os.Symlink(exe, pcopy))
+	return pcopy
 }
 
 // manyFiles makes a tree of n small files in 10 directories.

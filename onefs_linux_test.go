@@ -19,10 +19,7 @@ func TestOneFileSystem(t *testing.T) {
 		t.Skip("needs root to mount")
 	}
 	dir := t.TempDir()
-	exe, err := os.Executable()
-	must(t, err)
-	pcopy := filepath.Join(dir, "pcopy")
-	must(t, os.Symlink(exe, pcopy))
+	pcopy := pcopyIn(t, dir)
 	src, other := filepath.Join(dir, "src"), filepath.Join(dir, "other")
 	for _, d := range []string{"src/sub", "src/tmp", "src/bind", "other"} {
 		must(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
