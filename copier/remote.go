@@ -40,8 +40,8 @@ type Host struct {
 	heard  atomic.Int64  // when a frame last came, in ns since start
 	start  time.Time
 
-	redial   func() (*Host, error) // reaches the host again, as ConnectHost did
-	previous *Host                 // the connection this one replaced
+	redial   func(stop <-chan struct{}) (*Host, error) // reaches the host again, as ConnectHost did
+	previous *Host                                     // the connection this one replaced
 
 	// What the workers send goes through a queue that writeLoop empties:
 	// a host that stopped reading holds up no one but itself.
@@ -65,6 +65,12 @@ type HostConfig struct {
 // workers 0 means as many as the host has CPUs. An agent of another
 // version is refused.
 func ConnectHost(name string, argv []string, workers int, cfg HostConfig) (*Host, error) {
+	return connectHost(name, argv, workers, cfg, nil)
+}
+
+// connectHost is ConnectHost, given up when stop closes (the copy ended
+// while a host lost was being reached again).
+func connectHost(name string, argv []string, workers int, cfg HostConfig, stop <-chan struct{}) (*Host, error) {
 	h := &Host{Name: name, timeout: cfg.Timeout, chans: make(map[uint64]*remoteWorker), gone: make(chan struct{}),
 		proved: make(chan []byte, 1), start: time.Now()}
 	h.cmd = exec.Command(argv[0], argv[1:]...)
@@ -101,6 +107,8 @@ func ConnectHost(name string, argv []string, workers int, cfg HostConfig) (*Host
 	case r = <-done:
 	case <-time.After(cfg.Timeout):
 		r.err = fmt.Errorf("no answer in %v", cfg.Timeout)
+	case <-stop:
+		r.err = errors.New("the copy ended")
 	}
 	if len(r.noise) > 0 {
 		p := &linePrefixer{w: cfg.Stderr, prefix: "pcopy: " + name + " says: "}
@@ -130,7 +138,7 @@ func ConnectHost(name string, argv []string, workers int, cfg HostConfig) (*Host
 	if h.Workers <= 0 {
 		h.Workers = max(1, int(r.hello.CPUs))
 	}
-	h.redial = func() (*Host, error) { return ConnectHost(name, argv, workers, cfg) }
+	h.redial = func(stop <-chan struct{}) (*Host, error) { return connectHost(name, argv, workers, cfg, stop) }
 	h.outReady = make(chan struct{}, 1)
 	h.w, h.stdin, h.stdout = mux.NewWriter(stdin), stdin, stdout
 	h.r = mux.NewReader(br)

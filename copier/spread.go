@@ -149,7 +149,7 @@ func (ps *places) redial(p *place, why error) {
 			return
 		case <-time.After(pause):
 		}
-		h, err := old.redial()
+		h, err := old.redial(ps.stop)
 		if err == nil {
 			if err = ps.prove(h); err != nil {
 				h.Close()
