@@ -191,3 +191,6 @@ func (fd fdReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return max(n, 0), err
 }
+
+// Fd lets a comparison find where the file has data (SEEK_DATA).
+func (fd fdReaderAt) Fd() uintptr { return uintptr(fd) }

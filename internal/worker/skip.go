@@ -1,10 +1,8 @@
 package worker
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"time"
 
@@ -127,7 +125,8 @@ func (w *worker) kept(job *wire.Job, dst string) bool {
 	return false
 }
 
-// sameContent compares the first size bytes of two files.
+// sameContent compares the first size bytes of two files, where either
+// has data (see sameData).
 func sameContent(fsys afero.Fs, a, b string, size int64, follow bool) (bool, error) {
 	fa, err := openSource(fsys, a, follow)
 	if err != nil {
@@ -139,22 +138,13 @@ func sameContent(fsys afero.Fs, a, b string, size int64, follow bool) (bool, err
 		return false, nil // unreadable: copy over it
 	}
 	defer fb.Close()
-	pa, pb := GetBuf(), GetBuf()
-	defer PutBuf(pa)
-	defer PutBuf(pb)
-	ba, bb := *pa, *pb
-	for done := int64(0); done < size; {
-		n := min(int64(len(ba)), size-done)
-		if _, err := io.ReadFull(fa, ba[:n]); err != nil {
-			return false, fmt.Errorf("read source: %w", fsutil.UnwrapPath(err))
-		}
-		if _, err := io.ReadFull(fb, bb[:n]); err != nil {
-			return false, nil
-		}
-		if !bytes.Equal(ba[:n], bb[:n]) {
-			return false, nil
-		}
-		done += n
+	same, err := sameData(fa, fb, size)
+	var re *readError
+	switch {
+	case errors.As(err, &re) && re.side == "copy":
+		return false, nil // DST's file is shorter, or unreadable: copy over it
+	case err != nil:
+		return false, fsutil.UnwrapPath(err)
 	}
-	return true, nil
+	return same, nil
 }
