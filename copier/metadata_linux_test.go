@@ -446,3 +446,47 @@ func TestProcessOwnersOnGrpidMount(t *testing.T) {
 	}
 	assertSameTree(t, src, dst)
 }
+
+// A re-run updates the extended attributes of a file whose content, size
+// and time are unchanged, as rsync -X does: a value changed, one added,
+// one only the copy has removed. A dry run changes none.
+func TestRerunUpdatesXattrs(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	writeFile(t, filepath.Join(src, "f"), "data", 0o644, t0)
+	f, g := filepath.Join(src, "f"), filepath.Join(dst, "f")
+	if err := unix.Setxattr(f, "user.k", []byte("v1"), 0); err != nil {
+		t.Skipf("no user xattrs here: %v", err)
+	}
+	if sum, err := processCopy(t, src, dst, 2); err != nil {
+		t.Fatalf("copy: %v (%v)", err, sum.Errors)
+	}
+	must(t, unix.Setxattr(f, "user.k", []byte("v2"), 0))
+	must(t, unix.Setxattr(f, "user.new", []byte("n"), 0))
+	must(t, unix.Setxattr(g, "user.stale", []byte("s"), 0))
+	if sum, err := processCopyOpts(t, copier.Options{Src: src, Dst: dst, Workers: 2, DryRun: true}); err != nil || sum.Unchanged != 1 {
+		t.Fatalf("dry run: %v, %d unchanged", err, sum.Unchanged)
+	}
+	if v := getXattr(g, "user.k"); v != "v1" {
+		t.Errorf("a dry run changed user.k to %q", v)
+	}
+	sum, err := processCopy(t, src, dst, 2)
+	if err != nil || sum.Files != 0 || sum.Unchanged != 1 {
+		t.Fatalf("re-run: %v, %d copied, %d unchanged; want the file left and its attributes updated", err, sum.Files, sum.Unchanged)
+	}
+	for name, want := range map[string]string{"user.k": "v2", "user.new": "n", "user.stale": ""} {
+		if got := getXattr(g, name); got != want {
+			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+	assertSameTree(t, src, dst)
+}
+
+func getXattr(path, name string) string {
+	buf := make([]byte, 256)
+	n, err := unix.Getxattr(path, name, buf)
+	if err != nil {
+		return ""
+	}
+	return string(buf[:n])
+}

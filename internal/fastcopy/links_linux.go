@@ -201,6 +201,26 @@ func (o *osCopier) SymlinkMeta(job *wire.Job, src, tmp string) error {
 	return lchtimes(tmp, time.Unix(0, job.Atime), time.Unix(0, job.Mtime))
 }
 
+// SyncXattrs gives dst, a file a re-run leaves, src's extended attributes
+// where they differ (rsync -X).
+// Both are reached through their directories' descriptors, which the
+// worker keeps open from one job to the next in a directory: no path walk,
+// no open per file.
+func (o *osCopier) SyncXattrs(src, dst string, follow bool) {
+	sdir, err := o.srcDirFd(src)
+	if err != nil {
+		return
+	}
+	ddir, err := o.dstDirFd(dst)
+	if err != nil {
+		return
+	}
+	_, sname := fsutil.Split(src)
+	_, dname := fsutil.Split(dst)
+	_, warn := meta.SyncXattrs(meta.AtXattrs(sdir, sname, follow), meta.AtXattrs(ddir, dname, false), &o.xbuf)
+	o.warn = meta.FirstWarn(o.warn, warn)
+}
+
 // lchtimes sets the times of a symlink itself, not of its target.
 func lchtimes(name string, atime, mtime time.Time) error {
 	if err := beneath.Lutimes(name, atime.UnixNano(), mtime.UnixNano()); err != nil {

@@ -242,3 +242,77 @@ func CopyXattrs(src, dst Xattrs, b *XattrBuf, inherited ...string) (warn string)
 	}
 	return warn
 }
+
+// SyncXattrs makes dst's extended attributes src's, for a file a re-run
+// leaves (rsync -X): those src has are set where dst lacks them or holds
+// another value, those only dst has are removed. It costs one listxattr
+// on each side when neither has any; changed says whether dst changed.
+// What cannot be done is a warning, as in CopyXattrs.
+func SyncXattrs(src, dst Xattrs, b *XattrBuf) (changed bool, warn string) {
+	want, err := xattrMap(src, b)
+	if err != nil {
+		return false, fmt.Sprintf("extended attributes not read (%v); not compared", err)
+	}
+	have, err := xattrMap(dst, b)
+	if err != nil {
+		return false, fmt.Sprintf("extended attributes of the copy not read (%v); not compared", err)
+	}
+	for name, value := range want {
+		if old, ok := have[name]; ok && bytes.Equal(old, value) {
+			continue
+		}
+		if err := dst.set(name, value); err != nil {
+			if err == unix.EPERM && os.Geteuid() != 0 && !strings.HasPrefix(name, "user.") {
+				continue // as CopyXattrs: not the unprivileged copy's to set
+			}
+			warn = FirstWarn(warn, fmt.Sprintf("extended attribute %s not updated (setxattr: %v)", name, err))
+			continue
+		}
+		changed = true
+	}
+	for name := range have {
+		if _, ok := want[name]; ok {
+			continue
+		}
+		if err := dst.remove(name); err != nil && err != unix.ENODATA {
+			warn = FirstWarn(warn, fmt.Sprintf("extended attribute %s not removed (removexattr: %v)", name, err))
+			continue
+		}
+		changed = true
+	}
+	return changed, warn
+}
+
+// xattrMap reads f's extended attributes (pcopy's own mark aside); none
+// where its filesystem has none.
+func xattrMap(f Xattrs, b *XattrBuf) (map[string][]byte, error) {
+	names, err := fill(&b.names, f.list)
+	if err == unix.ENOTSUP || err == nil && len(names) == 0 {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listxattr: %w", err)
+	}
+	names = bytes.Clone(names) // b.names is reused below
+	m := make(map[string][]byte)
+	for len(names) > 0 {
+		i := bytes.IndexByte(names, 0)
+		if i < 0 {
+			break
+		}
+		name := string(names[:i])
+		names = names[i+1:]
+		if name == tempXattr {
+			continue
+		}
+		value, err := fill(&b.value, func(buf []byte) (int, error) { return f.get(name, buf) })
+		if err == unix.ENODATA {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("getxattr %s: %w", name, err)
+		}
+		m[name] = bytes.Clone(value)
+	}
+	return m, nil
+}

@@ -128,6 +128,8 @@ func (a *aferoCopier) MakeSpecial(job *wire.Job, src, dst string) error {
 // owner or times.
 func (a *aferoCopier) SymlinkMeta(job *wire.Job, src, tmp string) error { return nil }
 
+func (a *aferoCopier) SyncXattrs(src, dst string, follow bool) {}
+
 func (a *aferoCopier) TakeWarn() string { return "" }
 
 func (a *aferoCopier) Close() {}

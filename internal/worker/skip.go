@@ -58,7 +58,7 @@ func (w *worker) upToDate(job *wire.Job, src, dst string) (bool, error) {
 		if err != nil || !same {
 			return false, err
 		}
-		if !sameTime {
+		if !sameTime && !w.set.DryRun {
 			if err := fsys.Chtimes(dst, time.Unix(0, job.Atime), time.Unix(0, job.Mtime)); err != nil {
 				return false, fmt.Errorf("set times: %w", fsutil.UnwrapPath(err))
 			}
@@ -66,6 +66,10 @@ func (w *worker) upToDate(job *wire.Job, src, dst string) (bool, error) {
 	default:
 		return false, nil
 	}
+	if w.set.DryRun {
+		return true, nil // what it would fix in place is no write of a dry run's
+	}
+	w.files.SyncXattrs(src, dst, w.set.Deref)
 	if want := fs.FileMode(job.Mode) & meta.ModeBits; info.Mode()&meta.ModeBits != want {
 		if err := fsys.Chmod(dst, want); err != nil {
 			return false, fmt.Errorf("set mode: %w", fsutil.UnwrapPath(err))

@@ -157,6 +157,9 @@ type FileCopier interface {
 	// symlinkMeta gives the new symlink tmp, a copy of the symlink src,
 	// what it keeps beyond its target: owner, extended attributes, times.
 	SymlinkMeta(job *wire.Job, src, tmp string) error
+	// syncXattrs gives dst, a file a re-run leaves, the extended
+	// attributes of src (followed with follow) where they differ.
+	SyncXattrs(src, dst string, follow bool)
 	TakeWarn() string // what the last job could not keep, if anything
 	Close()
 }
