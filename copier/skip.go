@@ -7,6 +7,7 @@ import (
 	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/meta"
 	"github.com/pcopy/pcopy/internal/tempname"
+	"github.com/pcopy/pcopy/internal/walk"
 	"github.com/pcopy/pcopy/internal/wire"
 )
 
@@ -61,12 +62,15 @@ func (c *coordinator) removeStaleTemps(dir string) {
 	if c.set.DryRun {
 		return
 	}
-	names, _ := readNames(c.fs, dir)
-	for _, name := range names {
-		pid, ok := tempname.Pid(name)
-		if !ok || processAlive(pid) {
-			continue
+	// Read as it goes: a directory of millions of entries is not held
+	// whole for the few names of pcopy's form it may have.
+	var stale []string
+	walk.EachName(c.fs, dir, c.isOS, func(name string) {
+		if pid, ok := tempname.Pid(name); ok && !processAlive(pid) {
+			stale = append(stale, name)
 		}
+	})
+	for _, name := range stale {
 		if c.isOS && !meta.MarkedTemp(filepath.Join(dir, name)) {
 			continue
 		}

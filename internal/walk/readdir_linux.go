@@ -3,6 +3,7 @@ package walk
 import (
 	"os"
 	"sort"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -27,11 +28,12 @@ func readNamesOS(dir string, follow bool) ([]string, error) {
 	if follow {
 		dir, done := longpath.Short(dir)
 		defer done()
-		fd, names, err := listDirAt(atFdcwd, dir, follow)
-		if fd >= 0 {
-			unix.Close(fd)
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fsutil.Op("open", err)
 		}
-		return names, err
+		defer unix.Close(fd)
+		return readDirNames(fd)
 	}
 	fd, err := beneath.OpenDir(dir)
 	if err != nil {
@@ -42,28 +44,81 @@ func readNamesOS(dir string, follow bool) ([]string, error) {
 }
 
 // listDirAt opens the directory name, relative to the directory dirfd,
-// and returns its descriptor and its sorted entry names. Raw system calls:
-// os.File would add poller bookkeeping to each open. O_NOFOLLOW: a
-// directory replaced by a symlink since it was seen is not listed, so
-// nothing outside SRC is copied through it, unless follow says name is a
-// symlink to be followed (--dereference). When the listing fails part
-// way, the names read so far come with the error and no descriptor.
-func listDirAt(dirfd int, name string, follow bool) (int, []string, error) {
+// and returns its descriptor and its entry names: all of them, sorted,
+// for a directory of up to sortedNames entries; for a larger one the
+// first of them, in the order the filesystem gives them, and more says
+// that the rest is read from the descriptor as the walk goes
+// (readDirBatch), so that a directory of millions of entries is never
+// held whole. Raw system calls: os.File would add poller bookkeeping to
+// each open. O_NOFOLLOW: a directory replaced by a symlink since it was
+// seen is not listed, so nothing outside SRC is copied through it, unless
+// follow says name is a symlink to be followed (--dereference). When the
+// listing fails part way, the names read so far come with the error and
+// no descriptor.
+func listDirAt(dirfd int, name string, follow bool) (fd int, names []string, more bool, err error) {
 	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	if follow {
 		flags &^= unix.O_NOFOLLOW
 	}
-	fd, err := unix.Openat(dirfd, name, flags, 0)
+	fd, err = unix.Openat(dirfd, name, flags, 0)
 	if err != nil {
-		return -1, nil, fsutil.Op("open", err)
+		return -1, nil, false, fsutil.Op("open", err)
 	}
-	names, err := readDirNames(fd)
+	names, eof, err := readDirBatch(fd, sortedNames)
 	if err != nil {
 		unix.Close(fd)
-		return -1, names, err
+		return -1, names, false, err
 	}
-	return fd, names, nil
+	if eof {
+		sort.Strings(names)
+	}
+	return fd, names, !eof, nil
 }
+
+// eachNameOS is EachName on the operating system's filesystem.
+func eachNameOS(dir string, fn func(name string)) error {
+	fd, err := beneath.OpenDir(dir)
+	if err != nil {
+		return fsutil.Op("open", err)
+	}
+	defer unix.Close(fd)
+	for {
+		names, eof, err := readDirBatch(fd, readBatch)
+		for _, n := range names {
+			fn(n)
+		}
+		if err != nil || eof {
+			return err
+		}
+	}
+}
+
+// sortedNames is the most entries a directory may have to be listed whole
+// and sorted; a larger one is read as the walk goes.
+var sortedNames = 1 << 16
+
+// readDirBatch reads names from the open directory fd until it has at
+// least limit or the directory ends (eof).
+func readDirBatch(fd, limit int) (names []string, eof bool, err error) {
+	bp := direntBufs.Get().(*[]byte)
+	defer direntBufs.Put(bp)
+	for len(names) < limit {
+		n, err := unix.ReadDirent(fd, *bp)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return names, false, fsutil.Op("getdents", err)
+		}
+		if n <= 0 {
+			return names, true, nil
+		}
+		_, _, names = unix.ParseDirent((*bp)[:n], -1, names)
+	}
+	return names, false, nil
+}
+
+var direntBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // readDirNames reads the sorted entry names of the open directory fd;
 // when reading fails part way, the names read so far come with the error.

@@ -18,8 +18,18 @@ const atFdcwd = -100
 // readNamesOS lists a directory through the os package on this platform.
 func readNamesOS(dir string, follow bool) ([]string, error) { return readNamesFs(afero.NewOsFs(), dir) }
 
-func listDirAt(dirfd int, name string, follow bool) (int, []string, error) {
-	return -1, nil, errors.ErrUnsupported
+func listDirAt(dirfd int, name string, follow bool) (int, []string, bool, error) {
+	return -1, nil, false, errors.ErrUnsupported
+}
+
+func readDirBatch(fd, limit int) ([]string, bool, error) { return nil, true, errors.ErrUnsupported }
+
+func eachNameOS(dir string, fn func(name string)) error {
+	names, err := readNamesOS(dir, false)
+	for _, n := range names {
+		fn(n)
+	}
+	return err
 }
 
 func closeDirFd(fd int) {}

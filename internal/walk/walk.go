@@ -90,6 +90,9 @@ type Spec struct {
 	OS     bool // the filesystem is the operating system's: work relative to open directories
 }
 
+// readBatch is how many names of a huge directory are read at a time.
+const readBatch = 4096
+
 // lister walks the source and sends its entries to the coordinator.
 type lister struct {
 	fs               afero.Fs
@@ -118,8 +121,9 @@ type listFrame struct {
 	fd    int         // open directory, or -1: work by path
 	info  os.FileInfo // for telling a symlink loop
 	depth int
-	names []string // sorted
+	names []string // sorted, unless more
 	next  int
+	more  bool // names is a batch; the rest is read from fd as the walk goes
 }
 
 // Start starts the walk that s describes; it stops early when quit
@@ -156,6 +160,15 @@ func (l *lister) run(rootInfo os.FileInfo) {
 	}
 	for len(l.stack) > 0 {
 		top := l.stack[len(l.stack)-1]
+		if top.next == len(top.names) && top.more {
+			// A huge directory: its next batch of names.
+			names, eof, err := readDirBatch(top.fd, readBatch)
+			top.names, top.next, top.more = names, 0, !eof && err == nil
+			if err != nil && !l.emit(Entry{Kind: Other, Rel: top.rel, Err: err}) {
+				return
+			}
+			continue
+		}
 		if top.next == len(top.names) {
 			top.close()
 			l.stack = l.stack[:len(l.stack)-1]
@@ -272,10 +285,10 @@ func (l *lister) list(parent *listFrame, rel string, follow bool) (*listFrame, e
 	var err error
 	switch {
 	case parent == nil && l.useFds:
-		f.fd, f.names, err = listDirAt(atFdcwd, l.root, false)
+		f.fd, f.names, f.more, err = listDirAt(atFdcwd, l.root, false)
 	case parent != nil && parent.fd >= 0 && parent.depth+1 < l.maxFds:
 		f.depth = parent.depth + 1
-		f.fd, f.names, err = listDirAt(parent.fd, path.Base(rel), follow)
+		f.fd, f.names, f.more, err = listDirAt(parent.fd, path.Base(rel), follow)
 	case follow:
 		f.names, err = ReadNames(l.fs, fsutil.Join(l.root, rel), l.os, true)
 	default:
@@ -348,6 +361,20 @@ func (l *lister) send() bool {
 
 // ReadNames returns the sorted entry names of dir; follow: dir may be
 // reached through a symlink. os says fsys is the operating system's.
+// EachName calls fn with each entry name of dir, in no order, reading a
+// batch at a time on the operating system's filesystem (os): a directory
+// of millions of entries is never held whole.
+func EachName(fsys afero.Fs, dir string, os bool, fn func(name string)) error {
+	if os {
+		return eachNameOS(dir, fn)
+	}
+	names, err := readNamesFs(fsys, dir)
+	for _, n := range names {
+		fn(n)
+	}
+	return err
+}
+
 func ReadNames(fsys afero.Fs, dir string, os, follow bool) ([]string, error) {
 	if os {
 		return readNamesOS(dir, follow)
