@@ -110,8 +110,6 @@ func Copy(ctx context.Context, opts Options) (Summary, error) {
 		if f, _, err := bwlimit.Shared(); err == nil {
 			defer f.Close()
 			c.set.BwWord = bwlimit.Path(f)
-		} else {
-			c.set.BwLimit = max(c.set.BwLimit/int64(max(c.workerCount, 1)), 1)
 		}
 	}
 	err = c.copyAll(ctx, opts)

@@ -35,6 +35,7 @@ type Host struct {
 	chans  map[uint64]*remoteWorker
 	nextCh uint64
 	err    error         // why it is gone
+	dead   chan struct{} // closed when it is given up (lost)
 	gone   chan struct{} // closed when the connection ended
 	proved chan []byte   // the agent's answer to Prove
 	heard  atomic.Int64  // when a frame last came, in ns since start
@@ -71,7 +72,7 @@ func ConnectHost(name string, argv []string, workers int, cfg HostConfig) (*Host
 // connectHost is ConnectHost, given up when stop closes (the copy ended
 // while a host lost was being reached again).
 func connectHost(name string, argv []string, workers int, cfg HostConfig, stop <-chan struct{}) (*Host, error) {
-	h := &Host{Name: name, timeout: cfg.Timeout, chans: make(map[uint64]*remoteWorker), gone: make(chan struct{}),
+	h := &Host{Name: name, timeout: cfg.Timeout, chans: make(map[uint64]*remoteWorker), gone: make(chan struct{}), dead: make(chan struct{}),
 		proved: make(chan []byte, 1), start: time.Now()}
 	h.cmd = exec.Command(argv[0], argv[1:]...)
 	h.cmd.Stderr = &linePrefixer{w: cfg.Stderr, prefix: "pcopy: " + name + ": "}
@@ -248,9 +249,13 @@ func (h *Host) readLoop() {
 				return
 			}
 			w.pid = int(pid)
-			close(w.opened)
+			w.openOnce.Do(func() { close(w.opened) }) // a second Opened is ignored
 		case mux.Data:
-			w.out <- payload // held up until the coordinator reads: flow control
+			select {
+			case w.out <- payload: // held up until the coordinator reads: flow control
+			case <-h.dead:
+				return // given up while held up: ended ends every worker
+			}
 		case mux.Exit:
 			h.mu.Lock()
 			delete(h.chans, ch)
@@ -303,6 +308,7 @@ func (h *Host) lost(err error) {
 	}
 	h.mu.Unlock()
 	if first {
+		close(h.dead)
 		killLauncher(h.cmd)
 		// And stop reading and writing (a write blocked on a full pipe
 		// ends): a process the launcher left behind, out of its process
@@ -373,15 +379,16 @@ func (h *Host) spawn(id int) (WorkerProcess, error) {
 // remoteWorker is a worker process on a host, as the coordinator sees
 // it: the same as a local one.
 type remoteWorker struct {
-	h      *Host
-	ch     uint64
-	pid    int
-	out    chan []byte
-	rest   []byte
-	opened chan struct{}
-	once   sync.Once
-	exited chan struct{}
-	why    string // why it exited, "" if it succeeded
+	h        *Host
+	ch       uint64
+	pid      int
+	out      chan []byte
+	rest     []byte
+	opened   chan struct{}
+	openOnce sync.Once
+	once     sync.Once
+	exited   chan struct{}
+	why      string // why it exited, "" if it succeeded
 }
 
 // end records that the worker exited, for why ("" if it succeeded).

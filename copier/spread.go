@@ -87,11 +87,8 @@ func (ps *places) spawn(id int) (WorkerProcess, error) {
 		free := p.live < p.limit && (host == nil || host.Err() == nil)
 		if free {
 			p.live++
-		} else if host != nil && host.Err() != nil && p.live == 0 && !p.redialing && !p.dropped && host.redial != nil {
-			// Its last worker has been waited for: the connection is
-			// over, and the host can be reached again.
-			p.redialing = true
-			ps.wg.Go(func() { ps.redial(p, host.Err()) })
+		} else {
+			ps.maybeRedial(p, host)
 		}
 		ps.mu.Unlock()
 		if !free {
@@ -113,6 +110,7 @@ func (ps *places) spawn(id int) (WorkerProcess, error) {
 		}
 		ps.mu.Lock()
 		p.live--
+		ps.maybeRedial(p, host) // lost while the worker was starting
 		ps.mu.Unlock()
 		if host == nil || !errors.Is(err, errHostGone) {
 			return nil, err
@@ -123,6 +121,17 @@ func (ps *places) spawn(id int) (WorkerProcess, error) {
 		return nil, fmt.Errorf("%w (%v)", errNoRoom, lastErr)
 	}
 	return nil, errNoRoom
+}
+
+// maybeRedial starts reaching p's host again once it is lost and its
+// last worker has been waited for (the connection is over), unless that
+// is under way already or the host was dropped. ps.mu is held.
+func (ps *places) maybeRedial(p *place, host *Host) {
+	if host == nil || host.Err() == nil || p.live > 0 || p.redialing || p.dropped || host.redial == nil {
+		return
+	}
+	p.redialing = true
+	ps.wg.Go(func() { ps.redial(p, host.Err()) })
 }
 
 // redial reaches p's host again, after it was lost for why: after a

@@ -78,16 +78,28 @@ func (c *coordinator) startWorker() error {
 	return nil
 }
 
-// settingsFor is the settings w is given: the copy's, with, in a copy on
-// many hosts and a bandwidth limit, its machine's share of the limit
-// (those on a host share a word their agent gives them).
+// settingsFor is the settings w is given: the copy's, with its share of
+// a bandwidth limit. The workers of a machine share one word (bwlimit)
+// and its share of the limit: the whole of it in a copy on this machine
+// alone; with hosts, each machine the share its workers are of all. A
+// worker of this machine with no word to share (the operating system's
+// filesystem, where none could be made) keeps to its own share alone.
 func (c *coordinator) settingsFor(w *workerState) wire.Settings {
 	set := c.set
-	if set.BwLimit > 0 && w.place != nil && c.workerCount > 0 {
-		set.BwLimit = max(set.BwLimit*int64(w.place.Workers)/int64(c.workerCount), 1)
-		if w.place.Name != "" {
-			set.BwWord = ""
-		}
+	if set.BwLimit <= 0 {
+		return set
+	}
+	total := int64(max(c.workerCount, 1))
+	here := total // workers on w's machine
+	if w.place != nil {
+		here = int64(max(w.place.Workers, 1))
+		set.BwLimit = max(set.BwLimit*here/total, 1)
+	}
+	switch {
+	case w.place != nil && w.place.Name != "":
+		set.BwWord = "" // its agent gives it the host's word
+	case set.BwWord == "" && c.isOS:
+		set.BwLimit = max(set.BwLimit/here, 1)
 	}
 	return set
 }
