@@ -197,16 +197,7 @@ func CopyXattrs(src, dst Xattrs, b *XattrBuf, inherited ...string) (warn string)
 			return fmt.Sprintf("extended attributes not read (listxattr: %v); not kept", err)
 		}
 	}
-	for len(names) > 0 {
-		i := bytes.IndexByte(names, 0)
-		if i < 0 {
-			break
-		}
-		name := string(names[:i])
-		names = names[i+1:]
-		if name == tempXattr {
-			continue // pcopy's own mark, not the file's
-		}
+	for _, name := range fileXattrs(names) {
 		for j, n := range inherited {
 			if n == name {
 				inherited = append(inherited[:j:j], inherited[j+1:]...)
@@ -283,6 +274,23 @@ func SyncXattrs(src, dst Xattrs, b *XattrBuf) (changed bool, warn string) {
 	return changed, warn
 }
 
+// fileXattrs splits a listxattr answer into its names, pcopy's own mark
+// (not the file's) left out.
+func fileXattrs(list []byte) []string {
+	var names []string
+	for len(list) > 0 {
+		i := bytes.IndexByte(list, 0)
+		if i < 0 {
+			break
+		}
+		if name := string(list[:i]); name != tempXattr {
+			names = append(names, name)
+		}
+		list = list[i+1:]
+	}
+	return names
+}
+
 // xattrMap reads f's extended attributes (pcopy's own mark aside); none
 // where its filesystem has none.
 func xattrMap(f Xattrs, b *XattrBuf) (map[string][]byte, error) {
@@ -293,18 +301,8 @@ func xattrMap(f Xattrs, b *XattrBuf) (map[string][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listxattr: %w", err)
 	}
-	names = bytes.Clone(names) // b.names is reused below
 	m := make(map[string][]byte)
-	for len(names) > 0 {
-		i := bytes.IndexByte(names, 0)
-		if i < 0 {
-			break
-		}
-		name := string(names[:i])
-		names = names[i+1:]
-		if name == tempXattr {
-			continue
-		}
+	for _, name := range fileXattrs(names) {
 		value, err := fill(&b.value, func(buf []byte) (int, error) { return f.get(name, buf) })
 		if err == unix.ENODATA {
 			continue
