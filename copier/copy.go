@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pcopy/pcopy/internal/bwlimit"
+	"github.com/pcopy/pcopy/internal/sharedpath"
 
 	"github.com/spf13/afero"
 
@@ -39,7 +40,13 @@ type coordinator struct {
 	entries  <-chan []walk.Entry // from the lister
 	chunk    []walk.Entry        // received, not yet taken
 	dirs     []*dirState         // directories entered and not ended, innermost last
-	skip     int                 // > 0: in a directory that could not be created
+	dstPaths sharedpath.Builder  // makes their paths in DST
+	// The directory finished last, and its path in SRC (see srcDirPath).
+	lastFinished struct {
+		dir *dirState
+		src string
+	}
+	skip     int // > 0: in a directory that could not be created
 	walkDone bool
 	nextID   uint64
 

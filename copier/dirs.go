@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/afero"
@@ -19,6 +21,7 @@ import (
 // read-only mode would stop them being written.
 type dirState struct {
 	rel    string
+	dst    string // its path in DST (in a chain, sharing its bytes with its parent's: see dstDirPath)
 	parent *dirState
 	mode   fs.FileMode
 	mtime  time.Time
@@ -84,7 +87,7 @@ func inheritedACLs(d *dirState) []string {
 // finishDirByPath sets d's owner, xattrs, mode and times through its path
 // (never following a symlink at it, below DST's root).
 func (c *coordinator) finishDirByPath(d *dirState) error {
-	name := fsutil.Join(c.plan.dstRoot, d.rel)
+	name := d.dst
 	if c.set.Owner {
 		if err := c.setOwner(d, name); err != nil {
 			return err
@@ -92,7 +95,7 @@ func (c *coordinator) finishDirByPath(d *dirState) error {
 	}
 	inherited := inheritedACLs(d)
 	if !d.noXattrs || inherited != nil {
-		w, err := c.copyXattrs(fsutil.Join(c.plan.srcRoot, d.rel), name, d.rel == "", inherited)
+		w, err := c.copyXattrs(c.srcDirPath(d), name, d.rel == "", inherited)
 		if err != nil {
 			return err
 		}
@@ -146,7 +149,7 @@ func (c *coordinator) setOwner(d *dirState, name string) error {
 // grpid).
 func (c *coordinator) noteDstOwner(d *dirState, existing os.FileInfo) {
 	if existing == nil && (d.parent == nil || d.parent.sgid < 0 && d.parent.curGid != c.egid) {
-		existing, _ = fsutil.Lstat(c.fs, fsutil.Join(c.plan.dstRoot, d.rel))
+		existing, _ = fsutil.Lstat(c.fs, d.dst)
 	}
 	if existing != nil {
 		id, _, _ := fileIDOf(existing)
@@ -197,4 +200,29 @@ func lchown(fsys afero.Fs, name string, uid, gid int) error {
 		return osfs.Lchown(name, uid, gid)
 	}
 	return fsys.Chown(name, uid, gid)
+}
+
+// dstDirPath returns the path in DST of the directory rel, below parent.
+// A directory's path extends its parent's, so in a chain of directories
+// they share their bytes (package sharedpath), as the walk's do: the
+// coordinator holds the path of every directory not yet finished.
+func (c *coordinator) dstDirPath(parent *dirState, rel string) string {
+	if parent == nil || parent.parent == nil || filepath.Separator != '/' {
+		return fsutil.Join(c.plan.dstRoot, rel)
+	}
+	return c.dstPaths.Join(parent.dst, rel[strings.LastIndexByte(rel, '/')+1:])
+}
+
+// srcDirPath returns the path in SRC of the directory d, as it is
+// finished. Directories are finished from the bottom up: the path of the
+// parent of the one finished last is the start of that one's.
+func (c *coordinator) srcDirPath(d *dirState) string {
+	var p string
+	if last := c.lastFinished; last.dir != nil && last.dir.parent == d && d.parent != nil {
+		p = last.src[:len(last.src)-(len(last.dir.rel)-len(d.rel))]
+	} else {
+		p = fsutil.Join(c.plan.srcRoot, d.rel)
+	}
+	c.lastFinished.dir, c.lastFinished.src = d, p
+	return p
 }

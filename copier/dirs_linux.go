@@ -19,8 +19,7 @@ import (
 // A directory this process may not open for reading (it belongs to
 // another user and is not readable to us) is done by path.
 func (c *coordinator) finishDirAt(d *dirState) error {
-	name := fsutil.Join(c.plan.dstRoot, d.rel)
-	fd, err := beneath.OpenDir(name)
+	fd, err := beneath.OpenDir(d.dst)
 	if err == unix.EACCES {
 		return c.finishDirByPath(d)
 	}
@@ -39,7 +38,7 @@ func (c *coordinator) finishDirAt(d *dirState) error {
 	}
 	inherited := inheritedACLs(d)
 	if !d.noXattrs || inherited != nil {
-		w, err := c.copyDirXattrs(fsutil.Join(c.plan.srcRoot, d.rel), meta.FdXattrs(fd), inherited)
+		w, err := c.copyDirXattrs(c.srcDirPath(d), meta.FdXattrs(fd), inherited)
 		if err != nil {
 			return err
 		}

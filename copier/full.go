@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/pcopy/pcopy/internal/fsutil"
 	"github.com/pcopy/pcopy/internal/wire"
 )
 
@@ -118,8 +117,7 @@ func (c *coordinator) mountOf(d *dirState) (mount, dir string) {
 	if d.parent == nil {
 		return mountPoint(c.plan.dstRoot), c.plan.dstRoot
 	}
-	dir = fsutil.Join(c.plan.dstRoot, d.rel)
-	return dir, dir
+	return d.dst, d.dst
 }
 
 // notCopied records that t was not copied because f, the filesystem it

@@ -236,13 +236,13 @@ func listedJob(id uint64, kind wire.Kind, rel string, info os.FileInfo, fresh bo
 // same, to count what it holds.
 func (c *coordinator) enterDir(parent *dirState, e walk.Entry) {
 	rel, info := e.Rel, e.Info
-	d := &dirState{rel: rel, parent: parent, mode: info.Mode(), mtime: info.ModTime(), atime: meta.AtimeOf(info)}
+	d := &dirState{rel: rel, dst: c.dstDirPath(parent, rel), parent: parent, mode: info.Mode(), mtime: info.ModTime(), atime: meta.AtimeOf(info)}
 	d.uid, d.gid = meta.OwnerOf(info)
 	d.noXattrs = e.NoXattrs
 	if parent != nil {
 		parent.pending++
 	}
-	created, existing, err := c.makeDir(parent, rel)
+	created, existing, err := c.makeDir(parent, rel, d.dst)
 	var full *fullError
 	if errors.As(err, &full) {
 		d.failed, d.dev = true, full.fs.dev
@@ -264,13 +264,19 @@ func (c *coordinator) enterDir(parent *dirState, e walk.Entry) {
 	if parent != nil {
 		parentACL = parent.acl
 	} else {
-		parentACL = meta.HasDefaultACL(filepath.Dir(fsutil.Join(c.plan.dstRoot, rel)))
+		parentACL = meta.HasDefaultACL(filepath.Dir(d.dst))
 	}
 	d.acl, d.created = parentACL, created
 	c.noteDstOwner(d, existing)
 	if !created {
-		d.acl = meta.HasDefaultACL(fsutil.Join(c.plan.dstRoot, rel))
-		c.removeStaleTemps(fsutil.Join(c.plan.dstRoot, rel))
+		d.acl = meta.HasDefaultACL(d.dst)
+		// A directory a run finished has SRC's mtime; one a run left
+		// temporary files in was changed after (they were made in it)
+		// and not finished. Only such a one is read for them: a re-run
+		// of an unchanged tree reads no directory of DST.
+		if existing == nil || !existing.ModTime().Equal(info.ModTime()) {
+			c.removeStaleTemps(d.dst)
+		}
 	}
 	// A directory made private whose mode is that already needs no chmod
 	// when finished: not where a default ACL, rather than the umask,
@@ -289,7 +295,7 @@ func (c *coordinator) pushDir(d *dirState, e walk.Entry) {
 	c.dirs = append(c.dirs, d)
 }
 
-// makeDir makes sure DST/rel, below parent, is a directory pcopy can write
+// makeDir makes sure DST/rel (name), below parent, is a directory pcopy can write
 // into, and says whether it created it. One it creates is private (0700)
 // until it is finished, when it gets its exact mode, as cp -a does: while
 // the copy fills it, no other user can add to it, rename it away (which
@@ -297,11 +303,10 @@ func (c *coordinator) pushDir(d *dirState, e walk.Entry) {
 // below DST: a link where SRC has a directory is refused, so nothing is
 // ever written outside DST through it. On a full filesystem it makes
 // nothing: the error is then a *fullError.
-func (c *coordinator) makeDir(parent *dirState, rel string) (created bool, existing os.FileInfo, err error) {
+func (c *coordinator) makeDir(parent *dirState, rel, name string) (created bool, existing os.FileInfo, err error) {
 	if rel == "" && c.rootCreated {
 		return true, nil, nil // by startWalk
 	}
-	name := fsutil.Join(c.plan.dstRoot, rel)
 	if f := c.fullFsOf(parent); parent != nil && f != nil {
 		// Nothing new is made on a full filesystem, but a directory
 		// already there is used: another filesystem may be mounted on

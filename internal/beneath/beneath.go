@@ -28,6 +28,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/pcopy/pcopy/internal/sharedpath"
 )
 
 // ErrSymlink is what an operation fails with when a component of the path
@@ -72,6 +74,8 @@ type root struct {
 
 	mu sync.Mutex   // held while the root is opened
 	fd atomic.Int64 // opened on first use (DST may not exist when it is held); -1 before
+
+	spinePaths sharedpath.Builder // the paths of its kept directories (Linux; under spines' lock)
 }
 
 var held struct {

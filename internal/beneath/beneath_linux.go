@@ -24,6 +24,7 @@ var noOpenat2 atomic.Bool
 func DisableOpenat2(disable bool) { noOpenat2.Store(disable) }
 
 func closeRoot(r *root) {
+	forget(r, "")
 	if fd := r.fd.Load(); fd >= 0 {
 		unix.Close(int(fd))
 	}
@@ -159,7 +160,15 @@ func Dir(p string) (dirfd int, name string, done func(), err error) {
 	if dir == "" {
 		return rootfd, name, noop, nil
 	}
-	fd, err := openBeneath(rootfd, dir, unix.O_PATH|unix.O_DIRECTORY)
+	from, rest, release, err := base(r, rootfd, dir)
+	if err != nil {
+		return -1, "", noop, err
+	}
+	if rest == "" {
+		return from, name, release, nil
+	}
+	fd, err := openBeneath(from, rest, unix.O_PATH|unix.O_DIRECTORY)
+	release()
 	if err != nil {
 		return -1, "", noop, symlinkErr(err)
 	}
@@ -216,7 +225,15 @@ func openDir(p string, access int) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	fd, err := openBeneath(rootfd, rel, access|unix.O_DIRECTORY)
+	from, rest, release, err := base(r, rootfd, rel)
+	if err != nil {
+		return -1, err
+	}
+	if rest == "" {
+		rest = "." // a kept directory itself
+	}
+	fd, err := openBeneath(from, rest, access|unix.O_DIRECTORY)
+	release()
 	switch err {
 	case unix.ELOOP, unix.EXDEV:
 		err = ErrSymlink
@@ -387,6 +404,7 @@ func Remove(p string) error {
 	if err == unix.EISDIR || err == unix.EPERM {
 		if err1 := unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR); err1 != unix.ENOTDIR {
 			err = err1
+			forgetPath(p)
 		}
 	}
 	return err
@@ -405,7 +423,12 @@ func Rename(oldp, newp string) error {
 		return err
 	}
 	defer ndone()
-	return unix.Renameat(odir, oname, ndir, nname)
+	if err := unix.Renameat(odir, oname, ndir, nname); err != nil {
+		return err
+	}
+	forgetPath(oldp) // a directory renamed, or one replaced
+	forgetPath(newp)
+	return nil
 }
 
 // XattrPath returns a path for the extended attribute calls, which have no

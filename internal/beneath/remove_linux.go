@@ -27,6 +27,7 @@ func RemoveAll(p string, protect func(dev, ino uint64) bool) error {
 		return err
 	}
 	defer done()
+	defer forgetPath(p)
 	return removeAllAt(dirfd, name, p, protect)
 }
 

@@ -64,6 +64,22 @@ func listDirAt(dirfd int, name string, follow bool) (fd int, names []string, mor
 	if err != nil {
 		return -1, nil, false, fsutil.Op("open", err)
 	}
+	return listFd(fd)
+}
+
+// listDirBeneath is listDirAt of the directory p, below SRC's root,
+// reached without following symlinks (package beneath).
+func listDirBeneath(p string) (fd int, names []string, more bool, err error) {
+	fd, err = beneath.OpenDir(p)
+	if err != nil {
+		return -1, nil, false, fsutil.Op("open", err)
+	}
+	return listFd(fd)
+}
+
+// listFd lists the open directory fd for listDirAt; fd is closed if that
+// fails.
+func listFd(fd int) (int, []string, bool, error) {
 	names, eof, err := readDirBatch(fd, sortedNames)
 	if err != nil {
 		unix.Close(fd)

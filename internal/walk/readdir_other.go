@@ -22,6 +22,10 @@ func listDirAt(dirfd int, name string, follow bool) (int, []string, bool, error)
 	return -1, nil, false, errors.ErrUnsupported
 }
 
+func listDirBeneath(p string) (int, []string, bool, error) {
+	return -1, nil, false, errors.ErrUnsupported
+}
+
 func readDirBatch(fd, limit int) ([]string, bool, error) { return nil, true, errors.ErrUnsupported }
 
 func eachNameOS(dir string, fn func(name string)) error {

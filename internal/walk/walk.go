@@ -18,6 +18,7 @@ import (
 
 	"github.com/pcopy/pcopy/internal/filter"
 	"github.com/pcopy/pcopy/internal/fsutil"
+	"github.com/pcopy/pcopy/internal/sharedpath"
 )
 
 // The walk has two halves. A lister goroutine (this package) reads the
@@ -109,19 +110,21 @@ type lister struct {
 	rootMount        uint64          // with oneFS: the mount Root is on
 	dst              os.FileInfo     // DST's root, never entered (nil: none yet)
 	maxFds           int
+	openFds          int // frames of stack with a descriptor open
+	closeFrom        int // frames of stack below it have had theirs closed, but where more
 	out              chan<- []Entry
 	quit             <-chan struct{}
 	chunk            []Entry
-	stack            []*listFrame // the directories it is in, innermost last
+	stack            []*listFrame       // the directories it is in, innermost last
+	dirPaths         sharedpath.Builder // makes their paths: in a chain, one buffer
 }
 
 // listFrame is a directory the lister is in.
 type listFrame struct {
 	rel   string
 	fd    int         // open directory, or -1: work by path
-	info  os.FileInfo // for telling a symlink loop
-	depth int
-	names []string // sorted, unless more
+	info  os.FileInfo // for telling a symlink loop (when following symlinks)
+	names []string    // sorted, unless more
 	next  int
 	more  bool // names is a batch; the rest is read from fd as the walk goes
 }
@@ -170,8 +173,7 @@ func (l *lister) run(rootInfo os.FileInfo) {
 			continue
 		}
 		if top.next == len(top.names) {
-			top.close()
-			l.stack = l.stack[:len(l.stack)-1]
+			l.pop()
 			if !l.emit(Entry{Kind: End, Rel: top.rel}) {
 				return
 			}
@@ -179,6 +181,11 @@ func (l *lister) run(rootInfo os.FileInfo) {
 		}
 		name := top.names[top.next]
 		top.next++
+		if top.next == len(top.names) && !top.more {
+			// Its last entry: nothing of its names is held while the
+			// walk is below it (in a chain 20,000 deep, 20,000 lists).
+			top.names, top.next = nil, 0
+		}
 		if !l.visit(top, name) {
 			return
 		}
@@ -210,8 +217,10 @@ func (l *lister) enter(parent *listFrame, rel string, info os.FileInfo, follow b
 	default:
 		f, err = l.list(parent, rel, follow)
 	}
-	f.info = info
-	l.stack = append(l.stack, f)
+	if l.deref {
+		f.info = info // kept to tell a symlink loop, only where symlinks are followed
+	}
+	l.push(f)
 	noXattrs := f.fd >= 0 && !fdHasXattrs(f.fd)
 	return l.emit(Entry{Kind: Dir, Rel: rel, Info: info, Err: err, NoXattrs: noXattrs})
 }
@@ -219,17 +228,24 @@ func (l *lister) enter(parent *listFrame, rel string, info os.FileInfo, follow b
 // visit looks at the entry name of directory top and sends what it is,
 // or enters it; false when the walk is to stop.
 func (l *lister) visit(top *listFrame, name string) bool {
-	rel := path.Join(top.rel, name)
-	if !l.only.wanted(rel) {
-		return true
-	}
-	l.mark(rel, false)
 	var info os.FileInfo
 	var err error
-	if top.fd >= 0 {
+	var rel string
+	if top.fd >= 0 && l.only == nil {
+		// Its path made once it is known whether it is a directory's.
 		info, err = lstatAt(top.fd, name)
+		rel = l.relOf(top, name, err == nil && info.IsDir())
 	} else {
-		info, err = fsutil.Lstat(l.fs, fsutil.Join(l.root, rel))
+		rel = l.relOf(top, name, false)
+		if !l.only.wanted(rel) {
+			return true
+		}
+		l.mark(rel, false)
+		if top.fd >= 0 {
+			info, err = lstatAt(top.fd, name)
+		} else {
+			info, err = fsutil.Lstat(l.fs, fsutil.Join(l.root, rel))
+		}
 	}
 	followed := false
 	if err == nil && l.deref && info.Mode()&fs.ModeSymlink != 0 {
@@ -249,6 +265,21 @@ func (l *lister) visit(top *listFrame, name string) bool {
 		return l.enter(top, rel, info, followed)
 	}
 	return l.emit(Entry{Kind: Other, Rel: rel, Info: info, Err: err})
+}
+
+// relOf returns the path of name, in directory top. A directory's extends
+// its parent's (package sharedpath): the walk, and the coordinator after
+// it, hold the path of each directory they are in, which in a chain 20,000
+// deep would otherwise be 400 MB. Names listed are plain: no path.Join,
+// which would clean the whole path again.
+func (l *lister) relOf(top *listFrame, name string, dir bool) string {
+	switch {
+	case dir:
+		return l.dirPaths.Join(top.rel, name)
+	case top.rel == "":
+		return name
+	}
+	return top.rel + "/" + name
 }
 
 // mark records, with --files-from, that the walk met rel; cut: it is a
@@ -286,9 +317,12 @@ func (l *lister) list(parent *listFrame, rel string, follow bool) (*listFrame, e
 	switch {
 	case parent == nil && l.useFds:
 		f.fd, f.names, f.more, err = listDirAt(atFdcwd, l.root, false)
-	case parent != nil && parent.fd >= 0 && parent.depth+1 < l.maxFds:
-		f.depth = parent.depth + 1
+	case parent != nil && parent.fd >= 0:
 		f.fd, f.names, f.more, err = listDirAt(parent.fd, path.Base(rel), follow)
+	case l.useFds && !follow:
+		// Below a directory whose descriptor was closed (see
+		// pushFrame): from SRC's root, through package beneath.
+		f.fd, f.names, f.more, err = listDirBeneath(fsutil.Join(l.root, rel))
 	case follow:
 		f.names, err = ReadNames(l.fs, fsutil.Join(l.root, rel), l.os, true)
 	default:
@@ -326,6 +360,37 @@ func inStack(stack []*listFrame, info os.FileInfo) bool {
 		}
 	}
 	return false
+}
+
+// push makes f the innermost directory of the walk. Past maxFds
+// directories open, the outermost one open is closed: the walk keeps the
+// innermost maxFds open, however deep it goes (a directory read in batches
+// keeps its own), and lists and stats the rest of a closed one's entries
+// by path.
+func (l *lister) push(f *listFrame) {
+	l.stack = append(l.stack, f)
+	if f.fd >= 0 {
+		l.openFds++
+	}
+	for l.openFds > l.maxFds && l.closeFrom < len(l.stack)-1 {
+		g := l.stack[l.closeFrom]
+		l.closeFrom++
+		if g.fd >= 0 && !g.more {
+			g.close()
+			l.openFds--
+		}
+	}
+}
+
+// pop leaves the innermost directory.
+func (l *lister) pop() {
+	top := l.stack[len(l.stack)-1]
+	if top.fd >= 0 {
+		top.close()
+		l.openFds--
+	}
+	l.stack = l.stack[:len(l.stack)-1]
+	l.closeFrom = min(l.closeFrom, len(l.stack))
 }
 
 func (f *listFrame) close() {
