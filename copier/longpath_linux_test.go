@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pcopy/pcopy/copier"
+	"github.com/pcopy/pcopy/internal/beneath"
 )
 
 // A tree whose paths are longer than the kernel takes (PATH_MAX, 4096
@@ -85,4 +86,58 @@ func TestProcessCopyPathsLongerThanPathMax(t *testing.T) {
 		t.Fatalf("split: %v (%v)", err, sum.Errors)
 	}
 	assertSameTree(t, src, dst)
+}
+
+// deepChain makes SRC: a chain of n directories, with a file every 7
+// levels and a symlink every 13.
+func deepChain(t *testing.T, n int) string {
+	src := filepath.Join(t.TempDir(), "src")
+	must(t, os.Mkdir(src, 0o755))
+	p := src
+	for i := range n {
+		p += "/d"
+		must(t, os.Mkdir(p, 0o750))
+		if i%7 == 0 {
+			must(t, os.WriteFile(p+"/f", []byte(fmt.Sprint("at depth ", i)), 0o640))
+		}
+		if i%13 == 0 {
+			must(t, os.Symlink("../f", p+"/l"))
+		}
+	}
+	fixDirTimes(t, src)
+	return src
+}
+
+// TestProcessCopyDeepChainIsLinear: a chain of directories is copied, and
+// copied again, exactly, resolving what a linear copy resolves: the
+// coordinator and the walk (in this process; package beneath counts the
+// components each of their operations resolves) do twice as much for a
+// chain twice as deep, not four times as much as resolving each path from
+// the root would.
+func TestProcessCopyDeepChainIsLinear(t *testing.T) {
+	walked := func(n int64) int64 {
+		src := deepChain(t, int(n))
+		dst := filepath.Join(t.TempDir(), "dst")
+		before := beneath.SpineWalked.Load()
+		sum, err := processCopy(t, src, dst, 2)
+		if err != nil {
+			t.Fatalf("copy of %d levels: %v (%v)", n, err, sum.Errors)
+		}
+		if want := (n + 6) / 7; sum.Files != want || sum.Dirs != n+1 {
+			t.Errorf("%d levels: %d files, %d directories; want %d, %d", n, sum.Files, sum.Dirs, want, n+1)
+		}
+		assertSameTree(t, src, dst)
+		sum, err = processCopy(t, src, dst, 2)
+		if err != nil || sum.Files != 0 || sum.Unchanged != (n+6)/7+(n+12)/13 {
+			t.Errorf("re-run of %d levels: %v, %d files copied, %d unchanged", n, err, sum.Files, sum.Unchanged)
+		}
+		assertSameTree(t, src, dst)
+		return beneath.SpineWalked.Load() - before
+	}
+	const n int64 = 300
+	one, two := walked(n), walked(2*n)
+	t.Logf("components resolved by the coordinator and the walk: %d for %d levels, %d for %d", one, n, two, 2*n)
+	if float64(two) > 2.5*float64(one) {
+		t.Errorf("twice as deep resolved %.2f times as many components; want about 2 (linear)", float64(two)/float64(one))
+	}
 }

@@ -380,7 +380,14 @@ func (l *lister) push(f *listFrame) {
 			l.openFds--
 		}
 	}
+	if pushed != nil {
+		pushed()
+	}
 }
+
+// pushed, when a test sets it, is called each time the walk enters a
+// directory.
+var pushed func()
 
 // pop leaves the innermost directory.
 func (l *lister) pop() {
