@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -219,6 +220,22 @@ func (o *osCopier) SyncXattrs(src, dst string, follow bool) {
 	_, dname := fsutil.Split(dst)
 	_, warn := meta.SyncXattrs(meta.AtXattrs(sdir, sname, follow), meta.AtXattrs(ddir, dname, false), &o.xbuf)
 	o.warn = meta.FirstWarn(o.warn, warn)
+}
+
+// LstatDst is lstat of dst through the descriptor of its directory that
+// the copier keeps from one job to the next there: a re-run that finds a
+// file unchanged walks no path and opens nothing for it.
+func (o *osCopier) LstatDst(dst string) (os.FileInfo, error) {
+	ddir, err := o.dstDirFd(dst)
+	if err != nil {
+		return nil, err
+	}
+	_, name := fsutil.Split(dst)
+	fi := &fsutil.StatInfo{Base: name}
+	if err := unix.Fstatat(ddir, name, (*unix.Stat_t)(unsafe.Pointer(&fi.St)), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return nil, &os.PathError{Op: "lstat", Path: dst, Err: err}
+	}
+	return fi, nil
 }
 
 // lchtimes sets the times of a symlink itself, not of its target.

@@ -132,6 +132,8 @@ func (a *aferoCopier) SyncXattrs(src, dst string, follow bool) {}
 
 func (a *aferoCopier) TakeWarn() string { return "" }
 
+func (a *aferoCopier) LstatDst(dst string) (os.FileInfo, error) { return fsutil.Lstat(a.fs, dst) }
+
 func (a *aferoCopier) Close() {}
 
 // fileOpts are how the portable path copies a file.

@@ -37,7 +37,7 @@ var ErrUpToDate = errors.New("up to date")
 // set-user-ID bit. A copy replaces it whole, by rename.
 func (w *worker) upToDate(job *wire.Job, src, dst string) (bool, error) {
 	fsys := w.fs
-	info, err := fsutil.Lstat(fsys, dst)
+	info, err := w.files.LstatDst(dst)
 	if err != nil || !info.Mode().IsRegular() || info.Size() != job.Size {
 		return false, nil // missing or different: the copy sees to it, and reports real trouble
 	}
@@ -86,7 +86,7 @@ func (w *worker) symlinkUpToDate(job *wire.Job, src, dst string) bool {
 	if !ok {
 		return false
 	}
-	info, err := fsutil.Lstat(w.fs, dst)
+	info, err := w.files.LstatDst(dst)
 	if err != nil || info.Mode()&fs.ModeSymlink == 0 || !sameTime(info.ModTime().UnixNano(), job.Mtime, w.set.ModifyWindow) {
 		return false
 	}

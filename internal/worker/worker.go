@@ -160,6 +160,10 @@ type FileCopier interface {
 	// syncXattrs gives dst, a file a re-run leaves, the extended
 	// attributes of src (followed with follow) where they differ.
 	SyncXattrs(src, dst string, follow bool)
+	// LstatDst is lstat of dst, an entry of DST; the fast path reaches
+	// it through the descriptor of its directory it keeps from one job
+	// to the next there, not by its path.
+	LstatDst(dst string) (os.FileInfo, error)
 	TakeWarn() string // what the last job could not keep, if anything
 	Close()
 }
