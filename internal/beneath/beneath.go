@@ -1,7 +1,10 @@
 // Package beneath reaches entries below a root directory (SRC or DST)
 // without following a symlink in any component of the path below the root,
 // so that a directory swapped for a symlink while a copy runs cannot lead an
-// operation outside the root.
+// operation outside the root. (In deep trees, directories 64, 128 ...
+// levels down are kept open and deeper paths resolved from them: one of
+// them renamed elsewhere meanwhile is worked in where it is; see
+// spine_linux.go.)
 //
 // A root is held with [Hold] for as long as paths below it are used. Every
 // function here takes a full path: below a held root, the directory holding
@@ -75,7 +78,12 @@ type root struct {
 	mu sync.Mutex   // held while the root is opened
 	fd atomic.Int64 // opened on first use (DST may not exist when it is held); -1 before
 
-	spinePaths sharedpath.Builder // the paths of its kept directories (Linux; under spines' lock)
+	// Under spines' lock (Linux): the paths of its kept directories, how
+	// many times a path below it was forgotten, and whether it was
+	// released.
+	spinePaths  sharedpath.Builder
+	spineGen    uint64
+	spineClosed bool
 }
 
 var held struct {

@@ -24,7 +24,7 @@ var noOpenat2 atomic.Bool
 func DisableOpenat2(disable bool) { noOpenat2.Store(disable) }
 
 func closeRoot(r *root) {
-	forget(r, "")
+	closeSpines(r)
 	if fd := r.fd.Load(); fd >= 0 {
 		unix.Close(int(fd))
 	}

@@ -22,11 +22,22 @@ import (
 //
 // What this changes: below a kept directory, what is reached is what is
 // in that directory, even if another user renames it (or a directory
-// above it) elsewhere meanwhile, as rm -r and find reach a tree through
-// the descriptors they hold. Nothing is followed that was not in the
-// tree when it was opened: a directory can only be renamed where its
-// renamer may write, and it holds what it held. Removing or renaming a
-// directory through this package forgets what is kept at or below it.
+// above it) elsewhere meanwhile, as rm -r, find and fts reach a tree
+// through the descriptors they hold: the moved directory is worked in
+// where it now is (what is added to it there included) until it is
+// evicted. Proving instead that a kept directory is still at its path
+// means walking up to the root: the quadratic cost this avoids. This
+// reaches nothing its mover could not: moving a directory to another
+// parent takes write permission on it and on both parents, so the mover
+// can already create, remove and rename entries in it; what pcopy writes
+// there has SRC's owners and modes. A symlink below a kept directory, or
+// above it, is refused as anywhere (resolution never follows one).
+// Removing or renaming a directory through this package forgets what is
+// kept at or below it, in this process (each worker keeps its own; none
+// works below a directory another removes). What is being opened to be
+// kept while one is forgotten is used once, not kept.
+//
+// README says this under "Not covered".
 
 // spineEvery is the depth between two directories kept open.
 const spineEvery = 64
@@ -49,7 +60,8 @@ var spines struct {
 	sync.Mutex
 	m    map[spineKey]*spineEntry
 	lru  list.List    // most recently used first
-	kept atomic.Int32 // len(m), read without the lock
+	kept    atomic.Int32 // len(m), read without the lock
+	opening atomic.Int32 // spineOf calls opening a directory to keep
 }
 
 // spineMax is how many directories are kept open at most in this process
@@ -119,7 +131,18 @@ func spineOf(r *root, rootfd int, rel string, n int) (*spineEntry, error) {
 		spines.Unlock()
 		return e, nil
 	}
+	// A rename or removal (forget) while it is opened, or the root
+	// released, and what is opened is used once, not kept: it may be
+	// the directory that went.
+	gen := r.spineGen
+	spines.opening.Add(1)
 	spines.Unlock()
+	opened := false
+	defer func() {
+		if !opened {
+			spines.opening.Add(-1)
+		}
+	}()
 	from, rest := rootfd, rel
 	var above *spineEntry
 	if n > spineEvery {
@@ -136,8 +159,16 @@ func spineOf(r *root, rootfd int, rel string, n int) (*spineEntry, error) {
 	if err != nil {
 		return nil, symlinkErr(err)
 	}
+	if spineOpened != nil {
+		spineOpened()
+	}
 	spines.Lock()
 	defer spines.Unlock()
+	opened = true
+	spines.opening.Add(-1)
+	if r.spineGen != gen || r.spineClosed {
+		return &spineEntry{fd: fd, refs: 1, dropped: true}, nil
+	}
 	if e := spines.m[key]; e != nil { // another goroutine kept it meanwhile
 		unix.Close(fd)
 		e.refs++
@@ -147,7 +178,6 @@ func spineOf(r *root, rootfd int, rel string, n int) (*spineEntry, error) {
 	if spines.m == nil {
 		spines.m = make(map[spineKey]*spineEntry)
 	}
-	key.rel = rel
 	if above != nil { // in a chain, kept paths share their bytes
 		key.rel = r.spinePaths.Join(above.key.rel, rest)
 	} else {
@@ -162,6 +192,10 @@ func spineOf(r *root, rootfd int, rel string, n int) (*spineEntry, error) {
 	}
 	return e, nil
 }
+
+// spineOpened, when a test sets it, is called between the opening of a
+// directory to keep and its keeping.
+var spineOpened func()
 
 func releaseSpine(e *spineEntry) {
 	spines.Lock()
@@ -188,6 +222,7 @@ func dropSpineLocked(e *spineEntry) {
 func forget(r *root, rel string) {
 	spines.Lock()
 	defer spines.Unlock()
+	r.spineGen++ // and not kept if being opened now
 	if len(spines.m) == 0 {
 		return
 	}
@@ -202,10 +237,18 @@ func forget(r *root, rel string) {
 
 // forgetPath is forget for the full path p, if it is below a held root.
 func forgetPath(p string) {
-	if spines.kept.Load() == 0 {
-		return
+	if spines.kept.Load() == 0 && spines.opening.Load() == 0 {
+		return // nothing kept, nothing being opened that would be
 	}
 	if r, rel := find(p); r != nil && !r.follow {
 		forget(r, rel)
 	}
+}
+
+// closeSpines stops keeping anything of the root r, which is released.
+func closeSpines(r *root) {
+	spines.Lock()
+	r.spineClosed = true
+	spines.Unlock()
+	forget(r, "")
 }

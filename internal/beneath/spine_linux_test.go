@@ -245,3 +245,34 @@ func TestSpineConcurrentEviction(t *testing.T) {
 		t.Errorf("%d directories kept, want at most 2", len(spines.m))
 	}
 }
+
+// TestSpineRenamedWhileOpened: a directory renamed (and another made at
+// its name) between the moment it is opened to be kept and the moment it
+// would be kept is not kept: the next operation reaches the new one.
+func TestSpineRenamedWhileOpened(t *testing.T) {
+	root := t.TempDir()
+	paths := chain(t, root, 100)
+	defer Hold(root, false)()
+	k := paths[spineEvery-1] // kept: spineEvery deep
+	spineOpened = func() {
+		spineOpened = nil
+		if err := Rename(k, filepath.Dir(k)+"/old"); err != nil {
+			t.Error(err)
+		}
+		if err := Mkdir(k, 0o755); err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() { spineOpened = nil })
+	var st unix.Stat_t
+	Lstat(paths[80], &st) // opens k, renamed meanwhile
+	if err := Mkdir(k+"/new", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(k + "/new"); err != nil {
+		t.Errorf("not made in the directory now at the name: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Dir(k) + "/old/new"); err == nil {
+		t.Errorf("made in the directory renamed away, kept though renamed while it was opened")
+	}
+}

@@ -9,18 +9,24 @@ package sharedpath
 import "unsafe"
 
 // Builder makes paths. Its zero value is ready; it is not safe for
-// concurrent use.
+// concurrent use, and must not be copied once used (Join panics).
 //
 // The bytes of a path handed out are never written again: the buffer is
 // only appended to, past every path made from it, and a path that does not
 // extend the last one made gets a buffer of its own.
 type Builder struct {
-	buf []byte // the last path made, with room to grow
+	addr *Builder // of itself, to catch a copy (which would write where the original handed out)
+	buf  []byte   // the last path made, with room to grow
 }
 
 // Join returns dir + "/" + rest (rest alone when dir is ""): rest is a
 // name or a slash-separated path below dir.
 func (b *Builder) Join(dir, rest string) string {
+	if b.addr == nil {
+		b.addr = b
+	} else if b.addr != b {
+		panic("sharedpath: Builder copied by value after use")
+	}
 	n := len(dir) + 1 + len(rest)
 	if dir != "" && len(dir) == len(b.buf) && unsafe.StringData(dir) == unsafe.SliceData(b.buf) && n <= cap(b.buf) {
 		b.buf = append(b.buf, '/')

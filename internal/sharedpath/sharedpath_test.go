@@ -44,3 +44,17 @@ func TestChainShares(t *testing.T) {
 		t.Errorf("Join(\"\", top) = %q", got)
 	}
 }
+
+// TestCopyPanics: a Builder copied after use would append where the
+// original handed out paths; Join on the copy panics instead.
+func TestCopyPanics(t *testing.T) {
+	var b Builder
+	b.Join(b.Join("", "a"), "b")
+	c := b
+	defer func() {
+		if recover() == nil {
+			t.Error("Join on a copied Builder did not panic")
+		}
+	}()
+	c.Join("a", "c")
+}

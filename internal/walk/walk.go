@@ -321,7 +321,7 @@ func (l *lister) list(parent *listFrame, rel string, follow bool) (*listFrame, e
 		f.fd, f.names, f.more, err = listDirAt(parent.fd, path.Base(rel), follow)
 	case l.useFds && !follow:
 		// Below a directory whose descriptor was closed (see
-		// pushFrame): from SRC's root, through package beneath.
+		// push): from SRC's root, through package beneath.
 		f.fd, f.names, f.more, err = listDirBeneath(fsutil.Join(l.root, rel))
 	case follow:
 		f.names, err = ReadNames(l.fs, fsutil.Join(l.root, rel), l.os, true)
@@ -364,9 +364,9 @@ func inStack(stack []*listFrame, info os.FileInfo) bool {
 
 // push makes f the innermost directory of the walk. Past maxFds
 // directories open, the outermost one open is closed: the walk keeps the
-// innermost maxFds open, however deep it goes (a directory read in batches
-// keeps its own), and lists and stats the rest of a closed one's entries
-// by path.
+// innermost maxFds open, however deep it goes, and lists and stats the
+// rest of a closed one's entries by path. A directory read in batches
+// keeps its own (each holds more than 65,536 entries: few are nested).
 func (l *lister) push(f *listFrame) {
 	l.stack = append(l.stack, f)
 	if f.fd >= 0 {
