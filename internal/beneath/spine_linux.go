@@ -58,8 +58,8 @@ type spineEntry struct {
 
 var spines struct {
 	sync.Mutex
-	m    map[spineKey]*spineEntry
-	lru  list.List    // most recently used first
+	m       map[spineKey]*spineEntry
+	lru     list.List    // most recently used first
 	kept    atomic.Int32 // len(m), read without the lock
 	opening atomic.Int32 // spineOf calls opening a directory to keep
 }
