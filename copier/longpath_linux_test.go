@@ -115,6 +115,8 @@ func deepChain(t *testing.T, n int) string {
 // chain twice as deep, not four times as much as resolving each path from
 // the root would.
 func TestProcessCopyDeepChainIsLinear(t *testing.T) {
+	beneath.CountWalked(true)
+	t.Cleanup(func() { beneath.CountWalked(false) })
 	walked := func(n int64) int64 {
 		src := deepChain(t, int(n))
 		dst := filepath.Join(t.TempDir(), "dst")

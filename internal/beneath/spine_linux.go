@@ -76,9 +76,21 @@ var spineMax = func() int {
 }()
 
 // SpineWalked counts the components resolved from a kept directory or a
-// root since the process started, for tests that tell a linear resolution
+// root while CountWalked is on, for tests that tell a linear resolution
 // from a quadratic one.
 var SpineWalked atomic.Int64
+
+var countWalked atomic.Bool
+
+// CountWalked turns SpineWalked's count on or off (off: no shared counter
+// written by every operation of every goroutine).
+func CountWalked(on bool) { countWalked.Store(on) }
+
+func walked(n int) {
+	if countWalked.Load() {
+		SpineWalked.Add(int64(n))
+	}
+}
 
 // components counts the components of a slash-separated relative path.
 func components(rel string) int {
@@ -104,7 +116,7 @@ func dropLast(rel string, k int) string {
 func base(r *root, rootfd int, dir string) (fd int, rest string, release func(), err error) {
 	n := components(dir)
 	if n < spineEvery {
-		SpineWalked.Add(int64(n))
+		walked(n)
 		return rootfd, dir, noop, nil
 	}
 	keep := dropLast(dir, n%spineEvery)
@@ -115,7 +127,7 @@ func base(r *root, rootfd int, dir string) (fd int, rest string, release func(),
 	if len(keep) < len(dir) {
 		rest = dir[len(keep)+1:]
 	}
-	SpineWalked.Add(int64(components(rest)))
+	walked(components(rest))
 	return e.fd, rest, func() { releaseSpine(e) }, nil
 }
 
@@ -154,7 +166,7 @@ func spineOf(r *root, rootfd int, rel string, n int) (*spineEntry, error) {
 		defer releaseSpine(above)
 		from, rest = above.fd, rel[len(up)+1:]
 	}
-	SpineWalked.Add(int64(components(rest)))
+	walked(components(rest))
 	fd, err := openBeneath(from, rest, unix.O_PATH|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, symlinkErr(err)

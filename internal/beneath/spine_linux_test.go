@@ -61,6 +61,8 @@ func walkedCopying(t *testing.T, n int) int64 {
 	paths := chain(t, root, n)
 	release := Hold(root, false)
 	defer release()
+	CountWalked(true)
+	defer CountWalked(false)
 	before := SpineWalked.Load()
 	for _, p := range paths {
 		if err := Mkdir(p+"/x", 0o755); err != nil {
