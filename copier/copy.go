@@ -37,10 +37,11 @@ type coordinator struct {
 	actHost  string // the host whose worker's result is being handled, "" for this machine
 
 	// walk
-	entries  <-chan []walk.Entry // from the lister
-	chunk    []walk.Entry        // received, not yet taken
-	dirs     []*dirState         // directories entered and not ended, innermost last
-	dstPaths sharedpath.Builder  // makes their paths in DST
+	entries  <-chan []walk.Entry   // from the lister
+	chunk    []walk.Entry          // received, not yet taken
+	dirs     []*dirState           // directories entered and not ended, innermost last
+	dstPaths sharedpath.Builder    // makes their paths in DST
+	delPaths [3]sharedpath.Builder // --delete's paths of the directories it is in: rel, SRC, DST
 	// The directory finished last, and its path in SRC (see srcDirPath).
 	lastFinished struct {
 		dir *dirState
@@ -293,7 +294,7 @@ func (c *coordinator) copyAll(ctx context.Context, opts Options) error {
 		if n := int64(len(c.sum.Errors)) + c.sum.NotCopied(); n > 0 {
 			c.warn(fmt.Sprintf("--delete: nothing deleted, as %d entries could not be copied", n))
 		} else {
-			c.deleteExtra(ctx, "", c.set.DryRun)
+			c.deleteExtra(ctx, delDir{src: c.plan.srcRoot, dst: c.plan.dstRoot}, c.set.DryRun)
 			c.deleteDone()
 			if ctx.Err() != nil {
 				err = fmt.Errorf("interrupted: %w", context.Cause(ctx))

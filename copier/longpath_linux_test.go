@@ -12,6 +12,7 @@ import (
 
 	"github.com/pcopy/pcopy/copier"
 	"github.com/pcopy/pcopy/internal/beneath"
+	"github.com/pcopy/pcopy/internal/walk"
 )
 
 // A tree whose paths are longer than the kernel takes (PATH_MAX, 4096
@@ -142,4 +143,51 @@ func TestProcessCopyDeepChainIsLinear(t *testing.T) {
 	if float64(two) > 2.5*float64(one) {
 		t.Errorf("twice as deep resolved %.2f times as many components; want about 2 (linear)", float64(two)/float64(one))
 	}
+}
+
+// TestDeleteHugeAndDeep: --delete reads a directory too large to hold
+// whole (made small here) a batch at a time, on either side, and deletes
+// exactly what SRC lacks there; and it works down a deep chain, where what
+// SRC lacks is 150 levels down.
+func TestDeleteHugeAndDeep(t *testing.T) {
+	defer walk.SetHugeDir(40)()
+	src := deepChain(t, 150)
+	dst := filepath.Join(t.TempDir(), "dst")
+	for i := range 300 {
+		writeFile(t, filepath.Join(src, "huge", fmt.Sprintf("s%03d", i)), "in SRC", 0o644, t0)
+	}
+	sum, err := processCopy(t, src, dst, 2)
+	if err != nil {
+		t.Fatalf("copy: %v (%v)", err, sum.Errors)
+	}
+	// What DST has and SRC lacks: many names in the huge directory, a
+	// directory there, and a file and a directory at the bottom of the
+	// chain; and SRC's side of the huge directory shrinks below the limit
+	// in a second run.
+	bottom := dst + strings.Repeat("/d", 150)
+	var extras []string
+	for i := range 200 {
+		extras = append(extras, filepath.Join(dst, "huge", fmt.Sprintf("x%03d", i)))
+	}
+	extras = append(extras, filepath.Join(dst, "huge", "xdir", "f"), bottom+"/gone", bottom+"/gonedir/f")
+	for _, p := range extras {
+		writeFile(t, p, "extra", 0o644, t0)
+	}
+	sum, err = processCopyOpts(t, copier.Options{Src: src, Dst: dst, Workers: 2, Delete: true})
+	if err != nil {
+		t.Fatalf("--delete: %v (%v)", err, sum.Errors)
+	}
+	if sum.Deleted != 203 { // 200 files, xdir, gone, gonedir
+		t.Errorf("%d deleted, want 203", sum.Deleted)
+	}
+	assertSameTree(t, src, dst)
+	for i := range 270 {
+		must(t, os.Remove(filepath.Join(src, "huge", fmt.Sprintf("s%03d", i))))
+	}
+	fixDirTimes(t, src)
+	sum, err = processCopyOpts(t, copier.Options{Src: src, Dst: dst, Workers: 2, Delete: true})
+	if err != nil || sum.Deleted != 270 {
+		t.Errorf("--delete after SRC shrank: %v, %d deleted, want 270", err, sum.Deleted)
+	}
+	assertSameTree(t, src, dst)
 }

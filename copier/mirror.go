@@ -18,56 +18,118 @@ import (
 	"github.com/pcopy/pcopy/internal/meta"
 	"github.com/pcopy/pcopy/internal/osfs"
 	"github.com/pcopy/pcopy/internal/tempname"
+	"github.com/pcopy/pcopy/internal/walk"
 )
 
 // Mirroring (Options.Delete) and looking without touching (Options.DryRun).
+
+// delDir is a directory --delete looks at: its path below the roots, and
+// in SRC and DST. In a chain of directories, each one's share their bytes
+// with its parent's (see delChild): the pass holds those of every
+// directory it is in.
+type delDir struct{ rel, src, dst string }
 
 // deleteExtra removes from DST what SRC does not have, after a copy that
 // went without an error, so that DST is SRC's mirror. It goes down only
 // where both sides have a real directory (a symlink in DST is an entry to
 // remove or keep, never a way in), so nothing outside DST is touched.
 // What the filters leave out of SRC is kept in DST, as are temporary
-// files (another copy's, running now). With dry, it only reports.
-func (c *coordinator) deleteExtra(ctx context.Context, rel string, dry bool) {
-	srcDir, dstDir := fsutil.Join(c.plan.srcRoot, rel), fsutil.Join(c.plan.dstRoot, rel)
-	dstNames, err := readNames(c.fs, dstDir)
+// files (another copy's, running now). With dry, it only reports. A
+// directory of more than 65,536 entries is read a batch at a time (see
+// walk.Names), never held whole.
+func (c *coordinator) deleteExtra(ctx context.Context, d delDir, dry bool) {
+	dstNames, more, err := walk.Names(c.fs, d.dst, c.isOS, false)
 	if err != nil {
 		if !(dry && errors.Is(err, fs.ErrNotExist)) { // a dry run's DST may not exist yet
-			c.fail(rel, fmt.Errorf("list destination directory for --delete: %w", fsutil.UnwrapPath(err)))
+			c.fail(d.rel, fmt.Errorf("list destination directory for --delete: %w", fsutil.UnwrapPath(err)))
 		}
 		return
 	}
-	srcNames, err := c.readSrcNames(srcDir)
+	inSrc, err := c.srcNames(d.src)
 	if err != nil {
-		c.fail(rel, fmt.Errorf("list directory for --delete: %w", fsutil.UnwrapPath(err)))
+		if more != nil {
+			more(func(string) bool { return false })
+		}
+		c.fail(d.rel, fmt.Errorf("list directory for --delete: %w", fsutil.UnwrapPath(err)))
 		return
-	}
-	inSrc := make(map[string]bool, len(srcNames))
-	for _, n := range srcNames {
-		inSrc[n] = true
 	}
 	deleted := false
-	for _, name := range dstNames {
+	each := func(name string) bool {
 		if ctx.Err() != nil {
+			return false
+		}
+		if c.deleteExtraName(ctx, d, name, inSrc(name), dry) {
+			deleted = true
+		}
+		return true
+	}
+	goOn := true
+	for _, name := range dstNames {
+		if goOn = each(name); !goOn {
 			break
 		}
-		if c.deleteExtraName(ctx, rel, name, inSrc[name], dry) {
-			deleted = true
+	}
+	if more != nil {
+		if !goOn {
+			each = func(string) bool { return false }
+		}
+		if err := more(each); err != nil {
+			c.fail(d.rel, fmt.Errorf("list destination directory for --delete: %w", fsutil.UnwrapPath(err)))
 		}
 	}
 	if deleted {
-		c.restoreDirTimes(rel, srcDir, dstDir)
+		c.restoreDirTimes(d.rel, d.src, d.dst)
 	}
 }
 
-// deleteExtraName removes the entry name of DST's directory rel if SRC
-// has none (inSrc false) and nothing keeps it, or goes into it if it is a
+// srcNames says which names the SRC directory dir has: from its listing,
+// or for a directory too large to hold whole, by looking for each (an
+// lstat), where that finds only names the directory lists (not where case
+// is folded). A name it cannot tell about counts as there: kept.
+func (c *coordinator) srcNames(dir string) (func(string) bool, error) {
+	names, more, err := walk.Names(c.fs, dir, c.isOS, c.set.Deref)
+	if err != nil {
+		return nil, err
+	}
+	if more != nil && !walk.FoldsCase(dir, c.set.Deref) {
+		more(func(string) bool { return false })
+		return func(name string) bool {
+			_, err := fsutil.Lstat(c.fs, fsutil.Join(dir, name))
+			return !errors.Is(err, fs.ErrNotExist)
+		}, nil
+	}
+	set := make(map[string]bool, len(names))
+	for _, n := range names {
+		set[n] = true
+	}
+	if more != nil {
+		if err := more(func(n string) bool { set[n] = true; return true }); err != nil {
+			return nil, err
+		}
+	}
+	return func(name string) bool { return set[name] }, nil
+}
+
+// delChild is the directory name in d.
+func (c *coordinator) delChild(d delDir, name string) delDir {
+	if d.rel == "" || filepath.Separator != '/' {
+		r := d.rel + "/" + name
+		if d.rel == "" {
+			r = name
+		}
+		return delDir{rel: r, src: fsutil.Join(c.plan.srcRoot, r), dst: fsutil.Join(c.plan.dstRoot, r)}
+	}
+	return delDir{rel: c.delPaths[0].Join(d.rel, name), src: c.delPaths[1].Join(d.src, name), dst: c.delPaths[2].Join(d.dst, name)}
+}
+
+// deleteExtraName removes the entry name of DST's directory d if SRC has
+// none (inSrc false) and nothing keeps it, or goes into it if it is a
 // directory that both sides have. It reports whether it removed anything
 // (with dry, whether it would have).
-func (c *coordinator) deleteExtraName(ctx context.Context, rel, name string, inSrc, dry bool) (deleted bool) {
+func (c *coordinator) deleteExtraName(ctx context.Context, d delDir, name string, inSrc, dry bool) (deleted bool) {
 	r := name
-	if rel != "" {
-		r = rel + "/" + name
+	if d.rel != "" {
+		r = d.rel + "/" + name
 	}
 	dst := fsutil.Join(c.plan.dstRoot, r)
 	dinfo, err := fsutil.Lstat(c.fs, dst)
@@ -86,7 +148,7 @@ func (c *coordinator) deleteExtraName(ctx context.Context, rel, name string, inS
 	if inSrc {
 		sinfo, err := c.srcInfo(fsutil.Join(c.plan.srcRoot, r))
 		if err == nil && sinfo.IsDir() && dinfo.IsDir() && !c.filter.Excluded(r, true) {
-			c.deleteExtra(ctx, r, dry)
+			c.deleteExtra(ctx, c.delChild(d, name), dry)
 		}
 		return false
 	}
@@ -260,15 +322,6 @@ func (c *coordinator) deleteExtraBelow(ctx context.Context, r string, dry bool) 
 		c.sum.Deleted++
 		c.act(Deleted, rr, nil)
 	}
-}
-
-// readSrcNames lists a directory of SRC, following it if it is reached
-// through a symlink (--dereference).
-func (c *coordinator) readSrcNames(dir string) ([]string, error) {
-	if c.set.Deref {
-		return readNamesFollow(c.fs, dir)
-	}
-	return readNames(c.fs, dir)
 }
 
 // srcInfo is the Lstat of a source entry, or its Stat when symlinks are

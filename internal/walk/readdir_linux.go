@@ -21,6 +21,80 @@ const dirFds = true
 // atFdcwd, as a directory descriptor, means the working directory.
 const atFdcwd = unix.AT_FDCWD
 
+// namesOS is Names on the operating system's filesystem.
+func namesOS(dir string, follow bool) ([]string, More, error) {
+	var fd int
+	var err error
+	if follow {
+		short, done := longpath.Short(dir)
+		fd, err = unix.Open(short, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		done()
+	} else {
+		fd, err = beneath.OpenDir(dir)
+	}
+	if err != nil {
+		return nil, nil, fsutil.Op("open", err)
+	}
+	_, names, more, err := listFd(fd) // closes fd if it fails
+	if err != nil || !more {
+		if err == nil {
+			unix.Close(fd)
+		}
+		return names, nil, err
+	}
+	return names, func(fn func(string) bool) error {
+		defer unix.Close(fd)
+		for {
+			batch, eof, err := readDirBatch(fd, readBatch)
+			for _, n := range batch {
+				if !fn(n) {
+					return nil
+				}
+			}
+			if err != nil || eof {
+				return err
+			}
+		}
+	}, nil
+}
+
+// fsCasefoldFl is FS_CASEFOLD_FL of linux/fs.h (x/sys has it not).
+const fsCasefoldFl = 0x40000000
+
+// FoldsCase says whether names in the directory dir may be found under
+// another case than their own: a casefolded directory (chattr +F on ext4
+// and f2fs), or a filesystem that folds case (FAT, exFAT, NTFS, SMB), or
+// one it cannot tell. There an lstat finding a name does not say the
+// directory lists it.
+func FoldsCase(dir string, follow bool) bool {
+	var fd int
+	var err error
+	if follow {
+		short, done := longpath.Short(dir)
+		fd, err = unix.Open(short, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		done()
+	} else {
+		fd, err = beneath.OpenDir(dir)
+	}
+	if err != nil {
+		return true
+	}
+	defer unix.Close(fd)
+	if flags, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS); err == nil && flags&fsCasefoldFl != 0 {
+		return true
+	}
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		return true
+	}
+	switch uint32(st.Type) {
+	case unix.MSDOS_SUPER_MAGIC, 0x2011bab0 /* exFAT */, 0x7366746e /* ntfs3 */, 0x5346544e, /* ntfs */
+		0x65735546 /* FUSE: ntfs-3g and others */, unix.SMB_SUPER_MAGIC, unix.SMB2_SUPER_MAGIC, unix.CIFS_SUPER_MAGIC:
+		return true
+	}
+	return false
+}
+
 // readNamesOS lists a directory of the operating system's filesystem,
 // sorted (see listDirAt), following it if it is a symlink and follow says
 // so.
@@ -237,3 +311,12 @@ func mountOf(dirfd int, name, p string, follow bool) (uint64, error) {
 
 // OneFilesystemWorks says whether the walk can tell mounts apart here.
 const OneFilesystemWorks = true
+
+// SetHugeDir makes a directory of more than n entries one that is read as
+// it goes (for tests, which cannot make 65,536); the returned function
+// puts it back.
+func SetHugeDir(n int) (restore func()) {
+	old := sortedNames
+	sortedNames = n
+	return func() { sortedNames = old }
+}

@@ -15,6 +15,14 @@ const dirFds = false
 
 const atFdcwd = -100
 
+func namesOS(dir string, follow bool) ([]string, More, error) {
+	names, err := readNamesOS(dir, follow)
+	return names, nil, err
+}
+
+// FoldsCase cannot tell here: it says it may.
+func FoldsCase(dir string, follow bool) bool { return true }
+
 // readNamesOS lists a directory through the os package on this platform.
 func readNamesOS(dir string, follow bool) ([]string, error) { return readNamesFs(afero.NewOsFs(), dir) }
 
