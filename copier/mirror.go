@@ -217,45 +217,51 @@ func (c *coordinator) deleteDone() {
 // would delete everything else in DST. A mirror run again is never
 // refused: it shares its names with SRC.
 func checkRelated(fsys afero.Fs, p *plan, f *filter.Filter) error {
-	dstNames, err := readNames(fsys, p.dstRoot)
+	names, more, err := walk.Names(fsys, p.dstRoot, osfs.Is(fsys), false)
 	if err != nil {
 		return nil // no DST yet: nothing to delete (or the copy reports why)
 	}
-	var doomed []string
-	for _, n := range dstNames {
+	// DST's names one by one (a batch at a time in a huge directory), each
+	// looked for in SRC: the first one there says the two are related.
+	related, doomed := false, 0
+	var shown []string
+	each := func(n string) bool {
+		if _, err := fsutil.Lstat(fsys, fsutil.Join(p.srcRoot, n)); !errors.Is(err, fs.ErrNotExist) {
+			related = true // there (or, when it cannot be told, taken to be)
+			return false
+		}
 		info, err := fsutil.Lstat(fsys, fsutil.Join(p.dstRoot, n))
 		if err != nil || keptByDelete(f, n, info) {
-			continue
+			return true
 		}
-		doomed = append(doomed, n)
+		doomed++
+		if len(shown) < 3 {
+			shown = append(shown, DisplayPath(n))
+		}
+		return true
 	}
-	if len(doomed) == 0 {
+	goOn := true
+	for _, n := range names {
+		if goOn = each(n); !goOn {
+			break
+		}
+	}
+	if more != nil {
+		if !goOn {
+			each = func(string) bool { return false }
+		}
+		more(each)
+	}
+	if related || doomed == 0 {
 		return nil
 	}
-	srcNames, err := readNamesFollow(fsys, p.srcRoot)
-	if err != nil {
-		return nil // the copy reports it, and deletes nothing after an error
-	}
-	inSrc := make(map[string]bool, len(srcNames))
-	for _, n := range srcNames {
-		inSrc[n] = true
-	}
-	for _, n := range dstNames {
-		if inSrc[n] {
-			return nil
-		}
-	}
-	shown := make([]string, 0, 3)
-	for _, n := range doomed[:min(3, len(doomed))] {
-		shown = append(shown, DisplayPath(n))
-	}
-	if len(doomed) > 3 {
+	if doomed > 3 {
 		shown = append(shown, "...")
 	}
 	return refused(fmt.Sprintf("pcopy copies SRC's contents, not SRC itself: to make %s, name it as DST; to mirror anyway, add --delete-unrelated",
 		DisplayPath(filepath.Join(p.dstRoot, filepath.Base(p.srcRoot)))),
 		"--delete would delete all %d entries of %s (%s): none of them is in SRC",
-		len(doomed), DisplayPath(p.dstRoot), strings.Join(shown, ", "))
+		doomed, DisplayPath(p.dstRoot), strings.Join(shown, ", "))
 }
 
 // kept says whether --delete leaves the DST entry r alone although SRC
