@@ -30,8 +30,9 @@ import (
 // reaches nothing its mover could not: moving a directory to another
 // parent takes write permission on it and on both parents, so the mover
 // can already create, remove and rename entries in it; what pcopy writes
-// there has SRC's owners and modes. A symlink below a kept directory, or
-// above it, is refused as anywhere (resolution never follows one).
+// there has SRC's owners and modes. A symlink in place of a directory
+// below a kept one is refused as anywhere; one in place of a directory
+// above it is not followed either: the kept one is used where it is.
 // Removing or renaming a directory through this package forgets what is
 // kept at or below it, in this process (each worker keeps its own; none
 // works below a directory another removes). What is being opened to be
@@ -149,12 +150,7 @@ func spineOf(r *root, rootfd int, rel string, n int) (*spineEntry, error) {
 	gen := r.spineGen
 	spines.opening.Add(1)
 	spines.Unlock()
-	opened := false
-	defer func() {
-		if !opened {
-			spines.opening.Add(-1)
-		}
-	}()
+	defer spines.opening.Add(-1) // after it is kept: see forgetPath
 	from, rest := rootfd, rel
 	var above *spineEntry
 	if n > spineEvery {
@@ -176,8 +172,6 @@ func spineOf(r *root, rootfd int, rel string, n int) (*spineEntry, error) {
 	}
 	spines.Lock()
 	defer spines.Unlock()
-	opened = true
-	spines.opening.Add(-1)
 	if r.spineGen != gen || r.spineClosed {
 		return &spineEntry{fd: fd, refs: 1, dropped: true}, nil
 	}
@@ -249,7 +243,9 @@ func forget(r *root, rel string) {
 
 // forgetPath is forget for the full path p, if it is below a held root.
 func forgetPath(p string) {
-	if spines.kept.Load() == 0 && spines.opening.Load() == 0 {
+	// In this order: spineOf counts itself out of opening only after
+	// what it kept is counted in kept.
+	if spines.opening.Load() == 0 && spines.kept.Load() == 0 {
 		return // nothing kept, nothing being opened that would be
 	}
 	if r, rel := find(p); r != nil && !r.follow {
