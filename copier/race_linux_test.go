@@ -493,6 +493,7 @@ func raceCases() []swapCase {
 				must(t, os.Symlink("f2", link))
 			}},
 		{name: "chmod of a DST file found up to date (re-run)", op: beneath.OpChmod, suffix: "/dst/a/f2", swap: "dst/a",
+			legit: "the worker works through the directory it holds open: the mode goes to the very file it looked at, in that directory, renamed aside within DST",
 			prep: func(t *testing.T, tr *raceTree, opts copier.Options) {
 				rerun(t, tr, opts)
 				must(t, os.Chmod(filepath.Join(tr.dst, "a", "f2"), 0o700))

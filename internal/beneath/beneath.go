@@ -63,6 +63,10 @@ const (
 // symlink.
 var TestHook func(op Op, path string)
 
+// Hook calls TestHook, for an operation on p done through a descriptor
+// its caller holds rather than through this package.
+func Hook(op Op, p string) { hook(op, p) }
+
 func hook(op Op, p string) {
 	if TestHook != nil {
 		TestHook(op, p)

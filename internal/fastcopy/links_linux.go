@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strconv"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -236,6 +238,36 @@ func (o *osCopier) LstatDst(dst string) (os.FileInfo, error) {
 		return nil, &os.PathError{Op: "lstat", Path: dst, Err: err}
 	}
 	return fi, nil
+}
+
+// ChmodDst gives dst the mode perm through a descriptor of the file itself
+// (O_PATH, never following a symlink, through the directory descriptor
+// LstatDst used), once that is seen to be the file info describes: a file
+// put at the name meanwhile is never changed.
+func (o *osCopier) ChmodDst(dst string, info os.FileInfo, perm fs.FileMode) error {
+	ddir, err := o.dstDirFd(dst)
+	if err != nil {
+		return err
+	}
+	_, name := fsutil.Split(dst)
+	beneath.Hook(beneath.OpChmod, dst)
+	fd, err := unix.Openat(ddir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: dst, Err: err}
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return &os.PathError{Op: "fstat", Path: dst, Err: err}
+	}
+	was, ok := info.Sys().(*syscall.Stat_t)
+	if !ok || st.Dev != was.Dev || st.Ino != was.Ino || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return worker.ErrNotSame
+	}
+	if err := unix.Fchmodat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), fsutil.UnixPerm(perm), 0); err != nil {
+		return &os.PathError{Op: "chmod", Path: dst, Err: err}
+	}
+	return nil
 }
 
 // lchtimes sets the times of a symlink itself, not of its target.

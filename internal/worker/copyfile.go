@@ -134,6 +134,10 @@ func (a *aferoCopier) TakeWarn() string { return "" }
 
 func (a *aferoCopier) LstatDst(dst string) (os.FileInfo, error) { return fsutil.Lstat(a.fs, dst) }
 
+func (a *aferoCopier) ChmodDst(dst string, info os.FileInfo, perm fs.FileMode) error {
+	return a.fs.Chmod(dst, perm)
+}
+
 func (a *aferoCopier) Close() {}
 
 // fileOpts are how the portable path copies a file.

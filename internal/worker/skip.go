@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"time"
 
 	"github.com/spf13/afero"
@@ -23,6 +24,10 @@ func (e *ChangedError) Error() string { return e.msg }
 // Changedf returns a *ChangedError with the message format makes.
 func Changedf(format string, a ...any) error { return &ChangedError{fmt.Sprintf(format, a...)} }
 
+// ErrNotSame is what ChmodDst fails with when the file at the name is not
+// the one looked at.
+var ErrNotSame = errors.New("another file is at its name now")
+
 // ErrUpToDate ends a job whose destination already holds the file.
 var ErrUpToDate = errors.New("up to date")
 
@@ -37,7 +42,15 @@ var ErrUpToDate = errors.New("up to date")
 // set-user-ID bit. A copy replaces it whole, by rename.
 func (w *worker) upToDate(job *wire.Job, src, dst string) (bool, error) {
 	fsys := w.fs
-	info, err := w.files.LstatDst(dst)
+	// Looked at, and its mode set, through the directory descriptor the
+	// worker holds (and the file's own); --checksum's reading and setting
+	// of times go by path, so it looks by path too.
+	byDir := w.set.Update == wire.UpdateChanged
+	lstat := w.files.LstatDst
+	if !byDir {
+		lstat = func(dst string) (os.FileInfo, error) { return fsutil.Lstat(fsys, dst) }
+	}
+	info, err := lstat(dst)
 	if err != nil || !info.Mode().IsRegular() || info.Size() != job.Size {
 		return false, nil // missing or different: the copy sees to it, and reports real trouble
 	}
@@ -71,7 +84,13 @@ func (w *worker) upToDate(job *wire.Job, src, dst string) (bool, error) {
 	}
 	w.files.SyncXattrs(src, dst, w.set.Deref)
 	if want := fs.FileMode(job.Mode) & meta.ModeBits; info.Mode()&meta.ModeBits != want {
-		if err := fsys.Chmod(dst, want); err != nil {
+		chmod := func() error { return fsys.Chmod(dst, want) }
+		if byDir {
+			chmod = func() error { return w.files.ChmodDst(dst, info, want) }
+		}
+		if err := chmod(); errors.Is(err, ErrNotSame) {
+			return false, nil // another file there now: copied anew, over it
+		} else if err != nil {
 			return false, fmt.Errorf("set mode: %w", fsutil.UnwrapPath(err))
 		}
 	}
@@ -86,7 +105,7 @@ func (w *worker) symlinkUpToDate(job *wire.Job, src, dst string) bool {
 	if !ok {
 		return false
 	}
-	info, err := w.files.LstatDst(dst)
+	info, err := fsutil.Lstat(w.fs, dst)
 	if err != nil || info.Mode()&fs.ModeSymlink == 0 || !sameTime(info.ModTime().UnixNano(), job.Mtime, w.set.ModifyWindow) {
 		return false
 	}

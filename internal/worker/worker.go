@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -164,6 +165,10 @@ type FileCopier interface {
 	// it through the descriptor of its directory it keeps from one job
 	// to the next there, not by its path.
 	LstatDst(dst string) (os.FileInfo, error)
+	// ChmodDst gives dst, which LstatDst described as info, the mode
+	// perm, if it is that file still (ErrNotSame otherwise): never a file
+	// put at its name since it was looked at.
+	ChmodDst(dst string, info os.FileInfo, perm fs.FileMode) error
 	TakeWarn() string // what the last job could not keep, if anything
 	Close()
 }
