@@ -2,6 +2,7 @@ package copier_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -190,4 +191,59 @@ func TestDeleteHugeAndDeep(t *testing.T) {
 		t.Errorf("--delete after SRC shrank: %v, %d deleted, want 270", err, sum.Deleted)
 	}
 	assertSameTree(t, src, dst)
+}
+
+// TestRaceSwapDeepChain: a chain 100 deep is copied by worker processes
+// while, just before the coordinator makes the directory 90 deep, a
+// directory of DST is swapped for a symlink to a directory outside: 80
+// deep, below the directory 64 deep that the coordinator keeps open, or
+// 30 deep, above it (the kept one, renamed aside with it, goes on being
+// used). Either way nothing outside changes and nothing from outside
+// reaches DST; the swap below the kept directory is reported.
+func TestRaceSwapDeepChain(t *testing.T) {
+	for _, at := range []int{80, 30} {
+		t.Run(fmt.Sprint("swapped ", at, " deep"), func(t *testing.T) {
+			base := t.TempDir()
+			src, dst, outside := filepath.Join(base, "src"), filepath.Join(base, "dst"), filepath.Join(base, "outside")
+			secret := fmt.Sprintf("SECRET-%d", at)
+			writeFile(t, filepath.Join(outside, "d", "f"), secret, 0o644, t0)
+			p := src
+			must(t, os.Mkdir(src, 0o755))
+			for i := 1; i <= 100; i++ {
+				p += "/d"
+				must(t, os.Mkdir(p, 0o755))
+				if i >= 60 {
+					writeFile(t, p+"/f", fmt.Sprint("at depth ", i), 0o644, t0)
+				}
+			}
+			fixDirTimes(t, src)
+			outBefore, srcBefore := snapshotTree(t, outside), snapshotTree(t, src)
+			victim, trigger := dst+strings.Repeat("/d", at), dst+strings.Repeat("/d", 90)
+			swapped := false
+			old := beneath.TestHook
+			beneath.TestHook = func(op beneath.Op, path string) {
+				if op == beneath.OpMkdir && path == trigger && !swapped {
+					swapped = true
+					must(t, os.Rename(victim, victim+".aside"))
+					must(t, os.Symlink(outside, victim))
+				}
+			}
+			t.Cleanup(func() { beneath.TestHook = old })
+			sum, err := processCopy(t, src, dst, 2)
+			beneath.TestHook = old
+			if !swapped {
+				t.Fatal("the swap never happened")
+			}
+			t.Logf("copy: %v", err)
+			if len(sum.Errors) > 0 {
+				t.Logf("first error: %v", sum.Errors[0])
+			}
+			assertUnchanged(t, "OUTSIDE", outBefore, snapshotTree(t, outside))
+			assertUnchanged(t, "SRC", srcBefore, snapshotTree(t, src))
+			assertNothingFrom(t, dst, secret)
+			if at > 64 && (!errors.Is(err, copier.ErrIncomplete) || len(sum.Errors) == 0) {
+				t.Errorf("copy: %v with %d errors; want the swap reported", err, len(sum.Errors))
+			}
+		})
+	}
 }
