@@ -21,17 +21,21 @@ const dirFds = true
 // atFdcwd, as a directory descriptor, means the working directory.
 const atFdcwd = unix.AT_FDCWD
 
+// openDir opens the directory dir for reading: below a root, without
+// following symlinks (package beneath), or by its path, following them,
+// when follow says so (--dereference).
+func openDir(dir string, follow bool) (int, error) {
+	if !follow {
+		return beneath.OpenDir(dir)
+	}
+	short, done := longpath.Short(dir)
+	defer done()
+	return unix.Open(short, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+}
+
 // namesOS is Names on the operating system's filesystem.
 func namesOS(dir string, follow bool) ([]string, More, error) {
-	var fd int
-	var err error
-	if follow {
-		short, done := longpath.Short(dir)
-		fd, err = unix.Open(short, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		done()
-	} else {
-		fd, err = beneath.OpenDir(dir)
-	}
+	fd, err := openDir(dir, follow)
 	if err != nil {
 		return nil, nil, fsutil.Op("open", err)
 	}
@@ -67,15 +71,7 @@ const fsCasefoldFl = 0x40000000
 // one it cannot tell. There an lstat finding a name does not say the
 // directory lists it.
 func FoldsCase(dir string, follow bool) bool {
-	var fd int
-	var err error
-	if follow {
-		short, done := longpath.Short(dir)
-		fd, err = unix.Open(short, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		done()
-	} else {
-		fd, err = beneath.OpenDir(dir)
-	}
+	fd, err := openDir(dir, follow)
 	if err != nil {
 		return true
 	}
@@ -99,17 +95,7 @@ func FoldsCase(dir string, follow bool) bool {
 // sorted (see listDirAt), following it if it is a symlink and follow says
 // so.
 func readNamesOS(dir string, follow bool) ([]string, error) {
-	if follow {
-		dir, done := longpath.Short(dir)
-		defer done()
-		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return nil, fsutil.Op("open", err)
-		}
-		defer unix.Close(fd)
-		return readDirNames(fd)
-	}
-	fd, err := beneath.OpenDir(dir)
+	fd, err := openDir(dir, follow)
 	if err != nil {
 		return nil, fsutil.Op("open", err)
 	}
