@@ -47,9 +47,7 @@ func (c *coordinator) deleteExtra(ctx context.Context, d delDir, dry bool) {
 	}
 	inSrc, err := c.srcNames(d.src)
 	if err != nil {
-		if more != nil {
-			more(func(string) bool { return false })
-		}
+		more.Close()
 		c.fail(d.rel, fmt.Errorf("list directory for --delete: %w", fsutil.UnwrapPath(err)))
 		return
 	}
@@ -63,19 +61,8 @@ func (c *coordinator) deleteExtra(ctx context.Context, d delDir, dry bool) {
 		}
 		return true
 	}
-	goOn := true
-	for _, name := range dstNames {
-		if goOn = each(name); !goOn {
-			break
-		}
-	}
-	if more != nil {
-		if !goOn {
-			each = func(string) bool { return false }
-		}
-		if err := more(each); err != nil {
-			c.fail(d.rel, fmt.Errorf("list destination directory for --delete: %w", fsutil.UnwrapPath(err)))
-		}
+	if err := walk.Each(dstNames, more, each); err != nil {
+		c.fail(d.rel, fmt.Errorf("list destination directory for --delete: %w", fsutil.UnwrapPath(err)))
 	}
 	if deleted {
 		c.restoreDirTimes(d.rel, d.src, d.dst)
@@ -92,20 +79,15 @@ func (c *coordinator) srcNames(dir string) (func(string) bool, error) {
 		return nil, err
 	}
 	if more != nil && !walk.FoldsCase(dir, c.set.Deref) {
-		more(func(string) bool { return false })
+		more.Close()
 		return func(name string) bool {
 			_, err := fsutil.Lstat(c.fs, fsutil.Join(dir, name))
 			return !errors.Is(err, fs.ErrNotExist)
 		}, nil
 	}
 	set := make(map[string]bool, len(names))
-	for _, n := range names {
-		set[n] = true
-	}
-	if more != nil {
-		if err := more(func(n string) bool { set[n] = true; return true }); err != nil {
-			return nil, err
-		}
+	if err := walk.Each(names, more, func(n string) bool { set[n] = true; return true }); err != nil {
+		return nil, err
 	}
 	return func(name string) bool { return set[name] }, nil
 }
@@ -240,18 +222,7 @@ func checkRelated(fsys afero.Fs, p *plan, f *filter.Filter) error {
 		}
 		return true
 	}
-	goOn := true
-	for _, n := range names {
-		if goOn = each(n); !goOn {
-			break
-		}
-	}
-	if more != nil {
-		if !goOn {
-			each = func(string) bool { return false }
-		}
-		more(each)
-	}
+	walk.Each(names, more, each)
 	if related || doomed == 0 {
 		return nil
 	}

@@ -20,3 +20,25 @@ func Names(fsys afero.Fs, dir string, os, follow bool) (names []string, more Mor
 	names, err = readNamesFs(fsys, dir)
 	return names, nil, err
 }
+
+// Each calls fn with each of names, then with each name more reads (if
+// any), until fn returns false; either way more closes its directory.
+func Each(names []string, more More, fn func(name string) bool) error {
+	for _, n := range names {
+		if !fn(n) {
+			more.Close()
+			return nil
+		}
+	}
+	if more == nil {
+		return nil
+	}
+	return more(fn)
+}
+
+// Close stops reading and closes the directory (nothing, for nil).
+func (m More) Close() {
+	if m != nil {
+		m(func(string) bool { return false })
+	}
+}
